@@ -1,0 +1,1 @@
+"""sglike.kernels: attention kernels (Triton) and their pure-torch references."""

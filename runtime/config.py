@@ -1,0 +1,50 @@
+"""Engine configuration: one frozen dataclass, one place for every default."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+SCHEDULE_POLICIES = ("lpm", "fcfs", "dfs-weight")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConfig:
+    model_path: str | None = None  # None: the built-in default (SmolLM2-135M-Instruct GGUF)
+    tokenizer_path: str | None = None  # defaults to the model's own tokenizer
+    dtype: str = "auto"  # auto | float32 | bfloat16
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    max_total_tokens: int | None = None  # KV pool capacity in tokens; None: from mem budget
+    kv_memory_gb: float = 1.0  # KV budget when max_total_tokens is None (capped by context)
+    max_running_requests: int = 64
+    max_queued_requests: int | None = None  # None: unbounded waiting queue
+    chunked_prefill_size: int = 512  # max prompt tokens prefilled for one request per step
+    max_prefill_tokens: int = 2048  # token budget of one prefill step (all requests)
+    context_length: int | None = None  # None: from the model config
+    schedule_policy: str = "lpm"
+    disable_radix_cache: bool = False
+    attention_backend: str = "torch"
+    random_seed: int = 0
+    grammar_cache_dir: str | None = None  # None: ~/.cache/sglike/grammar
+    enable_jump_forward: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("auto", "float32", "bfloat16"):
+            raise ValueError(f"dtype must be auto, float32 or bfloat16 (got {self.dtype!r})")
+        if self.schedule_policy not in SCHEDULE_POLICIES:
+            raise ValueError(f"schedule_policy must be one of {SCHEDULE_POLICIES} (got {self.schedule_policy!r})")
+        for name in ("max_running_requests", "chunked_prefill_size", "max_prefill_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.max_total_tokens is not None and self.max_total_tokens < 2:
+            raise ValueError("max_total_tokens must be >= 2")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> "EngineConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise TypeError(f"unknown engine option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**kwargs)
+
+    def with_options(self, **kwargs: Any) -> "EngineConfig":
+        return replace(self, **kwargs)

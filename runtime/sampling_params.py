@@ -1,0 +1,104 @@
+"""Per-request sampling parameters (SGLang's names), validated once at submission."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+_DEFAULT_MAX_NEW_TOKENS = 128
+
+
+@dataclass
+class SamplingParams:
+    max_new_tokens: int = _DEFAULT_MAX_NEW_TOKENS
+    min_new_tokens: int = 0
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = -1
+    min_p: float = 0.0
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    stop: list[str] = field(default_factory=list)
+    stop_token_ids: list[int] = field(default_factory=list)
+    ignore_eos: bool = False
+    n: int = 1
+    seed: int | None = None
+    skip_special_tokens: bool = True
+    spaces_between_special_tokens: bool = True
+    no_stop_trim: bool = False
+    regex: str | None = None
+    json_schema: str | None = None
+    ebnf: str | None = None
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any] | None) -> "SamplingParams":
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown sampling_params field(s): {', '.join(unknown)}")
+        if params.get("max_new_tokens") is None:
+            params.pop("max_new_tokens", None)
+        if isinstance(params.get("stop"), str):
+            params["stop"] = [params["stop"]]
+        if params.get("stop") is None:
+            params["stop"] = []
+        if isinstance(params.get("stop_token_ids"), int):
+            params["stop_token_ids"] = [params["stop_token_ids"]]
+        if params.get("stop_token_ids") is None:
+            params["stop_token_ids"] = []
+        if isinstance(params.get("json_schema"), dict):
+            import json
+
+            params["json_schema"] = json.dumps(params["json_schema"])
+        sp = cls(**params)
+        sp.validate()
+        return sp
+
+    def validate(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise ValueError(f"sampling_params.{name} {why} (got {getattr(self, name)!r})")
+
+        if not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 0:
+            bad("max_new_tokens", "must be an integer >= 0")
+        if not isinstance(self.min_new_tokens, int) or self.min_new_tokens < 0:
+            bad("min_new_tokens", "must be an integer >= 0")
+        if self.min_new_tokens > self.max_new_tokens:
+            bad("min_new_tokens", "must be <= max_new_tokens")
+        if not self.temperature >= 0.0:
+            bad("temperature", "must be >= 0")
+        if not 0.0 < self.top_p <= 1.0:
+            bad("top_p", "must be in (0, 1]")
+        if not isinstance(self.top_k, int) or (self.top_k < 1 and self.top_k != -1) :
+            bad("top_k", "must be -1 (off) or an integer >= 1")
+        if not 0.0 <= self.min_p <= 1.0:
+            bad("min_p", "must be in [0, 1]")
+        if not -2.0 <= self.frequency_penalty <= 2.0:
+            bad("frequency_penalty", "must be in [-2, 2]")
+        if not -2.0 <= self.presence_penalty <= 2.0:
+            bad("presence_penalty", "must be in [-2, 2]")
+        if not 0.0 < self.repetition_penalty <= 2.0:
+            bad("repetition_penalty", "must be in (0, 2]")
+        if not isinstance(self.n, int) or self.n < 1:
+            bad("n", "must be an integer >= 1")
+        if self.seed is not None and not isinstance(self.seed, int):
+            bad("seed", "must be an integer")
+        if any(not isinstance(s, str) or not s for s in self.stop):
+            bad("stop", "must be non-empty strings")
+        if any(not isinstance(t, int) or t < 0 for t in self.stop_token_ids):
+            bad("stop_token_ids", "must be non-negative integers")
+        if sum(x is not None for x in (self.regex, self.json_schema, self.ebnf)) > 1:
+            raise ValueError("sampling_params: give at most one of regex, json_schema, ebnf")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0 or self.top_k == 1
+
+    @property
+    def constraint(self) -> tuple[str, str] | None:
+        """``(kind, source)`` of the grammar constraint, if any."""
+        for kind in ("regex", "json_schema", "ebnf"):
+            value = getattr(self, kind)
+            if value is not None:
+                return kind, value
+        return None

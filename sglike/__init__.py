@@ -1,0 +1,1 @@
+"""sglike: a DSL for multi-call LLM programs and the runtime that serves them."""
