@@ -1,0 +1,157 @@
+"""A CompiledGrammar over a byte DFA with lazily built, memory- and disk-cached token masks."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .base import CompiledGrammar, GrammarMatcher
+from .byte_dfa import ByteDFA
+from .token_masks import TokenTable
+from .vocab import Vocabulary
+
+CACHE_VERSION = "1"
+
+
+def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
+    """Stable key of (grammar source, vocabulary)."""
+    return hashlib.sha256(f"{CACHE_VERSION}\0{kind}\0{source}\0{vocab.hash}".encode()).hexdigest()[:32]
+
+
+class DFAGrammar(CompiledGrammar):
+    """Regular language compiled to a byte DFA; masks computed on first visit of a state."""
+
+    def __init__(self, dfa: ByteDFA, vocab: Vocabulary, table: TokenTable,
+                 cache_dir: Path | None = None):
+        self.dfa, self.vocab, self.table, self.cache_dir = dfa, vocab, table, cache_dir
+        live = dfa.trans != dfa.dead  # [num_states + 1, 256]
+        self.n_out = live.sum(axis=1)  # live outgoing bytes per state
+        self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
+        self._masks: dict[int, torch.Tensor] = {}
+        self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
+        self.token_bytes = vocab.token_bytes
+
+    def accepts(self, text: str) -> bool:
+        return self.dfa.accepts(text)
+
+    def matcher(self) -> "DFAMatcher":
+        return DFAMatcher(self)
+
+    def mask(self, state: int) -> torch.Tensor:
+        """bool [vocab.size] for `state`, EOS included where accepting (shared; do not mutate)."""
+        m = self._masks.get(state)
+        if m is None:
+            bits = self._load(state)
+            if bits is None:
+                bits = self.table.allowed(self.dfa.trans, state, self.dfa.dead)
+                self._store(state, bits)
+            m = torch.from_numpy(bits)
+            if self.dfa.accepting[state] and len(self.eos):
+                m[self.eos] = True
+            self._masks[state] = m
+        return m
+
+    def _path(self, state: int) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / f"mask_{state}.npy"
+
+    def _load(self, state: int) -> np.ndarray | None:
+        p = self._path(state)
+        if p is None or not p.exists():
+            return None
+        try:
+            packed = np.load(p)
+            return np.unpackbits(packed, count=self.vocab.size).astype(bool)
+        except (OSError, ValueError):
+            return None
+
+    def _store(self, state: int, bits: np.ndarray) -> None:
+        p = self._path(state)
+        if p is None:
+            return
+        try:
+            save_atomic(p, np.packbits(bits))
+        except OSError:
+            pass  # the disk cache is an optimization only
+
+
+def save_atomic(path: Path, array: np.ndarray | dict) -> None:
+    """Write an .npy (array) or .npz (dict) file so readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    with os.fdopen(fd, "wb") as f:
+        if isinstance(array, dict):
+            np.savez(f, **array)
+        else:
+            np.save(f, array)
+    os.replace(tmp, path)
+
+
+class DFAMatcher(GrammarMatcher):
+    """Decoding state: the DFA state plus a history for rollback."""
+
+    def __init__(self, g: DFAGrammar):
+        self.g = g
+        self.state = g.dfa.initial
+        self.finished = False
+        self.history: list[tuple[int, bool]] = []
+
+    def allowed_tokens(self) -> torch.Tensor:
+        if self.finished:
+            return torch.zeros(self.g.vocab.size, dtype=torch.bool)
+        return self.g.mask(self.state).clone()
+
+    def fill_mask(self, out_row: torch.Tensor) -> None:
+        if self.finished:
+            out_row.fill_(False)
+        else:
+            out_row.copy_(self.g.mask(self.state))
+
+    def advance(self, token_id: int) -> bool:
+        g = self.g
+        if self.finished or not 0 <= token_id < g.vocab.size:
+            return False
+        if token_id in g.vocab.eos_ids:
+            if not g.dfa.accepting[self.state]:
+                return False
+            self.history.append((self.state, self.finished))
+            self.finished = True
+            return True
+        if token_id >= len(g.token_bytes) or token_id in g.vocab.special_ids:
+            return False
+        data = g.token_bytes[token_id]
+        if not data:
+            return False
+        nxt = g.dfa.walk(self.state, data)
+        if nxt == g.dfa.dead:
+            return False
+        self.history.append((self.state, self.finished))
+        self.state = nxt
+        return True
+
+    def is_finished(self) -> bool:
+        return self.finished or bool(self.g.dfa.accepting[self.state] and self.g.n_out[self.state] == 0)
+
+    def copy(self) -> "DFAMatcher":
+        m = DFAMatcher(self.g)
+        m.state, m.finished, m.history = self.state, self.finished, list(self.history)
+        return m
+
+    def rollback(self, n: int) -> None:
+        if n < 0 or n > len(self.history):
+            raise ValueError(f"cannot roll back {n} tokens (only {len(self.history)} advanced)")
+        if n:
+            self.state, self.finished = self.history[-n]
+            del self.history[-n:]
+
+    def jump_forward_bytes(self) -> bytes:
+        if self.finished:
+            return b""
+        out, s, dfa = bytearray(), self.state, self.g.dfa
+        while not dfa.accepting[s] and self.g.forced[s] >= 0 and len(out) < 65536:
+            out.append(int(self.g.forced[s]))
+            s = int(dfa.trans[s, out[-1]])
+        return bytes(out)
