@@ -1,0 +1,1 @@
+"""HTTP server: FastAPI app (OpenAI + SGLang-native APIs) in front of an engine process."""

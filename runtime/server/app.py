@@ -1,0 +1,178 @@
+"""The FastAPI app: routes of the native and OpenAI APIs, auth, errors and metrics."""
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import serving_chat, serving_completions, serving_native
+from .engine_client import EngineUnavailable
+from .errors import APIError, validation_error
+from .protocol_native import AbortRequestBody, GenerateRequest
+from .protocol_openai import ChatCompletionRequest, CompletionRequest
+from .tokenizer_manager import GenerateInput, TokenizerManager
+
+logger = logging.getLogger("sglike.server")
+_OPEN_PATHS = ("/health", "/metrics")
+
+
+@dataclass
+class ServerState:
+    tm: TokenizerManager
+    model_name: str
+    model_path: str
+    api_key: str | None = None
+    started: float = field(default_factory=time.time)
+
+    @property
+    def model_aliases(self) -> set[str]:
+        return {self.model_name, self.model_path, "default"}
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(title="sglike", version="0.1.0")
+    app.state.server = state
+    tm = state.tm
+    _install_error_handlers(app)
+
+    @app.middleware("http")
+    async def auth_and_count(request: Request, call_next: Any) -> Response:
+        path = request.url.path
+        if state.api_key and path not in _OPEN_PATHS and not _authorized(request, state.api_key):
+            response: Response = APIError(401, "invalid or missing API key").response()
+        else:
+            try:
+                response = await call_next(request)
+            except APIError as exc:  # raised while a streaming body starts
+                response = exc.response()
+        route = request.scope.get("route")
+        tm.metrics.http_requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
+        return response
+
+    def check_model(model: str) -> None:
+        if model not in state.model_aliases:
+            raise APIError(404, f"model {model!r} not found; this server serves {state.model_name!r}",
+                           param="model", code="model_not_found")
+
+    # -- native ----------------------------------------------------------------------
+    @app.post("/generate")
+    async def generate(body: GenerateRequest, request: Request) -> Response:
+        return await serving_native.generate(tm, body, request)
+
+    @app.get("/health")
+    async def health() -> Response:
+        if not tm.engine.alive:
+            return APIError(503, f"engine is not running: {tm.engine.error}").response()
+        return Response(status_code=200)
+
+    @app.get("/health_generate")
+    async def health_generate() -> Response:
+        reqs = tm.build([GenerateInput(prompt=[0], sampling_params={"max_new_tokens": 1})])
+        async for _ in tm.generate(reqs):
+            pass
+        return Response(status_code=200)
+
+    @app.get("/get_model_info")
+    async def get_model_info() -> dict[str, Any]:
+        return {"model_path": state.model_path, "tokenizer_path": tm.config.tokenizer_path or state.model_path,
+                "is_generation": True, "served_model_name": state.model_name}
+
+    @app.get("/get_server_info")
+    async def get_server_info() -> dict[str, Any]:
+        stats = await _stats(tm)
+        config = dataclasses.asdict(tm.config)
+        return {**config, "served_model_name": state.model_name, "version": "0.1.0",
+                "internal_states": [stats], **stats}
+
+    @app.api_route("/flush_cache", methods=["GET", "POST"])
+    async def flush_cache() -> Response:
+        ok = await _control(tm, "flush_cache")
+        if not ok:
+            return PlainTextResponse("cache not flushed: requests are running", status_code=400)
+        return PlainTextResponse("Cache flushed.", status_code=200)
+
+    @app.post("/abort_request")
+    async def abort_request(body: AbortRequestBody) -> Response:
+        rids = tm.engine.open_rids() if body.abort_all else [body.rid]
+        for rid in rids:
+            tm.engine.abort(rid)
+        return Response(status_code=200)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        if tm.engine.alive:
+            try:
+                tm.metrics.set_engine_stats(await tm.engine.control("stats", timeout_s=5))
+            except Exception as exc:  # scraping must work even when the engine is slow
+                logger.warning("metrics: no engine stats: %s", exc)
+        return Response(tm.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # -- OpenAI ----------------------------------------------------------------------
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": state.model_name, "object": "model",
+                                            "created": int(state.started), "owned_by": "sglike",
+                                            "root": state.model_path}]}
+
+    @app.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str) -> dict[str, Any]:
+        check_model(model_id)
+        return {"id": state.model_name, "object": "model", "created": int(state.started), "owned_by": "sglike"}
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Response:
+        check_model(body.model)
+        return await serving_completions.create_completion(tm, body, state.model_name, request)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+        check_model(body.model)
+        return await serving_chat.create_chat_completion(tm, body, state.model_name, request)
+
+    return app
+
+
+def _authorized(request: Request, key: str) -> bool:
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    return hmac.compare_digest(token.encode(), key.encode())
+
+
+async def _control(tm: TokenizerManager, kind: str) -> Any:
+    try:
+        return await tm.engine.control(kind)
+    except EngineUnavailable as exc:
+        raise APIError(503, f"engine is not available: {exc}", retry_after=5)
+
+
+async def _stats(tm: TokenizerManager) -> dict[str, Any]:
+    stats = await _control(tm, "stats")
+    tm.metrics.set_engine_stats(stats)
+    return stats
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error(list(exc.errors())).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return APIError(exc.status_code, str(exc.detail)).response()
+
+    @app.exception_handler(Exception)
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("internal error: %s", exc)
+        return APIError(500, f"internal error: {type(exc).__name__}").response()
