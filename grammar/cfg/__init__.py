@@ -1,0 +1,22 @@
+"""Context-free grammar constrained decoding (Lark or GBNF/EBNF syntax) over bytes."""
+from __future__ import annotations
+
+from ..vocab import Vocabulary
+from .gbnf import is_gbnf, parse_gbnf
+from .ir import Cfg
+from .lark_frontend import parse_lark
+from .lower import lower
+from .matcher import CfgMatcher, CompiledCfg
+
+__all__ = ["compile_cfg", "parse_cfg", "CompiledCfg", "CfgMatcher"]
+
+
+def parse_cfg(text: str) -> Cfg:
+    """Parse Lark or GBNF text (GBNF when a line reads `name ::= ...`) into the byte-level CFG."""
+    rules, start = parse_gbnf(text) if is_gbnf(text) else parse_lark(text)
+    return lower(rules, start)
+
+
+def compile_cfg(text: str, vocab: Vocabulary) -> CompiledCfg:
+    """Compile grammar `text` for `vocab`; raises GrammarError on invalid/unsupported input."""
+    return CompiledCfg(parse_cfg(text), vocab)

@@ -1,0 +1,155 @@
+"""Earley recognizer over bytes for a `Cfg` whose terminals are byte DFAs.
+
+A chart is a list of immutable `EarleySet`s, one per step. An item is (rule, dot, origin).
+Items about to read a terminal are kept in `scans`, grouped by (terminal, DFA state), in their
+*advanced* form (dot already past the terminal), so one byte moves a whole group at once.
+"""
+from __future__ import annotations
+
+from ..errors import GrammarError
+from .ir import Cfg
+
+Item = tuple[int, int, int]
+
+
+class EarleySet:
+    __slots__ = ("scans", "waiting", "accepting")
+
+    def __init__(self, scans: dict[tuple[int, int], frozenset], waiting: dict[int, list[Item]],
+                 accepting: bool) -> None:
+        self.scans = scans          # (terminal, dfa state) -> advanced items
+        self.waiting = waiting      # nonterminal -> items whose dot is before it
+        self.accepting = accepting  # the start symbol spans the whole input
+
+
+class Recognizer:
+    """Tables derived from a `Cfg`, plus the step functions over charts."""
+
+    def __init__(self, cfg: Cfg) -> None:
+        self.cfg = cfg
+        rules = _productive_rules(cfg)
+        if not any(lhs == cfg.start for lhs, _ in rules):
+            raise GrammarError("the grammar generates no string (start rule is unproductive)")
+        self.lhs = [lhs for lhs, _ in rules]
+        self.bodies = [body for _, body in rules]
+        self.by_lhs: dict[int, list[int]] = {}
+        for r, lhs in enumerate(self.lhs):
+            self.by_lhs.setdefault(lhs, []).append(r)
+        self.rows = [d.rows for d in cfg.terminals]
+        self.accept = [d.accept for d in cfg.terminals]
+        self.term_nullable = [d.accept[0] for d in cfg.terminals]
+        self.nullable = _nullable(rules, self.term_nullable)
+        self.start = cfg.start
+
+    def initial(self) -> list[EarleySet]:
+        return [self.build(None, 0, {}, [(r, 0, 0) for r in self.by_lhs[self.start]])]
+
+    def step(self, chart: list[EarleySet], b: int) -> EarleySet | None:
+        """The set after reading byte `b`, or None when `b` cannot come next."""
+        scans: dict[tuple[int, int], set] = {}
+        agenda: list[Item] = []
+        rows, accept = self.rows, self.accept
+        for (t, s), items in chart[-1].scans.items():
+            s2 = rows[t][s][b]
+            if s2 < 0:
+                continue
+            key = (t, s2)
+            if key in scans:
+                scans[key] |= items
+            else:
+                scans[key] = set(items)
+            if accept[t][s2]:
+                agenda.extend(items)
+        if not scans:
+            return None
+        return self.build(chart, len(chart), scans, agenda)
+
+    def complete_terminal(self, chart: list[EarleySet], items) -> EarleySet:
+        """The set after a terminal ends, for the group `items` only (new position len(chart))."""
+        return self.build(chart, len(chart), {}, list(items))
+
+    def build(self, chart, pos: int, scans: dict, agenda: list[Item]) -> EarleySet:
+        """Run completion and prediction to a fixed point for the set at `pos`."""
+        bodies, lhs_of, by_lhs, nullable = self.bodies, self.lhs, self.by_lhs, self.nullable
+        seen: set[Item] = set()
+        waiting: dict[int, list[Item]] = {}
+        accepting = False
+        while agenda:
+            item = agenda.pop()
+            if item in seen:
+                continue
+            seen.add(item)
+            r, d, o = item
+            body = bodies[r]
+            if d == len(body):
+                lhs = lhs_of[r]
+                if o == pos:  # empty span: handled when predicting the nullable nonterminal
+                    if lhs == self.start and pos == 0:
+                        accepting = True
+                    continue
+                if lhs == self.start and o == 0:
+                    accepting = True
+                for r2, d2, o2 in chart[o].waiting.get(lhs, ()):
+                    agenda.append((r2, d2 + 1, o2))
+                continue
+            sym = body[d]
+            if sym >= 0:
+                if sym not in waiting:
+                    waiting[sym] = []
+                    agenda.extend((r2, 0, pos) for r2 in by_lhs.get(sym, ()))
+                waiting[sym].append(item)
+                if sym in nullable:
+                    agenda.append((r, d + 1, o))
+            else:
+                t = ~sym
+                key = (t, 0)
+                if key in scans:
+                    scans[key].add((r, d + 1, o))
+                else:
+                    scans[key] = {(r, d + 1, o)}
+                if self.term_nullable[t]:
+                    agenda.append((r, d + 1, o))
+        frozen = {k: frozenset(v) for k, v in scans.items()}
+        return EarleySet(frozen, waiting, accepting)
+
+    def allowed_bytes(self, es: EarleySet) -> set[int]:
+        out: set[int] = set()
+        for t, s in es.scans:
+            out.update(b for b, s2 in enumerate(self.rows[t][s]) if s2 >= 0)
+        return out
+
+    def run(self, chart: list[EarleySet], data: bytes) -> list[EarleySet] | None:
+        """Sets appended by reading `data` (chart untouched), or None if rejected."""
+        work = list(chart)
+        for b in data:
+            es = self.step(work, b)
+            if es is None:
+                return None
+            work.append(es)
+        return work[len(chart):]
+
+
+def _productive_rules(cfg: Cfg) -> list[tuple[int, tuple[int, ...]]]:
+    term_ok = [any(d.accept) for d in cfg.terminals]
+    good: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for lhs, body in cfg.rules:
+            if lhs not in good and all(term_ok[~s] if s < 0 else s in good for s in body):
+                good.add(lhs)
+                changed = True
+    return [(lhs, body) for lhs, body in cfg.rules
+            if lhs in good and all(term_ok[~s] if s < 0 else s in good for s in body)]
+
+
+def _nullable(rules, term_nullable: list[bool]) -> set[int]:
+    out: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for lhs, body in rules:
+            if lhs not in out and all(term_nullable[~s] if s < 0 else s in out for s in body):
+                out.add(lhs)
+                changed = True
+    return out

@@ -1,0 +1,114 @@
+"""`CompiledGrammar` / `GrammarMatcher` implementations for context-free grammars."""
+from __future__ import annotations
+
+import torch
+
+from ..base import CompiledGrammar, GrammarMatcher
+from ..vocab import Vocabulary
+from .earley import EarleySet, Recognizer
+from .ir import Cfg
+from .mask import TerminalWalks, compute_mask
+from .trie import trie_for
+
+MAX_JUMP_BYTES = 4096
+
+
+class CompiledCfg(CompiledGrammar):
+    """A CFG compiled for one vocabulary; per-(terminal, state) token walks are cached here."""
+
+    def __init__(self, cfg: Cfg, vocab: Vocabulary) -> None:
+        self.cfg = cfg
+        self.vocab = vocab
+        self.rec = Recognizer(cfg)
+        self._walks: TerminalWalks | None = None
+        self._initial = self.rec.initial()
+
+    @property
+    def walks(self) -> TerminalWalks:
+        if self._walks is None:  # the trie is only needed for masks, not for accepts()
+            self._walks = TerminalWalks(self.rec, trie_for(self.vocab))
+        return self._walks
+
+    def accepts(self, text: str) -> bool:
+        sets = self.rec.run(self._initial, text.encode("utf-8"))
+        return sets is not None and (sets[-1] if sets else self._initial[-1]).accepting
+
+    def matcher(self) -> "CfgMatcher":
+        return CfgMatcher(self, list(self._initial), [], False)
+
+
+class CfgMatcher(GrammarMatcher):
+    """Chart of Earley sets plus a history of how many sets each token added (-1 = EOS)."""
+
+    def __init__(self, grammar: CompiledCfg, chart: list[EarleySet], history: list[int],
+                 finished: bool) -> None:
+        self.grammar = grammar
+        self.chart = chart
+        self.history = history
+        self.finished = finished
+
+    def allowed_tokens(self) -> torch.Tensor:
+        out = torch.zeros(self.grammar.vocab.size, dtype=torch.bool)
+        self.fill_mask(out)
+        return out
+
+    def fill_mask(self, out_row: torch.Tensor) -> None:
+        g = self.grammar
+        out_row.zero_()
+        if not self.finished:
+            out_row[: g.vocab.size] = torch.from_numpy(compute_mask(g.rec, g.walks, self.chart))
+        if self.finished or self.chart[-1].accepting:
+            for e in g.vocab.eos_ids:
+                out_row[e] = True
+
+    def advance(self, token_id: int) -> bool:
+        if self.finished:
+            return False
+        vocab = self.grammar.vocab
+        if token_id in vocab.eos_ids:
+            if not self.chart[-1].accepting:
+                return False
+            self.finished = True
+            self.history.append(-1)
+            return True
+        if not 0 <= token_id < len(vocab.token_bytes) or token_id in vocab.special_ids:
+            return False
+        data = vocab.token_bytes[token_id]
+        sets = self.grammar.rec.run(self.chart, data) if data else None
+        if sets is None:
+            return False
+        self.chart.extend(sets)
+        self.history.append(len(sets))
+        return True
+
+    def is_finished(self) -> bool:
+        return self.finished or (self.chart[-1].accepting and not self.chart[-1].scans)
+
+    def copy(self) -> "CfgMatcher":
+        return CfgMatcher(self.grammar, list(self.chart), list(self.history), self.finished)
+
+    def rollback(self, n: int) -> None:
+        if n > len(self.history):
+            raise ValueError(f"cannot roll back {n} tokens; only {len(self.history)} advanced")
+        for _ in range(n):
+            k = self.history.pop()
+            if k < 0:
+                self.finished = False
+            elif k:
+                del self.chart[-k:]
+
+    def jump_forward_bytes(self) -> bytes:
+        if self.finished:
+            return b""
+        rec, work, out = self.grammar.rec, list(self.chart), bytearray()
+        while len(out) < MAX_JUMP_BYTES and not work[-1].accepting:
+            allowed = rec.allowed_bytes(work[-1])
+            if len(allowed) != 1:
+                break
+            b = allowed.pop()
+            es = rec.step(work, b)
+            if es is None:
+                break
+            work.append(es)
+            out.append(b)
+        return bytes(out)
