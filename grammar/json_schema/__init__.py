@@ -1,0 +1,39 @@
+"""JSON Schema -> grammar text (a regex, or Lark for recursive schemas)."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import GrammarError
+from ..regex_syntax import translate
+from .convert import Converter, RecursiveSchema
+
+__all__ = ["schema_to_grammar", "schema_to_regex", "normalize_schema_input"]
+
+
+def normalize_schema_input(schema: Any) -> Any:
+    """Accept a dict, a bool, JSON text, or a pydantic model class."""
+    if isinstance(schema, str):
+        try:
+            return json.loads(schema)
+        except json.JSONDecodeError as e:
+            raise GrammarError(f"JSON schema text is not valid JSON: {e}") from None
+    if isinstance(schema, type) and hasattr(schema, "model_json_schema"):
+        return schema.model_json_schema()
+    if isinstance(schema, (dict, bool)):
+        return schema
+    raise GrammarError(f"unsupported schema object of type {type(schema).__name__}")
+
+
+def schema_to_regex(schema: Any, whitespace: str = "compact") -> str:
+    """A normalized regex for the schema (RecursiveSchema if it needs a CFG)."""
+    return translate(Converter(schema, whitespace).conv(schema))
+
+
+def schema_to_grammar(schema: Any, whitespace: str = "compact") -> tuple[str, str]:
+    """("regex", pattern) or ("lark", grammar) for the schema."""
+    try:
+        return "regex", schema_to_regex(schema, whitespace)
+    except RecursiveSchema as e:
+        raise GrammarError(f"{e}: recursive schemas need the CFG backend, which is not "
+                           "wired yet") from None

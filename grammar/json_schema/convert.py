@@ -1,0 +1,238 @@
+"""JSON Schema -> one regular expression over compact (or flexible) JSON text.
+
+Every emitted language is a SUBSET of the schema's valid instances; what cannot be
+expressed exactly raises GrammarError naming the keyword. Policies:
+- whitespace: "compact" emits none (like json.dumps(separators=(",", ":"))); "flexible"
+  allows [ \\t\\n\\r]* wherever JSON allows whitespace.
+- objects: declared properties in schema order, optional ones may be skipped; undeclared
+  keys are emitted only for schemas without `properties` (free-form maps, patternProperties).
+- untyped schemas take the types their keywords imply; a schema with no constraining
+  keyword is any JSON value nested at most ANY_DEPTH levels.
+- strings: a `pattern`/`format` value may not contain JSON escapes; numbers with bounds
+  are emitted without exponent and need integer-valued bounds; integers stay integers.
+- recursive $ref cycles raise RecursiveSchema (the caller switches to the CFG backend).
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .. import charset as cs
+from ..errors import GrammarError
+from ..regex_syntax import NOTHING, translate
+from .formats import FORMATS
+from .merge import merge
+from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
+
+ANY_DEPTH = 2
+_RAW = cs.complement(cs.normalize([(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C)]))
+_HEX4 = r"(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
+_SURR = r"[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u' + _HEX4 + r"|\\u" + _SURR + ")"
+STRING = f'"{CHAR}*"'
+_IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$schema",
+            "$anchor", "deprecated", "readOnly", "writeOnly", "contentMediaType",
+            "contentEncoding", "contentSchema", "format", "$defs", "definitions", "nullable",
+            "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
+_UNSUPPORTED = {"not", "if", "then", "else", "contains", "dependentRequired",
+                "dependentSchemas", "dependencies", "propertyNames", "$dynamicRef",
+                "$recursiveRef", "unevaluatedItems"}
+_BY_TYPE = {
+    "object": {"properties", "required", "additionalProperties", "patternProperties",
+               "minProperties", "maxProperties", "unevaluatedProperties"},
+    "array": {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"},
+    "string": {"minLength", "maxLength", "pattern", "format"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
+}
+
+
+class RecursiveSchema(GrammarError):
+    """The schema refers to itself; it needs a context-free grammar."""
+
+
+def _alt(parts: list[str]) -> str:
+    parts = [p for p in dict.fromkeys(parts) if p != NOTHING]
+    if not parts:
+        return NOTHING
+    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+def literal(value: Any) -> str:
+    """Regex for the compact JSON text of `value`."""
+    return re.escape(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+class Converter:
+    def __init__(self, root: Any, whitespace: str = "compact"):
+        if whitespace not in ("compact", "flexible"):
+            raise GrammarError(f"whitespace must be 'compact' or 'flexible', got {whitespace!r}")
+        self.root = root
+        self.ws = "" if whitespace == "compact" else r"[ \t\n\r]*"
+        self.stack: list[str] = []
+
+    # -- references ----------------------------------------------------------------------
+    def lookup(self, ref: str) -> Any:
+        if not ref.startswith("#"):
+            raise GrammarError(f"$ref {ref!r}: only local references ('#/...') are supported")
+        node = self.root
+        for part in [p for p in ref[1:].split("/") if p]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise GrammarError(f"$ref {ref!r} does not resolve") from None
+        return node
+
+    def resolve(self, s: Any) -> Any:
+        """Inline a top-level $ref (merging its siblings); RecursiveSchema on a cycle."""
+        seen = []
+        while isinstance(s, dict) and "$ref" in s:
+            ref = s["$ref"]
+            if ref in seen or ref in self.stack:
+                raise RecursiveSchema(f"recursive schema ($ref {ref!r} refers to itself)")
+            seen.append(ref)
+            rest = {k: v for k, v in s.items() if k != "$ref" and k not in _IGNORED}
+            target = self.lookup(ref)
+            s = target if not rest else {"allOf": [target, rest]}
+        return s
+
+    # -- dispatch ------------------------------------------------------------------------
+    def conv(self, s: Any) -> str:
+        if isinstance(s, dict) and "$ref" in s:
+            ref = s["$ref"]
+            self.stack.append(ref)
+            try:
+                return self.conv(self.resolve(s))
+            finally:
+                self.stack.pop()
+        if s is True or s == {}:
+            return self.any_value(ANY_DEPTH)
+        if s is False:
+            return NOTHING
+        if not isinstance(s, dict):
+            raise GrammarError(f"a schema must be an object or a boolean, got {s!r}")
+        if "allOf" in s:
+            merged = {k: v for k, v in s.items() if k != "allOf"}
+            for sub in s["allOf"]:
+                merged = merge(merged, self.deep_resolve(sub), self.resolve)
+            return self.conv(merged)
+        for key in ("anyOf", "oneOf"):
+            if key in s:
+                rest = {k: v for k, v in s.items() if k != key}
+                branches = [merge(rest, self.deep_resolve(b), self.resolve) if rest else b
+                            for b in s[key]]
+                regexes = [self.conv(b) for b in branches]
+                if key == "oneOf":
+                    _check_disjoint(regexes)
+                return _alt(regexes)
+        for k in s:
+            if k in _UNSUPPORTED and not (k == "contains" and s.get("minContains") == 0):
+                raise GrammarError(f"JSON Schema keyword {k!r} is not supported")
+        if "enum" in s or "const" in s:
+            return self.enum(s)
+        return _alt([self.typed(t, s) for t in self.types(s)])
+
+    def deep_resolve(self, s: Any) -> Any:
+        s = self.resolve(s)
+        if isinstance(s, dict) and "allOf" in s:
+            merged = {k: v for k, v in s.items() if k != "allOf"}
+            for sub in s["allOf"]:
+                merged = merge(merged, self.deep_resolve(sub), self.resolve)
+            return merged
+        return s
+
+    def types(self, s: dict) -> list[str]:
+        t = s.get("type")
+        if t is not None:
+            ts = [t] if isinstance(t, str) else list(t)
+            if "number" in ts and "integer" in ts:
+                ts.remove("integer")
+            return ts
+        implied = [k for k, keys in _BY_TYPE.items() if keys & s.keys()]
+        return implied or ["null", "boolean", "number", "string", "array", "object"]
+
+    def enum(self, s: dict) -> str:
+        values = s["enum"] if "enum" in s else [s["const"]]
+        if "enum" in s and "const" in s:
+            values = [v for v in values if json.dumps(v, sort_keys=True) == json.dumps(s["const"], sort_keys=True)]
+        rest = {k: v for k, v in s.items() if k not in ("enum", "const") and k not in _IGNORED}
+        if rest:
+            check = re.compile(self.conv(rest), re.DOTALL)
+            values = [v for v in values
+                      if check.fullmatch(json.dumps(v, separators=(",", ":"), ensure_ascii=False))]
+        return _alt([literal(v) for v in values])
+
+    def typed(self, t: str, s: dict) -> str:
+        if t == "null":
+            return "null"
+        if t == "boolean":
+            return "(?:true|false)"
+        if t == "integer":
+            return self.integer(s)
+        if t == "number":
+            if "multipleOf" in s:
+                if s["multipleOf"] == 1:
+                    return self.integer(s)
+                raise GrammarError("JSON Schema keyword 'multipleOf' is not supported for numbers")
+            return number_range(*num_bounds(s))
+        if t == "string":
+            return self.string(s)
+        if t == "array":
+            from .structures import array
+            return array(self, s)
+        if t == "object":
+            from .structures import obj
+            return obj(self, s)
+        raise GrammarError(f"unknown JSON Schema type {t!r}")
+
+    def integer(self, s: dict) -> str:
+        m = s.get("multipleOf", 1)
+        if m != 1:
+            raise GrammarError("JSON Schema keyword 'multipleOf' is not supported")
+        lo, hi = int_bounds(s)
+        if lo is not None and hi is not None and lo > hi:
+            return NOTHING
+        return int_range(lo, hi)
+
+    def string(self, s: dict) -> str:
+        lo, hi = s.get("minLength", 0), s.get("maxLength")
+        kinds = [k for k in ("pattern", "format") if k in s and not (k == "format" and s[k] not in FORMATS)]
+        if len(kinds) > 1:
+            raise GrammarError("'pattern' together with 'format' is not supported")
+        if kinds:
+            if lo or hi is not None:
+                raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is not supported")
+            if kinds[0] == "pattern":
+                return '"' + translate(s["pattern"], search=True, allowed=_RAW, ecma_space=True) + '"'
+            return '"' + FORMATS[s["format"]] + '"'
+        rep = f"{{{lo},{'' if hi is None else hi}}}" if lo or hi is not None else "*"
+        return f'"{CHAR}{rep}"'
+
+    def any_value(self, depth: int) -> str:
+        scalars = ["null", "true", "false", NUMBER, STRING]
+        if depth < 0:
+            return _alt(scalars)
+        inner, ws = self.any_value(depth - 1), self.ws
+        arr = rf"\[{ws}(?:{inner}(?:{ws},{ws}{inner})*)?{ws}\]"
+        member = f"{STRING}{ws}:{ws}{inner}"
+        objr = rf"\{{{ws}(?:{member}(?:{ws},{ws}{member})*)?{ws}\}}"
+        return _alt(scalars + [arr, objr])
+
+
+def _check_disjoint(regexes: list[str]) -> None:
+    """oneOf is exact only when no instance matches two branches."""
+    if len(regexes) < 2:
+        return
+    import interegular
+    try:
+        fsms = [interegular.parse_pattern(translate(r)).to_fsm() for r in regexes]
+    except GrammarError:
+        raise
+    except Exception as e:
+        raise GrammarError(f"oneOf: cannot check that the alternatives are disjoint ({e})") from None
+    for i in range(len(fsms)):
+        for j in range(i + 1, len(fsms)):
+            if not (fsms[i] & fsms[j]).empty():
+                raise GrammarError("oneOf with overlapping alternatives is not supported "
+                                   f"(branches {i} and {j} share instances)")
