@@ -1,1 +1,1 @@
-"""sglike package."""
+"""Model building blocks: norms, rotary embeddings, fused linears."""

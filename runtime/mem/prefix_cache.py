@@ -77,16 +77,16 @@ class PrefixCache(ABC):
 
     def cache_unfinished(
         self, tokens: list[int], slots: torch.Tensor, owned_from: int, handle: Any
-    ) -> tuple[torch.Tensor, Any]:
-        """A chunk was prefilled: cache it and return ``(slots, handle)`` to use from now on
-        (the cache's own slots for the whole prefix, locked)."""
+    ) -> tuple[torch.Tensor, Any, int]:
+        """A chunk was prefilled: cache it and return ``(slots, handle, owned_from)`` to use
+        from now on (the cache's own slots for the whole prefix, locked via the new handle)."""
         already = self.insert(tokens, slots)
         if already > owned_from:
             self.allocator.free(slots[owned_from:already])
         match = self.match_prefix(tokens)
         self.lock(match.handle)
         self.unlock(handle)
-        return match.slots, match.handle
+        return match.slots, match.handle, len(match.slots)
 
 
 class NoPrefixCache(PrefixCache):
@@ -120,4 +120,4 @@ class NoPrefixCache(PrefixCache):
         self.allocator.free(slots[owned_from:])
 
     def cache_unfinished(self, tokens, slots, owned_from, handle):
-        return slots, handle
+        return slots, handle, owned_from

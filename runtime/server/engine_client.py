@@ -37,8 +37,9 @@ class EngineClient:
         self._queues: dict[str, asyncio.Queue[TokenOutput]] = {}
         self._pending: dict[str, asyncio.Future[ipc.ControlReply]] = {}
         self._proc: Any = None
+        self._sync_ctx = zmq.Context()  # sends never wait: a plain socket will do
         self._ctx = zmq.asyncio.Context()
-        self._to_engine = self._ctx.socket(zmq.PUSH)
+        self._to_engine = self._sync_ctx.socket(zmq.PUSH)
         self._from_engine = self._ctx.socket(zmq.PULL)
         self._reader: asyncio.Task | None = None
         self._closing = False
@@ -57,7 +58,7 @@ class EngineClient:
         deadline = time.monotonic() + timeout_s
         while True:
             if await self._from_engine.poll(500):
-                msg = ipc.recv(self._from_engine)
+                msg = await ipc.arecv(self._from_engine)
                 break
             if not self._proc.is_alive():
                 raise EngineUnavailable(f"engine process exited with code {self._proc.exitcode} during startup")
@@ -87,6 +88,7 @@ class EngineClient:
         self._to_engine.close(linger=0)
         self._from_engine.close(linger=0)
         self._ctx.term()
+        self._sync_ctx.term()
         self.addrs.cleanup()
 
     @property
@@ -168,7 +170,7 @@ class EngineClient:
             if self._proc is not None and not self._proc.is_alive():
                 self._fail(f"engine process exited with code {self._proc.exitcode}")
                 return None
-        return ipc.recv(self._from_engine)
+        return await ipc.arecv(self._from_engine)
 
     def _fail(self, error: str) -> None:
         """The engine is gone: finish every open request with an abort."""

@@ -77,6 +77,11 @@ def recv(sock: zmq.Socket, flags: int = 0) -> Any:
     return pickle.loads(sock.recv(flags=flags))
 
 
+async def arecv(sock: Any) -> Any:
+    """``recv`` for a ``zmq.asyncio`` socket."""
+    return pickle.loads(await sock.recv())
+
+
 def drain(sock: zmq.Socket) -> list[Any]:
     """Every message already waiting on ``sock``, without blocking."""
     out = []

@@ -51,14 +51,19 @@ class Chunk:
 
 class TokenizerManager:
     def __init__(self, config: EngineConfig, engine: EngineClient, tokenizer: Any,
-                 metrics: ServerMetrics) -> None:
-        from ..frontend import RequestBuilder
+                 metrics: ServerMetrics, builder: Any = None, assembler_cls: Any = None) -> None:
+        """``builder``/``assembler_cls`` default to ``frontend.RequestBuilder``/``OutputAssembler``."""
+        if builder is None or assembler_cls is None:
+            from ..frontend import OutputAssembler, RequestBuilder
 
+            builder = builder or RequestBuilder(tokenizer, config)
+            assembler_cls = assembler_cls or OutputAssembler
         self.config = config
         self.engine = engine
         self.tokenizer = tokenizer
         self.metrics = metrics
-        self.builder = RequestBuilder(tokenizer, config)
+        self.builder = builder
+        self.assembler_cls = assembler_cls
         self.draining = False
 
     # -- prompts ---------------------------------------------------------------------
@@ -103,15 +108,13 @@ class TokenizerManager:
     # -- generation ------------------------------------------------------------------
     async def generate(self, reqs: list[TokenizedRequest]) -> AsyncIterator[Chunk]:
         """Submit ``reqs`` and yield their chunks as they come; abort what is left on exit."""
-        from ..frontend import OutputAssembler
-
         self.admit(len(reqs))
         rids = [req.rid for req in reqs]
         if len(set(rids)) != len(rids) or any(self.engine.has_request(r) for r in rids):
             raise APIError(400, "rid: request ids must be unique among running requests", param="rid")
         shared = None
         index = {req.rid: i for i, req in enumerate(reqs)}
-        assemblers = {req.rid: OutputAssembler(self.tokenizer, req) for req in reqs}
+        assemblers = {req.rid: self.assembler_cls(self.tokenizer, req) for req in reqs}
         timing = {req.rid: _Timing() for req in reqs}
         unfinished = set(index)
         try:

@@ -1,0 +1,68 @@
+"""Reference attention backend in plain PyTorch (runs everywhere; the CPU default)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..forward_batch import ForwardBatch, ForwardMode
+from .base import AttentionBackend
+
+
+@dataclass
+class _DecodeMeta:
+    slots: torch.Tensor  # [B, L] KV slots per request, padded
+    mask: torch.Tensor  # [B, 1, 1, L] True where the key is part of the sequence
+
+
+@dataclass
+class _ExtendMeta:
+    slots: list[torch.Tensor]  # per request: [S_i] KV slots of its whole sequence
+    masks: list[torch.Tensor | None]  # per request: [E_i, S_i] causal mask (None: plain causal)
+    starts: list[int]  # per request: offset of its new tokens in the flat batch
+
+
+class TorchAttentionBackend(AttentionBackend):
+    def prepare(self, batch: ForwardBatch) -> None:
+        if batch.mode is ForwardMode.DECODE:
+            max_len = max(batch.seq_lens)
+            slots = self.req_to_token[batch.req_rows, :max_len]  # [B, L]
+            lens = torch.tensor(batch.seq_lens, device=slots.device)
+            mask = torch.arange(max_len, device=slots.device)[None, :] < lens[:, None]  # [B, L]
+            batch.attn_meta = _DecodeMeta(slots, mask[:, None, None, :])
+            return
+        slots, masks, starts, start = [], [], [], 0
+        for row, seq_len, ext in zip(batch.req_rows.tolist(), batch.seq_lens, batch.extend_lens):
+            prefix = seq_len - ext
+            slots.append(self.req_to_token[row, :seq_len])
+            if prefix == 0:
+                masks.append(None)
+            else:
+                q_pos = torch.arange(prefix, seq_len, device=self.req_to_token.device)
+                masks.append(torch.arange(seq_len, device=q_pos.device)[None, :] <= q_pos[:, None])
+            starts.append(start)
+            start += ext
+        batch.attn_meta = _ExtendMeta(slots, masks, starts)
+
+    def forward(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: ForwardBatch) -> torch.Tensor:
+        self.kv_pool.write(layer, batch.out_cache_loc, k, v)
+        k_buf, v_buf = self.kv_pool.k[layer], self.kv_pool.v[layer]
+        meta = batch.attn_meta
+        if batch.mode is ForwardMode.DECODE:
+            keys = k_buf[meta.slots].transpose(1, 2)  # [B, Hk, L, D]
+            values = v_buf[meta.slots].transpose(1, 2)
+            out = F.scaled_dot_product_attention(
+                q.unsqueeze(2), keys, values, attn_mask=meta.mask, scale=self.scale, enable_gqa=True
+            )  # [B, Hq, 1, D]
+            return out.squeeze(2)
+        out = torch.empty_like(q)
+        for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):
+            qi = q[start : start + ext].transpose(0, 1).unsqueeze(0)  # [1, Hq, E, D]
+            ki = k_buf[slots].transpose(0, 1).unsqueeze(0)  # [1, Hk, S, D]
+            vi = v_buf[slots].transpose(0, 1).unsqueeze(0)
+            oi = F.scaled_dot_product_attention(
+                qi, ki, vi, attn_mask=mask, is_causal=mask is None, scale=self.scale, enable_gqa=True
+            )
+            out[start : start + ext] = oi[0].transpose(0, 1)
+        return out

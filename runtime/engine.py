@@ -1,0 +1,167 @@
+"""The offline engine: ``Engine(...).generate(...)`` in-process, same shape as SGLang's."""
+from __future__ import annotations
+
+import asyncio
+import queue
+import uuid
+from typing import Any, AsyncIterator, Iterator
+
+from .config import EngineConfig
+from .engine_driver import EngineDriver
+from .frontend import OutputAssembler, RequestBuilder
+from .io_struct import TokenizedRequest, TokenOutput
+from .scheduler.scheduler import Scheduler
+
+
+def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
+    if isinstance(value, list):
+        if len(value) != n:
+            raise ValueError(f"{name}: got {len(value)} values for {n} prompts")
+        return value
+    return [value] * n
+
+
+class Engine:
+    """In-process engine: a scheduler on a background thread, plus tokenization.
+
+    Thread-safe: calls from several threads (or an asyncio loop) are batched together.
+    """
+
+    def __init__(self, model_path: str | None = None, **options: Any) -> None:
+        self.config = EngineConfig.from_kwargs(model_path=model_path, **options)
+        self.scheduler = Scheduler(self.config)
+        self.tokenizer = self.scheduler.tokenizer
+        self.builder = RequestBuilder(
+            self.tokenizer, self.config, context_length=self.scheduler.context_length, max_total_tokens=self.scheduler.max_total_tokens
+        )
+        self._driver = EngineDriver(self.scheduler)
+
+    # -- request building -----------------------------------------------------------------
+
+    def _build(self, prompt, sampling_params, input_ids, return_logprob, logprob_start_len, top_logprobs_num, stream, rid) -> tuple[list[TokenizedRequest], bool]:
+        if (prompt is None) == (input_ids is None):
+            raise ValueError("give exactly one of prompt (text) and input_ids")
+        single = isinstance(prompt, str) or (input_ids is not None and input_ids and isinstance(input_ids[0], int))
+        prompts = [prompt if prompt is not None else input_ids] if single else list(prompt if prompt is not None else input_ids)
+        n = len(prompts)
+        if n == 0:
+            raise ValueError("no prompts given")
+        params = _per_prompt(sampling_params, n, "sampling_params")
+        rids = _per_prompt(rid, n, "rid")
+        reqs: list[TokenizedRequest] = []
+        for i, p in enumerate(prompts):
+            reqs += self.builder.build(
+                p,
+                params[i],
+                rid=rids[i],
+                return_logprob=_per_prompt(return_logprob, n, "return_logprob")[i],
+                logprob_start_len=_per_prompt(logprob_start_len, n, "logprob_start_len")[i],
+                top_logprobs_num=_per_prompt(top_logprobs_num, n, "top_logprobs_num")[i],
+                stream=stream,
+            )
+        return reqs, single and len(reqs) == 1
+
+    # -- public API -----------------------------------------------------------------------
+
+    def generate(
+        self,
+        prompt: str | list[str] | None = None,
+        sampling_params: dict | list[dict] | None = None,
+        input_ids: list[int] | list[list[int]] | None = None,
+        return_logprob: bool | list[bool] = False,
+        logprob_start_len: int | list[int] | None = None,
+        top_logprobs_num: int | list[int] | None = None,
+        stream: bool = False,
+        rid: str | list[str] | None = None,
+    ) -> dict | list[dict] | Iterator[dict]:
+        reqs, single = self._build(prompt, sampling_params, input_ids, return_logprob, logprob_start_len, top_logprobs_num, stream, rid)
+        if stream:
+            return self._stream(reqs)
+        outbox: queue.Queue[TokenOutput] = queue.Queue()
+        self._driver.submit(reqs, outbox.put)
+        results = self._collect(reqs, iter(outbox.get, None))
+        return results[0] if single else results
+
+    def _collect(self, reqs: list[TokenizedRequest], outputs: Iterator[TokenOutput]) -> list[dict]:
+        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
+        pending = set(asm)
+        for out in outputs:
+            asm[out.rid].add(out)
+            if out.finished:
+                pending.discard(out.rid)
+                if not pending:
+                    break
+        return [asm[r.rid].result() for r in reqs]
+
+    def _stream(self, reqs: list[TokenizedRequest]) -> Iterator[dict]:
+        outbox: queue.Queue[TokenOutput] = queue.Queue()
+        self._driver.submit(reqs, outbox.put)
+        index = {r.rid: i for i, r in enumerate(reqs)}
+        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
+        pending = set(asm)
+        try:
+            while pending:
+                out = outbox.get()
+                delta = asm[out.rid].add(out)
+                if out.finished:
+                    pending.discard(out.rid)
+                yield {"index": index[out.rid], "text": delta, "output_ids": list(out.new_token_ids), "meta_info": asm[out.rid].meta_info()}
+        finally:
+            for rid in pending:
+                self._driver.abort(rid)
+
+    async def async_generate(self, prompt=None, sampling_params=None, input_ids=None, return_logprob=False, logprob_start_len=None, top_logprobs_num=None, stream=False, rid=None):
+        """Awaitable result, or (``stream=True``) an async iterator of incremental dicts."""
+        reqs, single = self._build(prompt, sampling_params, input_ids, return_logprob, logprob_start_len, top_logprobs_num, stream, rid)
+        loop = asyncio.get_running_loop()
+        outbox: asyncio.Queue[TokenOutput] = asyncio.Queue()
+        self._driver.submit(reqs, lambda out: loop.call_soon_threadsafe(outbox.put_nowait, out))
+        if stream:
+            return self._astream(reqs, outbox)
+        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
+        pending = set(asm)
+        while pending:
+            out = await outbox.get()
+            asm[out.rid].add(out)
+            if out.finished:
+                pending.discard(out.rid)
+        results = [asm[r.rid].result() for r in reqs]
+        return results[0] if single else results
+
+    async def _astream(self, reqs: list[TokenizedRequest], outbox: asyncio.Queue) -> AsyncIterator[dict]:
+        index = {r.rid: i for i, r in enumerate(reqs)}
+        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
+        pending = set(asm)
+        try:
+            while pending:
+                out = await outbox.get()
+                delta = asm[out.rid].add(out)
+                if out.finished:
+                    pending.discard(out.rid)
+                yield {"index": index[out.rid], "text": delta, "output_ids": list(out.new_token_ids), "meta_info": asm[out.rid].meta_info()}
+        finally:
+            for rid in pending:
+                self._driver.abort(rid)
+
+    def abort(self, rid: str) -> None:
+        self._driver.abort(rid)
+
+    def flush_cache(self) -> bool:
+        return bool(self._driver.call(lambda s: s.flush_cache()))
+
+    def get_server_info(self) -> dict[str, Any]:
+        info = self._driver.call(lambda s: s.info())
+        return {**info, "model_path": self.scheduler.source.path, "context_length": self.scheduler.context_length}
+
+    def free_slots(self) -> int:
+        """Free KV slots plus slots only held by the (evictable) cache."""
+        return int(self._driver.call(lambda s: s.allocator.available_size() + s.cache.evictable_size()))
+
+    def shutdown(self) -> None:
+        self._driver.shutdown()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

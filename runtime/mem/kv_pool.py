@@ -1,0 +1,39 @@
+"""Per-layer K/V buffers indexed by token slot, and the request->slot table."""
+from __future__ import annotations
+
+import torch
+
+
+class KVPool:
+    """``k[layer]``, ``v[layer]``: [num_slots + 1, num_kv_heads, head_dim]; slot 0 is padding."""
+
+    def __init__(self, num_slots: int, num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype, device: torch.device) -> None:
+        shape = (num_slots + 1, num_kv_heads, head_dim)
+        self.num_slots = num_slots
+        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+
+    def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        self.k[layer][slots] = k
+        self.v[layer][slots] = v
+
+    @staticmethod
+    def bytes_per_token(num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:
+        return 2 * num_layers * num_kv_heads * head_dim * torch.tensor([], dtype=dtype).element_size()
+
+
+class ReqToTokenTable:
+    """Rows of KV slots, one row per live request; rows are recycled through a free list."""
+
+    def __init__(self, num_rows: int, max_context: int, device: torch.device) -> None:
+        self.table = torch.zeros((num_rows, max_context), dtype=torch.int64, device=device)
+        self._free = list(range(num_rows - 1, -1, -1))
+
+    def alloc(self) -> int | None:
+        return self._free.pop() if self._free else None
+
+    def free(self, row: int) -> None:
+        self._free.append(row)
+
+    def available(self) -> int:
+        return len(self._free)

@@ -1,0 +1,86 @@
+"""Builds the model, the KV pool and the attention backend; runs one forward per step."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+
+from .attention import create_backend
+from .config import EngineConfig
+from .device import resolve_device, resolve_dtype
+from .forward_batch import ForwardBatch
+from .mem.allocator import SlotAllocator
+from .mem.kv_pool import KVPool, ReqToTokenTable
+from .model_loader.gguf_loader import gguf_model_config, iter_gguf_weights, open_gguf
+from .model_loader.hf_loader import hf_model_config, iter_safetensors_weights
+from .model_loader.model_config import ModelConfig
+from .model_loader.resolve import ModelSource
+from .models import MODEL_REGISTRY
+
+log = logging.getLogger(__name__)
+
+
+def load_model_config(source: ModelSource) -> ModelConfig:
+    return gguf_model_config(open_gguf(source.path)) if source.kind == "gguf" else hf_model_config(source.path)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    context_length: int
+    max_total_tokens: int
+
+
+def plan_memory(config: EngineConfig, model_config: ModelConfig, dtype: torch.dtype) -> MemoryPlan:
+    context = config.context_length or model_config.max_position_embeddings
+    if config.max_total_tokens is not None:
+        return MemoryPlan(context, config.max_total_tokens)
+    per_token = KVPool.bytes_per_token(model_config.num_layers, model_config.num_kv_heads, model_config.head_dim, dtype)
+    budget = int(config.kv_memory_gb * 2**30) // per_token
+    cap = context * config.max_running_requests  # never more than every request at full context
+    return MemoryPlan(context, max(2, min(budget, cap)))
+
+
+class ModelRunner:
+    def __init__(self, config: EngineConfig, source: ModelSource) -> None:
+        self.device = resolve_device(config.device)
+        self.dtype = resolve_dtype(config.dtype, self.device)
+        self.model_config = load_model_config(source)
+        plan = plan_memory(config, self.model_config, self.dtype)
+        self.context_length = plan.context_length
+        self.model = self._load_model(source)
+        cfg = self.model_config
+        self.kv_pool = KVPool(plan.max_total_tokens, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim, self.dtype, self.device)
+        self.allocator = SlotAllocator(plan.max_total_tokens, self.device)
+        # one extra row per running request for a prefill chunk in flight
+        self.req_table = ReqToTokenTable(config.max_running_requests + 1, plan.context_length, self.device)
+        self.attn = create_backend(
+            config.attention_backend,
+            kv_pool=self.kv_pool,
+            req_to_token=self.req_table.table,
+            num_heads=cfg.num_heads,
+            num_kv_heads=cfg.num_kv_heads,
+            head_dim=cfg.head_dim,
+        )
+        log.info("model %s on %s/%s, KV pool %d tokens", source.name, self.device, self.dtype, plan.max_total_tokens)
+
+    def _load_model(self, source: ModelSource) -> torch.nn.Module:
+        cfg = self.model_config
+        model_cls = MODEL_REGISTRY[cfg.architecture]
+        with torch.device("meta"):
+            model = model_cls(cfg, max_positions=self.context_length)
+        model = model.to_empty(device="cpu").float()
+        weights = iter_gguf_weights(open_gguf(source.path), cfg) if source.kind == "gguf" else iter_safetensors_weights(source.path)
+        model.load_weights(weights)
+        model = model.to(device=self.device, dtype=self.dtype)
+        model.rope.to(self.device)
+        return model.eval()
+
+    @property
+    def vocab_size(self) -> int:
+        return self.model_config.vocab_size
+
+    def forward(self, batch: ForwardBatch) -> torch.Tensor:
+        """Float32 logits [len(batch.logit_indices), vocab]."""
+        self.attn.prepare(batch)
+        return self.model(batch, self.attn)
