@@ -70,16 +70,17 @@ class NativeBackend(Backend):
         if int(request.sampling_params.get("n") or 1) != 1:
             yield from super().generate_stream(request)
             return
-        text, last = "", {}
+        text, last, ids = "", {}, []
         for chunk in self._stream(gen_item(request)):
             check_finished(chunk)
             piece = chunk.get("text", "")
             delta = piece[len(text):] if self.cumulative_stream else piece
             text += delta
             last = chunk
+            ids = list(chunk.get("output_ids") or []) if self.cumulative_stream else ids + list(chunk.get("output_ids") or [])
             if delta:
                 yield delta
-        yield GenResult(text, dict(last.get("meta_info") or {}), list(last.get("output_ids") or []))
+        yield GenResult(text, dict(last.get("meta_info") or {}), ids)
 
     def select(self, requests: Sequence[SelectRequest]) -> list[ChoicesDecision]:
         plans = []
