@@ -29,9 +29,9 @@ class ServerOptions:
     scheduler_factory: str = DEFAULT_SCHEDULER  # tests may swap in a fake
 
 
-async def build_state(config: EngineConfig, options: ServerOptions, builder=None, assembler_cls=None):
+async def build_state(config: EngineConfig, options: ServerOptions, builder_cls=None, assembler_cls=None):
     """Start the engine and make the app's state (raises ``EngineUnavailable``).
-    ``builder``/``assembler_cls`` replace the frontend's (tests use fakes)."""
+    ``builder_cls``/``assembler_cls`` replace the frontend's (tests use fakes)."""
     from ..model_loader.resolve import resolve_model
     from ..tokenizer import load_tokenizer
     from .app import ServerState
@@ -46,6 +46,7 @@ async def build_state(config: EngineConfig, options: ServerOptions, builder=None
     except BaseException:
         await engine.shutdown(timeout_s=2)
         raise
+    builder = builder_cls(tokenizer, config) if builder_cls is not None else None
     tm = TokenizerManager(config, engine, tokenizer, ServerMetrics(), builder, assembler_cls)
     return ServerState(tm=tm, model_name=options.served_model_name or source.name,
                        model_path=source.path, api_key=options.api_key)
