@@ -62,7 +62,7 @@ class IncrementalDetokenizer:
             return ""
         prefix = self._decode(self.ids[self._surround : self._read])
         full = self._decode(self.ids[self._surround : end])
-        if len(full) > len(prefix) :
+        if len(full) > len(prefix) and not full.endswith(REPLACEMENT_CHAR):
             return self._emit(full[len(prefix) :], end)
         if end - self._read <= MAX_PENDING_TOKENS:
             return ""  # nothing visible yet, or an incomplete UTF-8 character at the end

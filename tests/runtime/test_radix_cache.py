@@ -144,12 +144,12 @@ def test_cache_unfinished_returns_locked_cache_slots():
     m = cache.match_prefix([1, 2, 5, 6])
     cache.lock(m.handle)
     slots = torch.cat([m.slots, alloc.alloc(2)])
-    new_slots, h = cache.cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
-    assert new_slots.tolist() == slots.tolist()
+    new_slots, h, owned_from = cache.cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
+    assert new_slots.tolist() == slots.tolist() and owned_from == 4
     assert cache.protected_size() == 4 and m.handle.lock_ref == 1 and h.lock_ref == 1
     # a duplicate chunk (same tokens computed twice) is freed and replaced by cache slots
     dup = alloc.alloc(4)
-    new2, h2 = cache.cache_unfinished([1, 2, 5, 6], dup, 0, None)
+    new2, h2, _ = cache.cache_unfinished([1, 2, 5, 6], dup, 0, None)
     assert new2.tolist() == slots.tolist() and h2 is h and h.lock_ref == 2
     cache.unlock(h)
     cache.cache_finished([1, 2, 5, 6], new2, 4, h2)
@@ -276,7 +276,8 @@ class Twin:
         dups = req.slots[req.owned_from : max(already, req.owned_from)].tolist()
         self.ref_insert(req.tokens, req.slots)
         free_before = self.alloc.available_size()
-        slots, handle = self.cache.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
+        slots, handle, owned_from = self.cache.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
+        assert owned_from == len(req.tokens)
         assert self.alloc.available_size() - free_before == len(dups)
         assert slots.tolist() == self.ref_match(req.tokens)
         req.slots, req.handle, req.owned_from, req.locked_len = slots, handle, len(req.tokens), len(req.tokens)
