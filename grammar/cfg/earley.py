@@ -38,6 +38,7 @@ class Recognizer:
         self.rows = [d.rows for d in cfg.terminals]
         self.accept = [d.accept for d in cfg.terminals]
         self.term_nullable = [d.accept[0] for d in cfg.terminals]
+        self.live = [[any(t >= 0 for t in row) for row in d.rows] for d in cfg.terminals]
         self.nullable = _nullable(rules, self.term_nullable)
         self.start = cfg.start
 
@@ -48,19 +49,22 @@ class Recognizer:
         """The set after reading byte `b`, or None when `b` cannot come next."""
         scans: dict[tuple[int, int], set] = {}
         agenda: list[Item] = []
-        rows, accept = self.rows, self.accept
+        rows, accept, live = self.rows, self.accept, self.live
+        moved = False
         for (t, s), items in chart[-1].scans.items():
             s2 = rows[t][s][b]
             if s2 < 0:
                 continue
-            key = (t, s2)
-            if key in scans:
-                scans[key] |= items
-            else:
-                scans[key] = set(items)
+            moved = True
+            if live[t][s2]:  # groups at a state with no way out are dropped
+                key = (t, s2)
+                if key in scans:
+                    scans[key] |= items
+                else:
+                    scans[key] = set(items)
             if accept[t][s2]:
                 agenda.extend(items)
-        if not scans:
+        if not moved:
             return None
         return self.build(chart, len(chart), scans, agenda)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedInput
+from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from ..errors import GrammarError
 from .ir import Alt, Cls, Expr, Lit, Ref, Rep, Seq
@@ -50,8 +50,12 @@ def parse_gbnf(text: str) -> tuple[dict[str, Expr], str]:
                            f"{e.get_context(text).strip()!r}") from None
     except LarkError as e:
         raise GrammarError(f"GBNF syntax error: {e}") from None
+    try:
+        parsed = _ToExpr().transform(tree)
+    except VisitError as e:  # lark wraps errors raised inside transformer callbacks
+        raise e.orig_exc if isinstance(e.orig_exc, GrammarError) else GrammarError(str(e)) from None
     rules: dict[str, Expr] = {}
-    for name, body in _ToExpr().transform(tree):
+    for name, body in parsed:
         if name in rules:  # llama.cpp appends alternatives of a repeated rule
             body = Alt((rules[name], body))
         rules[name] = body
