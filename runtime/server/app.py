@@ -83,13 +83,15 @@ def create_app(state: ServerState) -> FastAPI:
     @app.get("/get_model_info")
     async def get_model_info() -> dict[str, Any]:
         return {"model_path": state.model_path, "tokenizer_path": tm.config.tokenizer_path or state.model_path,
-                "is_generation": True, "served_model_name": state.model_name}
+                "is_generation": True, "served_model_name": state.model_name,
+                "context_length": tm.engine.info.get("context_length")}
 
     @app.get("/get_server_info")
     async def get_server_info() -> dict[str, Any]:
         stats = await _stats(tm)
         config = dataclasses.asdict(tm.config)
         return {**config, "served_model_name": state.model_name, "version": "0.1.0",
+                "context_length": tm.engine.info.get("context_length"),
                 "internal_states": [stats], **stats}
 
     @app.api_route("/flush_cache", methods=["GET", "POST"])

@@ -81,7 +81,7 @@ class EngineLoop:
     def _control(self, msg: ipc.ControlRequest) -> ipc.ControlReply:
         try:
             if msg.kind == "stats":
-                value = self.scheduler.stats()
+                value = self.scheduler.info()
             elif msg.kind == "flush_cache":
                 value = self.scheduler.flush_cache()
             elif msg.kind == "shutdown":
@@ -106,7 +106,9 @@ def run_engine_process(config: EngineConfig, addrs: ipc.IpcAddresses, parent_pid
     try:
         try:
             scheduler = _load_factory(scheduler_factory)(config)
-            ready = ipc.EngineReady(info={"stats": scheduler.stats()})
+            ready = ipc.EngineReady(info={"stats": scheduler.info(),
+                                          "context_length": scheduler.context_length,
+                                          "max_total_tokens": scheduler.max_total_tokens})
         except BaseException as exc:
             logger.error("engine failed to start:\n%s", traceback.format_exc())
             ipc.send(outbox, ipc.EngineFailed(error=f"{type(exc).__name__}: {exc}"))

@@ -20,7 +20,7 @@ import zmq
 class ControlRequest:
     """Ask the engine for something that is not generation; answered by ``ControlReply``.
 
-    ``kind``: "stats" (scheduler.stats()), "flush_cache" (scheduler.flush_cache()) or
+    ``kind``: "stats" (scheduler.info()), "flush_cache" (scheduler.flush_cache()) or
     "shutdown" (finish in-flight work, then exit).
     """
 

@@ -6,9 +6,14 @@ requests to finish (up to ``drain_timeout_s``); then the engine process is shut 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from dataclasses import dataclass
+from typing import Any, Iterator
+
+import uvicorn
 
 from ..config import EngineConfig
 from .engine_client import EngineClient, EngineUnavailable
@@ -54,8 +59,6 @@ async def build_state(config: EngineConfig, options: ServerOptions, builder_cls=
 
 async def serve(config: EngineConfig, options: ServerOptions) -> int:
     """Run until SIGINT/SIGTERM; returns a process exit code."""
-    import uvicorn
-
     from .app import create_app
 
     try:
@@ -64,9 +67,10 @@ async def serve(config: EngineConfig, options: ServerOptions) -> int:
         print(f"sglike: could not start: {exc}", file=sys.stderr)
         return 1
     app = create_app(state)
-    server = uvicorn.Server(uvicorn.Config(
+    server = _Server(uvicorn.Config(
         app, host=options.host, port=options.port, log_level=options.log_level,
         timeout_graceful_shutdown=int(options.drain_timeout_s), access_log=False))
+    _install_signal_handlers(server, state)
     announcer = asyncio.create_task(_announce(server, state.model_name, options))
     try:
         await server.serve()
@@ -77,6 +81,32 @@ async def serve(config: EngineConfig, options: ServerOptions) -> int:
         await state.tm.engine.shutdown()
     print("sglike: stopped", flush=True)
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises a captured SIGTERM when it stops, which would kill the process
+    before the engine is shut down; signals are handled by ``_install_signal_handlers``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _install_signal_handlers(server: uvicorn.Server, state: Any) -> None:
+    """First SIGINT/SIGTERM: stop accepting and drain; a second one: stop now."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if server.should_exit:
+            logger.warning("second %s: exiting without waiting for requests", sig.name)
+            server.force_exit = True
+        else:
+            logger.info("%s: draining in-flight requests (%d open)", sig.name, state.tm.engine.num_in_flight)
+        state.tm.draining = True
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
 
 
 async def _announce(server, model_name: str, options: ServerOptions) -> None:

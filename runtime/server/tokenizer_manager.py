@@ -56,7 +56,9 @@ class TokenizerManager:
         if builder is None or assembler_cls is None:
             from ..frontend import OutputAssembler, RequestBuilder
 
-            builder = builder or RequestBuilder(tokenizer, config)
+            builder = builder or RequestBuilder(
+                tokenizer, config, context_length=engine.info.get("context_length"),
+                max_total_tokens=engine.info.get("max_total_tokens"))
             assembler_cls = assembler_cls or OutputAssembler
         self.config = config
         self.engine = engine
