@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from .backend.base import Backend
 
@@ -24,9 +24,11 @@ class RunDefaults:
     top_logprobs_num: int = 0
 
     @classmethod
-    def from_kwargs(cls, kwargs: dict[str, Any]) -> "RunDefaults":
-        """Pop sampling/logprob keys out of ``kwargs`` (what is left are program args)."""
-        sampling = {k: kwargs.pop(k) for k in SAMPLING_KEYS if k in kwargs}
+    def from_kwargs(cls, kwargs: dict[str, Any], program_args: Sequence[str] = ()) -> "RunDefaults":
+        """Pop sampling/logprob keys out of ``kwargs`` (what is left are program args);
+        a key that names a program argument stays a program argument."""
+        keys = [k for k in SAMPLING_KEYS if k in kwargs and k not in program_args]
+        sampling = {k: kwargs.pop(k) for k in keys}
         if "max_tokens" in kwargs:
             sampling["max_new_tokens"] = kwargs.pop("max_tokens")
         if isinstance(sampling.get("stop"), str):

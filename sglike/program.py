@@ -58,7 +58,7 @@ class Program:
         """Run once. Sampling keywords (max_new_tokens, temperature, stop, ...) become
         defaults for every gen. Errors raise here; with ``stream=True`` the program runs
         in the background and errors surface from ``state.error()`` / ``text_iter``."""
-        defaults = RunDefaults.from_kwargs(kwargs)
+        defaults = RunDefaults.from_kwargs(kwargs, self.arg_names)
         arguments = self._arguments(args, kwargs)
         state = ProgramState(resolve_backend(backend), defaults, streaming=stream)
         if not stream:
@@ -83,7 +83,7 @@ class Program:
         prefix shared by the batch is sent to the backend once first, to warm its cache.
         A failing item does not stop the others: see ``state.error()``."""
         chosen = resolve_backend(backend)
-        defaults = RunDefaults.from_kwargs(kwargs)
+        defaults = RunDefaults.from_kwargs(kwargs, self.arg_names)
         if kwargs:
             raise TypeError(f"unknown run_batch keyword(s): {sorted(kwargs)}")
         items = [self._arguments((), dict(kw)) for kw in batch_kwargs]

@@ -67,7 +67,9 @@ def plan_select(prefix_ids: list[int], full_ids: list[list[int]], choices: tuple
 
 def _entries(meta: dict[str, Any], ids: list[int], start: int, from_pos: int) -> list[list[Any]]:
     """Input logprob entries for positions ``from_pos..`` given entries from ``start``."""
-    entries = [list(e) for e in meta["input_token_logprobs"]]
+    entries = [list(e) for e in meta.get("input_token_logprobs") or []]
+    if start == 0 and len(entries) == len(ids) - 1:
+        entries.insert(0, [None, ids[0], None])  # some engines omit the context-free first entry
     if len(entries) != len(ids) - start:
         raise ValueError(f"engine returned {len(entries)} prompt logprobs, expected {len(ids) - start}")
     return entries[from_pos - start:]
