@@ -66,6 +66,7 @@ def _gen_steps(state: "ProgramState", node: Gen) -> Steps:
         top_logprobs_num=node.top_logprobs_num if node.top_logprobs_num is not None else state._defaults.top_logprobs_num,
         messages=state.messages(),
         in_assistant_role=bool(state._roles) and state._roles[-1][0] == "assistant",
+        partial_assistant=state._text[state._roles[-1][1]:] if state._roles else "",
     )
     state._current_var = node.name
     result: GenResult = yield req

@@ -33,6 +33,7 @@ class GenRequest:
     top_logprobs_num: int = 0
     messages: list[dict] | None = None
     in_assistant_role: bool = False
+    partial_assistant: str = ""  # text already in the open assistant message
 
 
 @dataclass
