@@ -114,4 +114,4 @@ def iter_gguf_weights(reader, config: ModelConfig) -> Iterator[tuple[str, torch.
             arr = _unpermute_rope(arr, config.num_heads)
         elif permute and name.endswith("k_proj.weight"):
             arr = _unpermute_rope(arr, config.num_kv_heads)
-        yield name, torch.from_numpy(np.ascontiguousarray(arr))
+        yield name, torch.from_numpy(np.array(arr, dtype=np.float32, order="C"))

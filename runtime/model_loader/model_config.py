@@ -39,6 +39,12 @@ class ModelConfig:
             for tok in value if isinstance(value, list) else [value]:
                 if tok is not None and tok not in eos:
                     eos.append(int(tok))
+        # transformers >= 5 writes "rope_parameters" (with rope_theta inside); older, "rope_scaling"
+        rope = dict(cfg.get("rope_parameters") or cfg.get("rope_scaling") or {})
+        theta = cfg.get("rope_theta") or rope.pop("rope_theta", None) or 10000.0
+        rope.pop("rope_theta", None)
+        if rope.get("rope_type", rope.get("type")) in (None, "default"):
+            rope = {}
         return cls(
             architecture=arch,
             vocab_size=cfg["vocab_size"],
@@ -49,11 +55,11 @@ class ModelConfig:
             num_kv_heads=cfg.get("num_key_value_heads") or heads,
             head_dim=cfg.get("head_dim") or cfg["hidden_size"] // heads,
             rms_norm_eps=cfg.get("rms_norm_eps", 1e-6),
-            rope_theta=cfg.get("rope_theta", 10000.0),
+            rope_theta=float(theta),
             max_position_embeddings=cfg.get("max_position_embeddings", 4096),
             tie_word_embeddings=cfg.get("tie_word_embeddings", False),
             attention_bias=arch == "Qwen2ForCausalLM" or cfg.get("attention_bias", False),
-            rope_scaling=cfg.get("rope_scaling"),
+            rope_scaling=rope or None,
             eos_token_ids=tuple(eos),
             bos_token_id=cfg.get("bos_token_id"),
         )

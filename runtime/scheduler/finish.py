@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..io_struct import FinishReason
+from ..stop_checker import StopChecker
 from .request import Req
 
 
@@ -43,8 +44,5 @@ class FinishChecker:
         tail = self.tokenizer.decode(tail_ids, skip_special_tokens=req.sp.skip_special_tokens)
         prev = self.tokenizer.decode(tail_ids[:-1], skip_special_tokens=req.sp.skip_special_tokens)
         # only occurrences that end inside the newest token's text count (older ones were seen)
-        for stop in req.sp.stop:
-            idx = tail.find(stop, max(len(prev) - len(stop) + 1, 0))
-            if idx != -1:
-                return stop
-        return None
+        match = StopChecker(req.sp.stop).find(tail, len(prev))
+        return match.stop if match else None
