@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
 from .backend.base import Backend
@@ -106,8 +106,9 @@ class Program:
 
         bar = _progress(len(items)) if progress_bar else None
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sglike-batch") as pool:
-            for _ in pool.map(one, range(len(items))) if bar is None else _tick(pool.map(one, range(len(items))), bar):
-                pass
+            for _ in as_completed([pool.submit(one, i) for i in range(len(items))]):
+                if bar is not None:
+                    bar.update(1)
         if bar is not None:
             bar.close()
         return states
@@ -173,9 +174,3 @@ def _progress(total: int):
         return None
     return tqdm(total=total, desc="run_batch")
 
-
-def _tick(iterator, bar):
-    for item in iterator:
-        if bar is not None:
-            bar.update(1)
-        yield item
