@@ -13,13 +13,15 @@ Item = tuple[int, int, int]
 
 
 class EarleySet:
-    __slots__ = ("scans", "waiting", "accepting")
+    __slots__ = ("scans", "waiting", "accepting", "next_bytes", "next_bits")
 
     def __init__(self, scans: dict[tuple[int, int], frozenset], waiting: dict[int, list[Item]],
                  accepting: bool) -> None:
         self.scans = scans          # (terminal, dfa state) -> advanced items
         self.waiting = waiting      # nonterminal -> items whose dot is before it
         self.accepting = accepting  # the start symbol spans the whole input
+        self.next_bytes: frozenset[int] | None = None  # filled lazily by Recognizer.allowed_bytes
+        self.next_bits = -1  # the same as a 256-bit int (-1 = not computed yet)
 
 
 class Recognizer:
@@ -39,6 +41,8 @@ class Recognizer:
         self.accept = [d.accept for d in cfg.terminals]
         self.term_nullable = [d.accept[0] for d in cfg.terminals]
         self.live = [[any(t >= 0 for t in row) for row in d.rows] for d in cfg.terminals]
+        self.first = [[frozenset(b for b, t in enumerate(row) if t >= 0) for row in d.rows]
+                      for d in cfg.terminals]
         self.nullable = _nullable(rules, self.term_nullable)
         self.start = cfg.start
 
@@ -116,11 +120,19 @@ class Recognizer:
         frozen = {k: frozenset(v) for k, v in scans.items()}
         return EarleySet(frozen, waiting, accepting)
 
-    def allowed_bytes(self, es: EarleySet) -> set[int]:
-        out: set[int] = set()
-        for t, s in es.scans:
-            out.update(b for b, s2 in enumerate(self.rows[t][s]) if s2 >= 0)
-        return out
+    def allowed_bytes(self, es: EarleySet) -> frozenset[int]:
+        """Bytes that may come next after `es` (cached on the set)."""
+        if es.next_bytes is None:
+            first = self.first
+            groups = [first[t][s] for t, s in es.scans]
+            es.next_bytes = groups[0] if len(groups) == 1 else frozenset().union(*groups)
+        return es.next_bytes
+
+    def allowed_bits(self, es: EarleySet) -> int:
+        """`allowed_bytes` as an int with bit b set for each allowed byte b."""
+        if es.next_bits < 0:
+            es.next_bits = sum(1 << b for b in self.allowed_bytes(es))
+        return es.next_bits
 
     def run(self, chart: list[EarleySet], data: bytes) -> list[EarleySet] | None:
         """Sets appended by reading `data` (chart untouched), or None if rejected."""

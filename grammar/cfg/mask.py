@@ -70,7 +70,13 @@ def compute_mask(rec: Recognizer, walks: TerminalWalks, chart: list[EarleySet]) 
 def _walk_subtrie(rec: Recognizer, trie: TokenTrie, work: list[EarleySet], node: int,
                   mask: np.ndarray) -> None:
     """Mark tokens strictly below `node` whose remaining bytes the recognizer accepts."""
-    for b, child in trie.children[node].items():
+    common = rec.allowed_bits(work[-1]) & trie.child_bits[node]
+    children = trie.children[node]
+    while common:
+        low = common & -common
+        common ^= low
+        b = low.bit_length() - 1
+        child = children[b]
         es = rec.step(work, b)
         if es is None:
             continue

@@ -1,6 +1,7 @@
 """`CompiledGrammar` / `GrammarMatcher` implementations for context-free grammars."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..base import CompiledGrammar, GrammarMatcher
@@ -48,18 +49,25 @@ class CfgMatcher(GrammarMatcher):
         self.finished = finished
 
     def allowed_tokens(self) -> torch.Tensor:
-        out = torch.zeros(self.grammar.vocab.size, dtype=torch.bool)
-        self.fill_mask(out)
-        return out
+        return torch.from_numpy(self._mask())
 
     def fill_mask(self, out_row: torch.Tensor) -> None:
+        mask = self._mask()
+        if out_row.device.type == "cpu" and out_row.is_contiguous():
+            out_row.numpy()[:] = mask  # numpy: avoids torch's thread pool for a 1-D copy
+        else:
+            out_row.copy_(torch.from_numpy(mask), non_blocking=True)
+
+    def _mask(self) -> np.ndarray:
+        """Bool [vocab.size] mask built in numpy."""
         g = self.grammar
-        out_row.zero_()
-        if not self.finished:
-            out_row[: g.vocab.size] = torch.from_numpy(compute_mask(g.rec, g.walks, self.chart))
+        if self.finished:
+            mask = np.zeros(g.vocab.size, dtype=bool)
+        else:
+            mask = compute_mask(g.rec, g.walks, self.chart)
         if self.finished or self.chart[-1].accepting:
-            for e in g.vocab.eos_ids:
-                out_row[e] = True
+            mask[list(g.vocab.eos_ids)] = True
+        return mask
 
     def advance(self, token_id: int) -> bool:
         if self.finished:
@@ -105,7 +113,7 @@ class CfgMatcher(GrammarMatcher):
             allowed = rec.allowed_bytes(work[-1])
             if len(allowed) != 1:
                 break
-            b = allowed.pop()
+            (b,) = allowed
             es = rec.step(work, b)
             if es is None:
                 break

@@ -37,6 +37,8 @@ class TokenTrie:
                 node = nxt
                 self.prefix_node[row, k + 1] = node
             self.tokens_at[node].append(tid)
+        # child_bits[node]: bit b set when the node has a child for byte b
+        self.child_bits = [sum(1 << b for b in ch) for ch in self.children]
         # active[j] = number of rows whose token is longer than j (rows are sorted by length)
         self.active = np.array([int((self.lengths > j).sum()) for j in range(lmax)], dtype=np.int64)
 
