@@ -19,7 +19,7 @@ CACHE_VERSION = "1"
 
 def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
     """Stable key of (grammar source, vocabulary)."""
-    return hashlib.sha256(f"{CACHE_VERSION}\0{kind}\0{source}\0{vocab.hash}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{CACHE_VERSION}\0{kind}\0{source}\0{vocab.hash}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 class DFAGrammar(CompiledGrammar):

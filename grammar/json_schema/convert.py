@@ -25,7 +25,7 @@ from .formats import FORMATS
 from .merge import merge
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
 
-ANY_DEPTH = 2
+ANY_DEPTH = 0
 _RAW = cs.complement(cs.normalize([(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C)]))
 _HEX4 = r"(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
 _SURR = r"[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
