@@ -37,7 +37,7 @@ _IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$
             "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
 _UNSUPPORTED = {"not", "if", "then", "else", "contains", "dependentRequired",
                 "dependentSchemas", "dependencies", "propertyNames", "$dynamicRef",
-                "$recursiveRef", "unevaluatedItems"}
+                "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
 _BY_TYPE = {
     "object": {"properties", "required", "additionalProperties", "patternProperties",
                "minProperties", "maxProperties", "unevaluatedProperties"},
@@ -127,7 +127,7 @@ class Converter:
                     _check_disjoint(regexes)
                 return _alt(regexes)
         for k in s:
-            if k in _UNSUPPORTED and not (k == "contains" and s.get("minContains") == 0):
+            if k in _UNSUPPORTED:
                 raise GrammarError(f"JSON Schema keyword {k!r} is not supported")
         if "enum" in s or "const" in s:
             return self.enum(s)

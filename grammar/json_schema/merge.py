@@ -38,6 +38,8 @@ def merge(a: Any, b: Any, resolve: Callable[[Any], Any]) -> Any:
         return a
     if a is False or b is False:
         return False
+    if ("prefixItems" in a or "prefixItems" in b) and _canon(a.get("prefixItems")) != _canon(b.get("prefixItems")):
+        raise GrammarError("allOf: cannot merge arrays with different 'prefixItems'")
     out = dict(a)
     for k, v in b.items():
         if k not in out:
