@@ -29,11 +29,15 @@ class RuntimeEndpoint(NativeBackend):
                                    timeout=httpx.Timeout(timeout, connect=10.0))
         self._has_tokenize: bool | None = None
         self.model_info = self._get_json("/get_model_info", default={})
-        self._chat_template = resolve_chat_template(chat_template, self._renderer())
+        self._chat_template = resolve_chat_template(chat_template, None if chat_template else self._renderer())
 
     def _renderer(self):
         template = self.model_info.get("chat_template")
         if not template:
+            import warnings
+
+            warnings.warn(f"{self.base_url}/get_model_info reports no chat_template; roles use the 'plain' "
+                          "template; pass RuntimeEndpoint(..., chat_template=<name>) to override", stacklevel=3)
             return None
         return jinja_renderer(template, self.model_info.get("bos_token") or "", self.model_info.get("eos_token") or "")
 

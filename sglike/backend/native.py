@@ -98,7 +98,10 @@ class NativeBackend(Backend):
         for plan in plans:
             metas = [o.get("meta_info") or {} for o in outs[pos: pos + len(plan.items)]]
             pos += len(plan.items)
-            decisions.append(decide(plan, metas))
+            decision = decide(plan, metas)
+            decision.meta_info["prompt_tokens"] = sum(m.get("prompt_tokens") or 0 for m in metas)
+            decision.meta_info["cached_tokens"] = sum(m.get("cached_tokens") or 0 for m in metas)
+            decisions.append(decision)
         return decisions
 
     def cache_prefix(self, prefix: str) -> None:
