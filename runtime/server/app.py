@@ -94,7 +94,7 @@ def create_app(state: ServerState) -> FastAPI:
                 "context_length": tm.engine.info.get("context_length"),
                 "internal_states": [stats], **stats}
 
-    @app.api_route("/flush_cache", methods=["GET", "POST"])
+    @app.post("/flush_cache")
     async def flush_cache() -> Response:
         ok = await _control(tm, "flush_cache")
         if not ok:

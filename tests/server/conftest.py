@@ -65,10 +65,10 @@ def real_server(tmp_path_factory) -> RealServer:
     yield server
     proc.send_signal(signal.SIGTERM)
     try:
-        code = proc.wait(60)
+        code = proc.wait(120)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("server did not exit within 60s of SIGTERM")
+        pytest.fail("server did not exit within 120s of SIGTERM")
     log.close()
     assert code == 0, server.log()[-3000:]
     assert "sglike: stopped" in server.log()

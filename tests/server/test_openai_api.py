@@ -85,7 +85,7 @@ class Person(BaseModel):
 
 
 def test_parse_pydantic(client, model):
-    r = client.chat.completions.parse(model=model, max_tokens=60, temperature=0, response_format=Person,
+    r = client.chat.completions.parse(model=model, max_tokens=30, temperature=0, response_format=Person,
                                       messages=[{"role": "user", "content": "Invent a person as JSON."}])
     msg = r.choices[0].message
     if r.choices[0].finish_reason == "stop":
@@ -94,7 +94,7 @@ def test_parse_pydantic(client, model):
 
 def test_json_object(client, model):
     r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "Reply in JSON."}],
-                                       max_tokens=40, temperature=0, response_format={"type": "json_object"})
+                                       max_tokens=20, temperature=0, response_format={"type": "json_object"})
     if r.choices[0].finish_reason == "stop":
         assert isinstance(json.loads(r.choices[0].message.content), dict)
 
