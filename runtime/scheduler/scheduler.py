@@ -221,7 +221,7 @@ class Scheduler:
                 req.all_ids[: req.kv_len], self.table.table[req.row, : req.kv_len].clone(), req.owned_from, req.cache_handle
             )
             self.table.table[req.row, : len(slots)] = slots
-            if plan.prompt_logprob_positions:
+            if req.wants_prompt_logprobs and not req.output_ids:
                 self._record_prompt_logprobs(req, plan, logits[first : first + len(plan.prompt_logprob_positions)])
             if plan.samples_next:
                 req.decoding = True
@@ -289,6 +289,8 @@ class Scheduler:
         if req.logprob_start_len == 0 and plan.start == 0:
             req.in_logprobs.append((None, ids[0]))
             req.in_top_logprobs.append(None)
+        if not plan.prompt_logprob_positions:
+            return
         targets = torch.tensor([ids[p + 1] for p in plan.prompt_logprob_positions], device=logits.device)
         chosen, tops = token_logprobs(logits, targets, [req.top_logprobs_num] * len(targets))
         req.in_logprobs.extend(zip(chosen, targets.tolist()))

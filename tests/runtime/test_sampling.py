@@ -126,3 +126,8 @@ def test_async_generate_and_async_stream(real_engine):
     one, two, streamed = asyncio.run(main())
     assert one["meta_info"]["completion_tokens"] == 8 and two["meta_info"]["completion_tokens"] == 8
     assert streamed == one["text"]
+
+
+def test_single_token_prompt_logprobs_has_the_none_entry(real_engine):
+    out = real_engine.generate(input_ids=[42], sampling_params={"max_new_tokens": 0}, return_logprob=True, logprob_start_len=0)
+    assert out["meta_info"]["input_token_logprobs"] == [[None, 42, None]]

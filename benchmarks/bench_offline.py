@@ -1,0 +1,69 @@
+"""Offline throughput: sglike Engine vs transformers' batched generate, same prompts, same dtype.
+
+    python benchmarks/bench_offline.py [--num-prompts 32] [--output-len 128] [--dtype auto]
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from common import chat_prompts, default_gguf, print_table, timer
+
+
+def run_sglike(prompts: list[str], output_len: int, dtype: str) -> tuple[float, int]:
+    from sglike.runtime import Engine
+
+    engine = Engine(dtype=dtype, max_running_requests=len(prompts))
+    try:
+        params = {"max_new_tokens": output_len, "temperature": 0, "ignore_eos": True}
+        engine.generate(prompts[:2], {**params, "max_new_tokens": 4})  # warm-up
+        engine.flush_cache()
+        with timer() as t:
+            outs = engine.generate(prompts, params)
+        return t["seconds"], sum(o["meta_info"]["completion_tokens"] for o in outs)
+    finally:
+        engine.shutdown()
+
+
+def run_transformers(prompts: list[str], output_len: int, torch_dtype: torch.dtype) -> tuple[float, int]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, name = default_gguf()
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch_dtype).eval()
+    enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    kwargs = dict(max_new_tokens=output_len, min_new_tokens=output_len, do_sample=False, pad_token_id=tok.eos_token_id)
+    with torch.no_grad():
+        model.generate(**tok(prompts[:2], return_tensors="pt", padding=True, add_special_tokens=False), max_new_tokens=4, pad_token_id=tok.eos_token_id)
+        with timer() as t:
+            out = model.generate(**enc, **kwargs)
+    return t["seconds"], int((out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--num-prompts", type=int, default=32)
+    ap.add_argument("--output-len", type=int, default=128)
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    args = ap.parse_args()
+    from sglike.runtime.device import resolve_dtype
+    from sglike.runtime.tokenizer import load_tokenizer
+    from sglike.runtime.model_loader import resolve_model
+
+    torch_dtype = resolve_dtype(args.dtype, torch.device("cpu"))
+    dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16"}[torch_dtype]
+    prompts = chat_prompts(load_tokenizer(resolve_model(None)), args.num_prompts)
+    s_sec, s_tok = run_sglike(prompts, args.output_len, dtype)
+    h_sec, h_tok = run_transformers(prompts, args.output_len, torch_dtype)
+    s_tps, h_tps = s_tok / s_sec, h_tok / h_sec
+    print_table(
+        f"offline throughput: {args.num_prompts} chat prompts x {args.output_len} tokens, {dtype}, {torch.get_num_threads()} threads",
+        ["system", "seconds", "output tokens", "output tok/s", "ratio"],
+        [["sglike Engine", s_sec, s_tok, s_tps, s_tps / h_tps], ["transformers generate", h_sec, h_tok, h_tps, 1.0]],
+    )
+
+
+if __name__ == "__main__":
+    main()

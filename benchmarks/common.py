@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmark scripts (workloads, timing, tables)."""
+from __future__ import annotations
+
+import os
+import random
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+TOPICS = [
+    "the ocean", "a robot", "coffee", "mountains", "a lost key", "the moon", "trains", "a garden",
+    "winter", "a library", "volcanoes", "friendship", "bicycles", "the desert", "music", "rain",
+]
+
+
+def chat_prompts(tokenizer, n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)]
+        extra = " ".join(rng.choice(TOPICS) for _ in range(rng.randint(0, 12)))
+        msg = f"Write a short story about {topic}. Mention {extra}." if extra else f"Write a short story about {topic}."
+        out.append(tokenizer.apply_chat_template([{"role": "user", "content": msg}], tokenize=False, add_generation_prompt=True))
+    return out
+
+
+@contextmanager
+def timer() -> Iterator[dict]:
+    box: dict = {}
+    start = time.perf_counter()
+    yield box
+    box["seconds"] = time.perf_counter() - start
+
+
+def print_table(title: str, header: list[str], rows: list[list]) -> None:
+    print(f"\n## {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(f"{c:.2f}" if isinstance(c, float) else str(c) for c in row) + " |")
+
+
+def default_gguf() -> tuple[str, str]:
+    from sglike.runtime.model_loader.resolve import default_model_file
+
+    return os.path.split(default_model_file())
