@@ -36,6 +36,7 @@ class Req:
     cached_tokens: int = 0  # prompt tokens reused from the prefix cache (reported)
     decoding: bool = False  # prefill of all_ids done; next forward feeds the newest token
     retractions: int = 0
+    jump_forward_tokens: int = 0  # output tokens appended by jump-forward
     finish_reason: FinishReason | None = None
     reported_len: int = 0  # output tokens already sent out
     generator: torch.Generator | None = None

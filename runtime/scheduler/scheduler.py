@@ -24,6 +24,7 @@ from ..tokenizer import load_tokenizer
 from .batch_builder import ExtendPlan, build_decode, build_extend, plan_logits
 from .finish import FinishChecker
 from .grammar_hook import GrammarHook
+from .jump_forward import try_jump_forward
 from .policy import POLICIES, SHARED_PREFIX_HOLD_BACK, shared_uncached_prefix
 from .request import Req, ReqState
 from .stats import SchedulerStats
@@ -60,6 +61,7 @@ class Scheduler:
             eos.add(self.tokenizer.eos_token_id)
         self.eos_ids = eos
         self.finish = FinishChecker(self.tokenizer, eos)
+        self.special_ids = set(getattr(self.tokenizer, "all_special_ids", [])) | eos
         self.grammar = GrammarHook(config, self.tokenizer, self.runner.vocab_size, eos)
         self.waiting: list[Req] = []
         self.running: list[Req] = []
@@ -279,10 +281,18 @@ class Scheduler:
             self.stats.generated_tokens += 1
             self.grammar.advance(req, token)
             reason = self.finish.check(req)
+            if reason is None and self._may_jump_forward(req):
+                jumped = try_jump_forward(req, self.tokenizer, self.special_ids)
+                if jumped:
+                    self.stats.jump_forward_tokens += jumped
+                    reason = self.finish.check(req)
             if reason is not None:
                 self._complete(req, reason)
             else:
                 self._emit(req)
+
+    def _may_jump_forward(self, req: Req) -> bool:
+        return self.config.enable_jump_forward and req.grammar is not None and not req.return_logprob and not req.sp.stop
 
     def _record_prompt_logprobs(self, req: Req, plan: ExtendPlan, logits: torch.Tensor) -> None:
         ids = req.origin_input_ids

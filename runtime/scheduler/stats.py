@@ -15,6 +15,7 @@ class SchedulerStats:
     decode_steps: int = 0
     evicted_tokens: int = 0
     retractions: int = 0
+    jump_forward_tokens: int = 0
 
     @property
     def cache_hit_rate(self) -> float:

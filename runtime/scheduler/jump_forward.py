@@ -1,0 +1,51 @@
+"""Jump-forward: when the grammar forces the next bytes, append them in one step.
+
+The forced text is re-tokenized together with the just-sampled token (not yet sent to the
+client, and without KV yet), so the boundary between generated and forced text is
+tokenized the way the tokenizer would tokenize the whole string. The request then goes
+through an extend step for the new tokens instead of one decode step per token.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .request import Req
+
+
+def _utf8_prefix(data: bytes) -> str:
+    """The longest prefix of ``data`` that is complete UTF-8 text."""
+    for cut in range(len(data), max(len(data) - 4, -1), -1):
+        try:
+            return data[:cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return ""
+
+
+def try_jump_forward(req: Req, tokenizer: Any, special_ids: set[int]) -> int:
+    """Extend ``req.output_ids`` with the grammar's forced continuation; returns how many
+    tokens it added (0: nothing forced, or the re-tokenized text did not fit the grammar)."""
+    matcher = req.grammar
+    forced = _utf8_prefix(matcher.jump_forward_bytes())
+    if not forced:
+        return 0
+    last = req.output_ids[-1]
+    if last in special_ids:
+        return 0
+    last_text = tokenizer.decode([last], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    if "\ufffd" in last_text:
+        return 0
+    new_ids = tokenizer.encode(last_text + forced, add_special_tokens=False)
+    new_ids = new_ids[: req.sp.max_new_tokens - len(req.output_ids) + 1]
+    if len(new_ids) <= 1:
+        return 0
+    matcher.rollback(1)
+    for i, token in enumerate(new_ids):
+        if not matcher.advance(token):
+            matcher.rollback(i)
+            matcher.advance(last)
+            return 0
+    req.output_ids[-1:] = new_ids
+    req.decoding = False  # the new tokens need an extend step before the next sample
+    req.jump_forward_tokens += len(new_ids) - 1
+    return len(new_ids) - 1
