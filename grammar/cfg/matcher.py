@@ -59,13 +59,12 @@ class CfgMatcher(GrammarMatcher):
             out_row.copy_(torch.from_numpy(mask), non_blocking=True)
 
     def _mask(self) -> np.ndarray:
-        """Bool [vocab.size] mask built in numpy."""
+        """Bool [vocab.size] mask built in numpy; all False once EOS was accepted."""
         g = self.grammar
         if self.finished:
-            mask = np.zeros(g.vocab.size, dtype=bool)
-        else:
-            mask = compute_mask(g.rec, g.walks, self.chart)
-        if self.finished or self.chart[-1].accepting:
+            return np.zeros(g.vocab.size, dtype=bool)
+        mask = compute_mask(g.rec, g.walks, self.chart)
+        if self.chart[-1].accepting:
             mask[list(g.vocab.eos_ids)] = True
         return mask
 

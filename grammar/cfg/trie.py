@@ -16,9 +16,12 @@ class TokenTrie:
         self.children: list[dict[int, int]] = [{}]
         self.tokens_at: list[list[int]] = [[]]
         ids = [i for i, b in enumerate(vocab.token_bytes) if b and i not in vocab.special_ids]
-        ids.sort(key=lambda i: -len(vocab.token_bytes[i]))
-        n, lmax = len(ids), (len(vocab.token_bytes[ids[0]]) if ids else 0)
-        self.ids = np.array(ids, dtype=np.int64)                  # [n] sorted by length, desc
+        ids.sort(key=lambda i: vocab.token_bytes[i])  # lexicographic: every subtree is a row range
+        n, lmax = len(ids), max((len(vocab.token_bytes[i]) for i in ids), default=0)
+        self.ids = np.array(ids, dtype=np.int64)                  # [n] token id of each row
+        self.lo: list[int] = [0]      # node -> first row of its subtree
+        self.hi: list[int] = [n]      # node -> one past its last row
+        self.depth: list[int] = [0]   # node -> number of bytes from the root
         self.lengths = np.zeros(n, dtype=np.int32)                # [n]
         self.tb = np.zeros((n, lmax), dtype=np.int32)             # [n, lmax] token bytes
         self.prefix_node = np.zeros((n, lmax + 1), dtype=np.int32)  # [n, lmax+1] node of t[:k]
@@ -34,13 +37,15 @@ class TokenTrie:
                     self.children[node][b] = nxt
                     self.children.append({})
                     self.tokens_at.append([])
+                    self.lo.append(row)
+                    self.hi.append(row + 1)
+                    self.depth.append(k + 1)
                 node = nxt
+                self.hi[node] = row + 1
                 self.prefix_node[row, k + 1] = node
             self.tokens_at[node].append(tid)
         # child_bits[node]: bit b set when the node has a child for byte b
         self.child_bits = [sum(1 << b for b in ch) for ch in self.children]
-        # active[j] = number of rows whose token is longer than j (rows are sorted by length)
-        self.active = np.array([int((self.lengths > j).sum()) for j in range(lmax)], dtype=np.int64)
 
 
 _CACHE: "OrderedDict[str, TokenTrie]" = OrderedDict()

@@ -53,3 +53,27 @@ def test_masks_match_brute_force_along_random_walks(case):
                 break
 
     check()
+
+
+@pytest.mark.parametrize("case", ["lark_json", "gbnf_sql"])
+def test_rollback_and_copy_match_recorded_masks(case):
+    @settings(max_examples=15, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        vocab = small_vocab(data, case)
+        m = compile_cfg(CASES[case][0], vocab).matcher()
+        masks = [m.allowed_tokens()]
+        for _ in range(data.draw(st.integers(1, 15))):
+            choices = masks[-1].nonzero().flatten().tolist()
+            if not choices:
+                break
+            assert m.advance(data.draw(st.sampled_from(choices)))
+            masks.append(m.allowed_tokens())
+        c = m.copy()
+        k = data.draw(st.integers(0, len(masks) - 1))
+        m.rollback(k)
+        assert torch.equal(m.allowed_tokens(), masks[-1 - k])
+        assert torch.equal(c.allowed_tokens(), masks[-1])
+
+    check()
