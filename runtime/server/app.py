@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import serving_chat, serving_completions, serving_native
 from .engine_client import EngineUnavailable
@@ -43,19 +45,7 @@ def create_app(state: ServerState) -> FastAPI:
     tm = state.tm
     _install_error_handlers(app)
 
-    @app.middleware("http")
-    async def auth_and_count(request: Request, call_next: Any) -> Response:
-        path = request.url.path
-        if state.api_key and path not in _OPEN_PATHS and not _authorized(request, state.api_key):
-            response: Response = APIError(401, "invalid or missing API key").response()
-        else:
-            try:
-                response = await call_next(request)
-            except APIError as exc:  # raised while a streaming body starts
-                response = exc.response()
-        route = request.scope.get("route")
-        tm.metrics.http_requests.labels(getattr(route, "path", "unmatched"), str(response.status_code)).inc()
-        return response
+    app.add_middleware(_AuthAndCount, state=state)
 
     def check_model(model: str) -> None:
         if model not in state.model_aliases:
@@ -142,9 +132,37 @@ def create_app(state: ServerState) -> FastAPI:
     return app
 
 
-def _authorized(request: Request, key: str) -> bool:
-    header = request.headers.get("authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+class _AuthAndCount:
+    """Pure ASGI middleware (keeps disconnect detection and streaming intact): checks the
+    API key and counts responses by route and status."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app, self.state = app, state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        key = self.state.api_key
+        if key and scope["path"] not in _OPEN_PATHS and not _authorized(Headers(scope=scope), key):
+            await APIError(401, "invalid or missing API key").response()(scope, receive, send_and_note)
+        else:
+            await self.app(scope, receive, send_and_note)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.state.tm.metrics.http_requests.labels(route, str(status)).inc()
+
+
+def _authorized(headers: Headers, key: str) -> bool:
+    header = headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else headers.get("x-api-key", "")
     return hmac.compare_digest(token.encode(), key.encode())
 
 

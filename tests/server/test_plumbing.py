@@ -92,3 +92,19 @@ def test_disconnect_aborts(server):
             break
         time.sleep(0.1)
     assert info["num_running"] == 0 and info["num_aborted"] >= 1
+
+
+def test_non_streaming_disconnect_aborts(server):
+    import time
+
+    before = httpx.get(f"{server.url}/get_server_info").json()["num_aborted"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.url}/generate", json={"text": "x", "sampling_params": {"max_new_tokens": 2000}},
+                   timeout=0.5)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        info = httpx.get(f"{server.url}/get_server_info").json()
+        if info["num_aborted"] > before:
+            break
+        time.sleep(0.1)
+    assert info["num_aborted"] > before and info["num_running"] == 0
