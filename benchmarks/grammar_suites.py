@@ -1,7 +1,7 @@
 """Run the JSON Schema Test Suite (draft 2020-12) and maskbench-dev through the compiler.
 
 Prints passing schemas, compile errors grouped by reason, and invalid instances accepted
-(which must be 0). Usage: python benchmarks/grammar_suites.py [--limit N]
+(which must be 0). Usage: python benchmarks/grammar_suites.py [--limit N] [--suite NAME]
 """
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ class SuiteResult:
     invalid_accepted: list = field(default_factory=list)
     valid_rejected: int = 0
     crashes: list = field(default_factory=list)
+    cfg: int = 0  # schemas compiled to a CFG (recursive)
+    slowest: list = field(default_factory=list)  # (seconds, name)
 
 
 def cases(suite: str, limit: int | None = None):
@@ -66,6 +68,7 @@ def run_suite(suite: str, limit: int | None = None, time_limit: int = 10) -> Sui
     for name, schema, tests in cases(suite, limit):
         res.schemas += 1
         signal.alarm(time_limit)
+        t0 = time.time()
         try:
             g = gc.compile_json_schema(schema)
         except CompileTimeout:
@@ -79,9 +82,11 @@ def run_suite(suite: str, limit: int | None = None, time_limit: int = 10) -> Sui
             continue
         finally:
             signal.alarm(0)
+            res.slowest.append((time.time() - t0, name))
+        res.cfg += type(g).__name__ == "CompiledCfg"
         ok = True
         for t in tests:
-            text = json.dumps(t["data"], separators=(",", ":"))
+            text = json.dumps(t["data"], separators=(",", ":"), ensure_ascii=False)
             got = g.accepts(text)
             if got and not t["valid"]:
                 res.invalid_accepted.append(f"{name} / {t['description']}: {text[:120]}")
@@ -95,15 +100,18 @@ def run_suite(suite: str, limit: int | None = None, time_limit: int = 10) -> Sui
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int)
+    ap.add_argument("--suite", choices=sorted(SUITES), help="run only this suite")
     args = ap.parse_args()
     if not DATA.exists():
         print(f"test data not found at {DATA}; nothing to run")
         return
-    for suite in SUITES:
+    for suite in [args.suite] if args.suite else SUITES:
         t = time.time()
         r = run_suite(suite, args.limit)
         print(f"== {suite}: {r.schemas} schemas in {time.time() - t:.1f}s")
         print(f"passing schemas: {r.passing}/{r.schemas}; valid instances rejected: {r.valid_rejected}")
+        print(f"compiled as CFG (recursive): {r.cfg}; crashes: {len(r.crashes)}")
+        print("slowest compiles: " + ", ".join(f"{s:.1f}s {n[:40]}" for s, n in sorted(r.slowest)[-3:]))
         print(f"compile errors: {sum(r.errors.values())}")
         for reason, n in r.errors.most_common():
             print(f"  {n:4d}  {reason}")
@@ -112,6 +120,7 @@ def main() -> None:
             print("  BUG", line)
         for line in r.crashes[:50]:
             print("  CRASH", line)
+        print(flush=True)
 
 
 if __name__ == "__main__":

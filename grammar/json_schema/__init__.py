@@ -1,4 +1,4 @@
-"""JSON Schema -> grammar text (a regex, or Lark for recursive schemas)."""
+"""JSON Schema -> grammar text: a regex, or Lark (recursive.py) when a $ref cycle needs a CFG."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,9 @@ from typing import Any
 from ..errors import GrammarError
 from ..regex_syntax import translate
 from .convert import Converter, RecursiveSchema
+from .recursive import schema_to_lark
 
-__all__ = ["schema_to_grammar", "schema_to_regex", "normalize_schema_input"]
+__all__ = ["schema_to_grammar", "schema_to_regex", "schema_to_lark", "normalize_schema_input"]
 
 
 def normalize_schema_input(schema: Any) -> Any:
@@ -33,7 +34,9 @@ def schema_to_regex(schema: Any, whitespace: str = "compact") -> str:
 def schema_to_grammar(schema: Any, whitespace: str = "compact") -> tuple[str, str]:
     """("regex", pattern) or ("lark", grammar) for the schema."""
     try:
-        return "regex", schema_to_regex(schema, whitespace)
-    except RecursiveSchema as e:
-        raise GrammarError(f"{e}: recursive schemas need the CFG backend, which is not "
-                           "wired yet") from None
+        try:
+            return "regex", schema_to_regex(schema, whitespace)
+        except RecursiveSchema:
+            return "lark", schema_to_lark(schema, whitespace)
+    except RecursionError:
+        raise GrammarError("schema nesting too deep") from None

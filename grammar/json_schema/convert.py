@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from .. import charset as cs
 from ..errors import GrammarError
@@ -75,8 +76,11 @@ class Converter:
     def lookup(self, ref: str) -> Any:
         if not ref.startswith("#"):
             raise GrammarError(f"$ref {ref!r}: only local references ('#/...') are supported")
+        pointer = unquote(ref[1:])
+        if pointer and not pointer.startswith("/"):
+            raise GrammarError(f"$ref {ref!r}: anchors are not supported (use a JSON pointer)")
         node = self.root
-        for part in [p for p in ref[1:].split("/") if p]:
+        for part in pointer.split("/")[1:]:
             part = part.replace("~1", "/").replace("~0", "~")
             try:
                 node = node[int(part)] if isinstance(node, list) else node[part]
@@ -100,12 +104,7 @@ class Converter:
     # -- dispatch ------------------------------------------------------------------------
     def conv(self, s: Any) -> str:
         if isinstance(s, dict) and "$ref" in s:
-            ref = s["$ref"]
-            self.stack.append(ref)
-            try:
-                return self.conv(self.resolve(s))
-            finally:
-                self.stack.pop()
+            return self.ref(s)
         if s is True or s == {}:
             return self.any_value(ANY_DEPTH)
         if s is False:
@@ -124,7 +123,7 @@ class Converter:
                             for b in s[key]]
                 regexes = [self.conv(b) for b in branches]
                 if key == "oneOf":
-                    _check_disjoint(regexes)
+                    self.check_disjoint(regexes)
                 return _alt(regexes)
         for k in s:
             if k in _UNSUPPORTED:
@@ -132,6 +131,18 @@ class Converter:
         if "enum" in s or "const" in s:
             return self.enum(s)
         return _alt([self.typed(t, s) for t in self.types(s)])
+
+    def ref(self, s: dict) -> str:
+        """A schema with `$ref`: inlined here (RecursiveSchema on a cycle)."""
+        target = self.resolve(s)
+        self.stack.append(s["$ref"])
+        try:
+            return self.conv(target)
+        finally:
+            self.stack.pop()
+
+    def check_disjoint(self, regexes: list[str]) -> None:
+        _check_disjoint(regexes)
 
     def deep_resolve(self, s: Any) -> Any:
         s = self.resolve(s)
@@ -158,10 +169,14 @@ class Converter:
             values = [v for v in values if json.dumps(v, sort_keys=True) == json.dumps(s["const"], sort_keys=True)]
         rest = {k: v for k, v in s.items() if k not in ("enum", "const") and k not in _IGNORED}
         if rest:
-            check = re.compile(self.conv(rest), re.DOTALL)
+            check = re.compile(self.enum_filter(rest), re.DOTALL)
             values = [v for v in values
                       if check.fullmatch(json.dumps(v, separators=(",", ":"), ensure_ascii=False))]
         return _alt([literal(v) for v in values])
+
+    def enum_filter(self, rest: dict) -> str:
+        """A Python regex for the enum's sibling keywords (values outside it are dropped)."""
+        return self.conv(rest)
 
     def typed(self, t: str, s: dict) -> str:
         if t == "null":
