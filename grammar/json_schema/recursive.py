@@ -64,7 +64,8 @@ class RuleConverter(Converter):
             raise GrammarError("schemas containing characters U+F0000..U+FFFFD are not "
                                "supported when recursive")
         try:
-            start = self.conv(self.root)
+            # the root as rule r0, so a schema that refers to "#" is not converted twice
+            start = self.ref({"$ref": "#"}) if isinstance(self.root, dict) else self.conv(self.root)
             refs = list(self.rule_ids)
             while len(self.bodies) < len(self.rule_ids):  # bodies may add rules
                 refs = list(self.rule_ids)

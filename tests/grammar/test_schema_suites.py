@@ -1,0 +1,87 @@
+"""JSON Schema Test Suite (draft 2020-12) and maskbench-dev against compiled schema grammars.
+
+For every schema that compiles, no invalid instance (compact `json.dumps`) may be accepted,
+and at least FLOOR schemas must pass fully (accept exactly the valid instances). Schemas
+that do not compile must fail with GrammarError. To stay within a few minutes on a busy
+2-core machine, maskbench is sampled (every MASKBENCH_STRIDE-th file) and each compile gets
+COMPILE_TIMEOUT_S seconds (a timeout counts as not passing). benchmarks/grammar_suites.py
+runs everything and prints the full numbers.
+"""
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from sglike.grammar import GrammarCompiler, GrammarError, Vocabulary
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SUITE_DIR = DATA / "json-schema-test-suite" / "tests" / "draft2020-12"
+MASKBENCH_DIR = DATA / "maskbench-dev"
+MASKBENCH_STRIDE = 8
+COMPILE_TIMEOUT_S = 8
+# (folder, stride, floor): floors sit a bit below the measured pass counts.
+SUITES = {
+    "json-schema-test-suite": (SUITE_DIR, 1, 95),
+    "maskbench-dev": (MASKBENCH_DIR, MASKBENCH_STRIDE, 40),
+}
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(*_args: Any) -> None:
+    raise _Timeout()
+
+
+def _cases(folder: Path, stride: int) -> Iterator[tuple[str, Any, list]]:
+    for f in sorted(folder.glob("*.json"))[::stride]:
+        doc = json.loads(f.read_text())
+        for i, group in enumerate(doc if isinstance(doc, list) else [doc]):
+            yield f"{f.stem}[{i}]", group["schema"], group["tests"]
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_schema_suite(suite: str) -> None:
+    folder, stride, floor = SUITES[suite]
+    if not folder.is_dir():
+        pytest.skip(f"test data not found at {folder} (see ../shared/data/README.md)")
+    gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False)  # accepts() only
+    old = signal.signal(signal.SIGALRM, _alarm)
+    passing, timeouts, invalid_accepted, wrong_errors = 0, 0, [], []
+    try:
+        for name, schema, tests in _cases(folder, stride):
+            signal.alarm(COMPILE_TIMEOUT_S)
+            try:
+                g = gc.compile_json_schema(schema)
+            except _Timeout:
+                timeouts += 1
+                continue
+            except GrammarError:
+                continue
+            except Exception as e:  # noqa: BLE001 - any other error is a bug to report
+                wrong_errors.append(f"{name}: {type(e).__name__}: {e}")
+                continue
+            finally:
+                signal.alarm(0)
+            ok = True
+            for t in tests:
+                got = g.accepts(_compact(t["data"]))
+                if got and not t["valid"]:
+                    invalid_accepted.append(f"{name} / {t['description']}: {_compact(t['data'])[:100]}")
+                ok &= got == t["valid"]
+            passing += ok
+    finally:
+        signal.signal(signal.SIGALRM, old)
+    print(f"{suite}: passing={passing} timeouts={timeouts}")
+    assert not wrong_errors, wrong_errors[:10]
+    assert invalid_accepted == [], invalid_accepted[:10]
+    assert passing >= floor, f"{passing} schemas pass, floor {floor} ({timeouts} compile timeouts)"
