@@ -13,7 +13,7 @@ from .base import AttentionBackend
 @dataclass
 class _DecodeMeta:
     slots: torch.Tensor  # [B, L] KV slots per request, padded
-    mask: torch.Tensor  # [B, 1, 1, L] True where the key is part of the sequence
+    mask: torch.Tensor  # [1, B, 1, L] True where the key is part of the sequence
 
 
 @dataclass
@@ -24,13 +24,25 @@ class _ExtendMeta:
 
 
 class TorchAttentionBackend(AttentionBackend):
+    def _decode(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One query per request, as two batched matmuls (CPU SDPA kernels are slow for a
+        single query with a padding mask). q: [B, Hq, D]; keys/values: [Hk, B, L, D]."""
+        b, hq, d = q.shape
+        hk = keys.shape[0]
+        qg = q.view(b, hk, hq // hk, d).transpose(0, 1)  # [Hk, B, G, D]: G query heads per KV head
+        scores = torch.matmul(qg, keys.transpose(2, 3)).float() * self.scale  # [Hk, B, G, L]
+        scores.masked_fill_(~mask, float("-inf"))
+        probs = torch.softmax(scores, dim=-1).to(values.dtype)
+        out = torch.matmul(probs, values)  # [Hk, B, G, D]
+        return out.transpose(0, 1).reshape(b, hq, d)
+
     def prepare(self, batch: ForwardBatch) -> None:
         if batch.mode is ForwardMode.DECODE:
             max_len = max(batch.seq_lens)
             slots = self.req_to_token[batch.req_rows, :max_len]  # [B, L]
             lens = torch.tensor(batch.seq_lens, device=slots.device)
             mask = torch.arange(max_len, device=slots.device)[None, :] < lens[:, None]  # [B, L]
-            batch.attn_meta = _DecodeMeta(slots, mask[:, None, None, :])
+            batch.attn_meta = _DecodeMeta(slots, mask[None, :, None, :])
             return
         slots, masks, starts, start = [], [], [], 0
         for row, seq_len, ext in zip(batch.req_rows.tolist(), batch.seq_lens, batch.extend_lens):
@@ -47,20 +59,15 @@ class TorchAttentionBackend(AttentionBackend):
 
     def forward(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: ForwardBatch) -> torch.Tensor:
         self.kv_pool.write(layer, batch.out_cache_loc, k, v)
-        k_buf, v_buf = self.kv_pool.k[layer], self.kv_pool.v[layer]
+        k_buf, v_buf = self.kv_pool.k[layer], self.kv_pool.v[layer]  # [Hk, S, D]
         meta = batch.attn_meta
         if batch.mode is ForwardMode.DECODE:
-            keys = k_buf[meta.slots].transpose(1, 2)  # [B, Hk, L, D]
-            values = v_buf[meta.slots].transpose(1, 2)
-            out = F.scaled_dot_product_attention(
-                q.unsqueeze(2), keys, values, attn_mask=meta.mask, scale=self.scale, enable_gqa=True
-            )  # [B, Hq, 1, D]
-            return out.squeeze(2)
+            return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.mask)
         out = torch.empty_like(q)
         for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):
             qi = q[start : start + ext].transpose(0, 1).unsqueeze(0)  # [1, Hq, E, D]
-            ki = k_buf[slots].transpose(0, 1).unsqueeze(0)  # [1, Hk, S, D]
-            vi = v_buf[slots].transpose(0, 1).unsqueeze(0)
+            ki = k_buf[:, slots].unsqueeze(0)  # [1, Hk, S, D]
+            vi = v_buf[:, slots].unsqueeze(0)
             oi = F.scaled_dot_product_attention(
                 qi, ki, vi, attn_mask=mask, is_causal=mask is None, scale=self.scale, enable_gqa=True
             )

@@ -5,17 +5,28 @@ import torch
 
 
 class KVPool:
-    """``k[layer]``, ``v[layer]``: [num_slots + 1, num_kv_heads, head_dim]; slot 0 is padding."""
+    """``k[layer]``, ``v[layer]``: [num_kv_heads, num_slots + 1, head_dim]; slot 0 is padding.
+
+    Head-major, so gathering ``[B, L]`` slots for all heads is one ``index_select`` that
+    yields ``[Hk, B, L, D]``, ready for batched matmuls without another copy.
+    """
 
     def __init__(self, num_slots: int, num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype, device: torch.device) -> None:
-        shape = (num_slots + 1, num_kv_heads, head_dim)
+        shape = (num_kv_heads, num_slots + 1, head_dim)
         self.num_slots = num_slots
         self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
         self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
 
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        self.k[layer][slots] = k
-        self.v[layer][slots] = v
+        """k, v: [T, Hk, D] for the T tokens at ``slots``."""
+        self.k[layer][:, slots] = k.transpose(0, 1)
+        self.v[layer][:, slots] = v.transpose(0, 1)
+
+    def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """slots: [B, L] -> keys, values [Hk, B, L, D] (contiguous row copies)."""
+        flat = slots.reshape(-1)
+        shape = (self.k[layer].shape[0], *slots.shape, self.k[layer].shape[2])
+        return self.k[layer].index_select(1, flat).view(shape), self.v[layer].index_select(1, flat).view(shape)
 
     @staticmethod
     def bytes_per_token(num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:
