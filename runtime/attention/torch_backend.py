@@ -65,11 +65,25 @@ class TorchAttentionBackend(AttentionBackend):
             return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.mask)
         out = torch.empty_like(q)
         for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):
-            qi = q[start : start + ext].transpose(0, 1).unsqueeze(0)  # [1, Hq, E, D]
-            ki = k_buf[:, slots].unsqueeze(0)  # [1, Hk, S, D]
-            vi = v_buf[:, slots].unsqueeze(0)
-            oi = F.scaled_dot_product_attention(
-                qi, ki, vi, attn_mask=mask, is_causal=mask is None, scale=self.scale, enable_gqa=True
-            )
-            out[start : start + ext] = oi[0].transpose(0, 1)
+            keys, values = k_buf.index_select(1, slots), v_buf.index_select(1, slots)  # [Hk, S, D]
+            qi = q[start : start + ext]  # [E, Hq, D]
+            if mask is None:  # fresh prompt: plain causal attention
+                oi = F.scaled_dot_product_attention(
+                    qi.transpose(0, 1)[None], keys[None], values[None], is_causal=True, scale=self.scale, enable_gqa=True
+                )[0].transpose(0, 1)
+            else:  # new tokens after a cached prefix
+                oi = self._extend_after_prefix(qi, keys, values, mask)
+            out[start : start + ext] = oi
         return out
+
+    def _extend_after_prefix(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """q: [E, Hq, D]; keys/values: [Hk, S, D]; mask: [E, S] -> [E, Hq, D]."""
+        e, hq, d = q.shape
+        hk = keys.shape[0]
+        g = hq // hk
+        qh = q.view(e, hk, g, d).permute(1, 2, 0, 3).reshape(hk, g * e, d)  # [Hk, G*E, D]
+        scores = torch.matmul(qh, keys.transpose(1, 2)).float() * self.scale  # [Hk, G*E, S]
+        scores = scores.view(hk, g, e, -1).masked_fill_(~mask, float("-inf"))
+        probs = torch.softmax(scores, dim=-1).to(values.dtype).view(hk, g * e, -1)
+        out = torch.matmul(probs, values)  # [Hk, G*E, D]
+        return out.view(hk, g, e, d).permute(2, 0, 1, 3).reshape(e, hq, d)
