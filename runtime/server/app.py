@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import serving_chat, serving_completions, serving_native
 from .engine_client import EngineUnavailable
 from .errors import APIError, validation_error
-from .protocol_native import AbortRequestBody, GenerateRequest
+from .protocol_native import AbortRequestBody, DetokenizeRequest, GenerateRequest, TokenizeRequest
 from .protocol_openai import ChatCompletionRequest, CompletionRequest
 from .tokenizer_manager import GenerateInput, TokenizerManager
 
@@ -72,9 +72,25 @@ def create_app(state: ServerState) -> FastAPI:
 
     @app.get("/get_model_info")
     async def get_model_info() -> dict[str, Any]:
+        tok = tm.tokenizer
         return {"model_path": state.model_path, "tokenizer_path": tm.config.tokenizer_path or state.model_path,
                 "is_generation": True, "served_model_name": state.model_name,
-                "context_length": tm.engine.info.get("context_length")}
+                "context_length": tm.engine.info.get("context_length"),
+                "chat_template": getattr(tok, "chat_template", None),
+                "bos_token": getattr(tok, "bos_token", None), "eos_token": getattr(tok, "eos_token", None)}
+
+    @app.post("/tokenize")
+    async def tokenize(body: TokenizeRequest) -> dict[str, Any]:
+        tokens = tm.tokenizer.encode(body.prompt, add_special_tokens=body.add_special_tokens)
+        return {"tokens": tokens, "count": len(tokens), "max_model_len": tm.engine.info.get("context_length")}
+
+    @app.post("/detokenize")
+    async def detokenize(body: DetokenizeRequest) -> dict[str, Any]:
+        vocab = len(tm.tokenizer)
+        bad = [t for t in body.tokens if not 0 <= t < vocab]
+        if bad:
+            raise APIError(400, f"tokens: id {bad[0]} is outside the vocabulary (0..{vocab - 1})", param="tokens")
+        return {"text": tm.tokenizer.decode(body.tokens, skip_special_tokens=body.skip_special_tokens)}
 
     @app.get("/get_server_info")
     async def get_server_info() -> dict[str, Any]:

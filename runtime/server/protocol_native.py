@@ -49,3 +49,17 @@ class GenerateRequest(BaseModel):
 class AbortRequestBody(BaseModel):
     rid: str = ""
     abort_all: bool = False
+
+
+class TokenizeRequest(BaseModel):
+    """SGLang's ``/tokenize``: text -> token ids with the server's tokenizer."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: str
+    add_special_tokens: bool = True
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tokens: list[int]
+    skip_special_tokens: bool = True

@@ -30,7 +30,7 @@ def endpoint():
         deadline = time.time() + 240
         while time.time() < deadline:
             if proc.poll() is not None:
-                pytest.skip(f"server did not start: {proc.stderr.read()[-500:]}")
+                pytest.fail(f"server did not start: {proc.stderr.read()[-500:]}")
             try:
                 if httpx.get(url + "/health", timeout=2).status_code == 200:
                     break
@@ -57,6 +57,12 @@ def chat(s, question):
     s += sgl.assistant(sgl.gen("answer", max_tokens=8))
 
 
+def test_endpoint_uses_the_models_chat_template(endpoint):
+    assert "<|im_start|>" in endpoint.model_info["chat_template"]
+    state = chat.run(question="Say hi.", backend=endpoint, temperature=0)
+    assert state.text().startswith("<|im_start|>system\nYou are terse.<|im_end|>\n<|im_start|>user\nSay hi.")
+
+
 def test_endpoint_gen_roles_and_batch(endpoint):
     state = chat.run(question="Say hi.", backend=endpoint, temperature=0)
     assert [m["role"] for m in state.messages()] == ["system", "user", "assistant"]
@@ -75,9 +81,6 @@ def test_endpoint_regex_and_select(endpoint):
     def p(s):
         s += "A number: " + sgl.gen_int("n", max_tokens=5) + ". Choice: " + sgl.select("c", ["left", "right"])
 
-    try:
-        state = p.run(backend=endpoint)
-    except sgl.UnsupportedFeature as exc:  # the server has no /tokenize yet
-        pytest.skip(str(exc))
+    state = p.run(backend=endpoint)
     int(state["n"])
     assert state["c"] in ("left", "right")

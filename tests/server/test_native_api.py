@@ -73,3 +73,15 @@ def test_info_health_flush_metrics(real_server):
                  "sglike_cache_hit_rate", "sglike_time_to_first_token_seconds_bucket",
                  "sglike_inter_token_latency_seconds_bucket", "sglike_e2e_request_latency_seconds_bucket"):
         assert name in metrics, name
+
+
+def test_tokenize_detokenize_and_model_info(real_server):
+    with real_server.client() as c:
+        r = c.post("/tokenize", json={"prompt": "Hello world", "add_special_tokens": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["tokens"] == [19556, 905] and r.json()["count"] == 2
+        assert c.post("/detokenize", json={"tokens": [19556, 905]}).json()["text"] == "Hello world"
+        bad = c.post("/detokenize", json={"tokens": [10**9]})
+        assert bad.status_code == 400 and "tokens" in bad.text
+        info = c.get("/get_model_info").json()
+        assert "<|im_start|>" in info["chat_template"] and info["eos_token"] == "<|im_end|>"
