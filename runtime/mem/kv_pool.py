@@ -19,8 +19,8 @@ class KVPool:
 
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         """k, v: [T, Hk, D] for the T tokens at ``slots``."""
-        self.k[layer][:, slots] = k.transpose(0, 1)
-        self.v[layer][:, slots] = v.transpose(0, 1)
+        self.k[layer].index_copy_(1, slots, k.transpose(0, 1))
+        self.v[layer].index_copy_(1, slots, v.transpose(0, 1))
 
     def gather(self, layer: int, slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """slots: [B, L] -> keys, values [Hk, B, L, D] (contiguous row copies)."""
