@@ -216,11 +216,17 @@ class Converter:
         if len(kinds) > 1:
             raise GrammarError("'pattern' together with 'format' is not supported")
         if kinds:
-            if lo or hi is not None:
-                raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is not supported")
             if kinds[0] == "pattern":
-                return '"' + translate(s["pattern"], search=True, allowed=_RAW, ecma_space=True) + '"'
-            return '"' + FORMATS[s["format"]] + '"'
+                core = translate(s["pattern"], search=True, allowed=_RAW, ecma_space=True)
+            else:
+                core = FORMATS[s["format"]]
+            if lo or hi is not None:  # fine when every match already has a length in range
+                from .regex_tree import length_bounds
+                cmin, cmax = length_bounds(core)
+                if cmin < lo or (hi is not None and (cmax is None or cmax > hi)):
+                    raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
+                                       "not supported (unless the lengths already fit)")
+            return '"' + core + '"'
         rep = f"{{{lo},{'' if hi is None else hi}}}" if lo or hi is not None else "*"
         return f'"{CHAR}{rep}"'
 

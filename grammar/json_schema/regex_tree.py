@@ -193,3 +193,20 @@ def _repeat(inner: str, lo: int, hi: int | None) -> str:
     if lo == hi:
         return f"{x} ~ {lo}" if lo > 1 else x
     return f"{x} ~ {lo}..{hi}"
+
+
+def length_bounds(text: str) -> tuple[int, int | None]:
+    """(min, max) number of characters a placeholder-free regex matches (max None = unbounded)."""
+    def walk(n: Node) -> tuple[int, int | None]:
+        if n.kind == "atom":
+            return 1, 1
+        if n.kind == "rep":
+            lo, hi = walk(n.items[0])
+            return lo * n.lo, None if hi is None or n.hi is None else hi * n.hi
+        parts = [walk(i) for i in n.items]
+        if n.kind == "alt":
+            his = [h for _, h in parts]
+            return min(lo for lo, _ in parts), None if None in his else max(his)
+        his = [h for _, h in parts]
+        return sum(lo for lo, _ in parts), None if None in his else sum(his)
+    return walk(parse(text))
