@@ -84,3 +84,27 @@ def test_endpoint_regex_and_select(endpoint):
     state = p.run(backend=endpoint)
     int(state["n"])
     assert state["c"] in ("left", "right")
+
+
+def test_openai_backend_against_our_v1_api(endpoint):
+    """sglike.OpenAI through the official client, against the real server's /v1 endpoints."""
+    backend = sgl.OpenAI("default", base_url=endpoint.base_url + "/v1", api_key="none", select_by_regex=True)
+
+    @sgl.program
+    def prog(s):
+        s += sgl.system("You are terse.")
+        s += sgl.user("Give a number and pick a side.")
+        s += sgl.assistant(sgl.gen("n", max_tokens=6, regex=r"[0-9]{1,3}"))
+        s += sgl.user("Left or right?")
+        s += sgl.assistant(sgl.select("side", choices=["left", "right"]))
+        s += sgl.user("A person as JSON.")
+        s += sgl.assistant(sgl.gen("person", max_tokens=48, json_schema={"type": "object", "properties": {"name": {"type": "string", "maxLength": 12}}, "required": ["name"]}))
+
+    state = prog.run(backend=backend, temperature=0)
+    assert state.error() is None
+    assert state["n"].isdigit()
+    assert state["side"] in ("left", "right")
+    import json
+
+    assert isinstance(json.loads(state["person"])["name"], str)
+    assert [m["role"] for m in state.messages()] == ["system", "user", "assistant", "user", "assistant", "user", "assistant"]
