@@ -52,7 +52,7 @@ def _reason(msg: str) -> str:
     return re.sub(r"'[^']*'|\"[^\"]*\"|\d+", "…", msg)[:90]
 
 
-class CompileTimeout(Exception):
+class CompileTimeout(BaseException):  # not Exception: library code must not swallow it
     pass
 
 

@@ -21,6 +21,28 @@ def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
     return [value] * n
 
 
+class _Batch:
+    """The requests of one ``generate`` call: routes outputs to their assemblers."""
+
+    def __init__(self, tokenizer: Any, reqs: list[TokenizedRequest]) -> None:
+        self.reqs = reqs
+        self.index = {r.rid: i for i, r in enumerate(reqs)}
+        self.asm = {r.rid: OutputAssembler(tokenizer, r) for r in reqs}
+        self.pending = set(self.asm)
+
+    def add(self, out: TokenOutput) -> dict:
+        """Take one output; return its incremental stream chunk."""
+        asm = self.asm[out.rid]
+        delta = asm.add(out)
+        if out.finished:
+            self.pending.discard(out.rid)
+        return {"index": self.index[out.rid], "text": delta, "output_ids": list(out.new_token_ids), "meta_info": asm.meta_info()}
+
+    def results(self, single: bool) -> dict | list[dict]:
+        results = [self.asm[r.rid].result() for r in self.reqs]
+        return results[0] if single else results
+
+
 class Engine:
     """In-process engine: a scheduler on a background thread, plus tokenization.
 
@@ -74,40 +96,24 @@ class Engine:
         stream: bool = False,
         rid: str | list[str] | None = None,
     ) -> dict | list[dict] | Iterator[dict]:
+        """Generate for one prompt (returns a dict) or a list (returns a list); ``n > 1``
+        returns a list too. ``stream=True`` returns an iterator of incremental dicts."""
         reqs, single = self._build(prompt, sampling_params, input_ids, return_logprob, logprob_start_len, top_logprobs_num, stream, rid)
+        outbox: queue.Queue[TokenOutput] = queue.Queue()
+        self._driver.submit(reqs, outbox.put)
+        batch = _Batch(self.tokenizer, reqs)
         if stream:
-            return self._stream(reqs)
-        outbox: queue.Queue[TokenOutput] = queue.Queue()
-        self._driver.submit(reqs, outbox.put)
-        results = self._collect(reqs, iter(outbox.get, None))
-        return results[0] if single else results
+            return self._stream(batch, outbox)
+        while batch.pending:
+            batch.add(outbox.get())
+        return batch.results(single)
 
-    def _collect(self, reqs: list[TokenizedRequest], outputs: Iterator[TokenOutput]) -> list[dict]:
-        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
-        pending = set(asm)
-        for out in outputs:
-            asm[out.rid].add(out)
-            if out.finished:
-                pending.discard(out.rid)
-                if not pending:
-                    break
-        return [asm[r.rid].result() for r in reqs]
-
-    def _stream(self, reqs: list[TokenizedRequest]) -> Iterator[dict]:
-        outbox: queue.Queue[TokenOutput] = queue.Queue()
-        self._driver.submit(reqs, outbox.put)
-        index = {r.rid: i for i, r in enumerate(reqs)}
-        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
-        pending = set(asm)
+    def _stream(self, batch: "_Batch", outbox: queue.Queue) -> Iterator[dict]:
         try:
-            while pending:
-                out = outbox.get()
-                delta = asm[out.rid].add(out)
-                if out.finished:
-                    pending.discard(out.rid)
-                yield {"index": index[out.rid], "text": delta, "output_ids": list(out.new_token_ids), "meta_info": asm[out.rid].meta_info()}
+            while batch.pending:
+                yield batch.add(outbox.get())
         finally:
-            for rid in pending:
+            for rid in batch.pending:
                 self._driver.abort(rid)
 
     async def async_generate(self, prompt=None, sampling_params=None, input_ids=None, return_logprob=False, logprob_start_len=None, top_logprobs_num=None, stream=False, rid=None):
@@ -116,31 +122,19 @@ class Engine:
         loop = asyncio.get_running_loop()
         outbox: asyncio.Queue[TokenOutput] = asyncio.Queue()
         self._driver.submit(reqs, lambda out: loop.call_soon_threadsafe(outbox.put_nowait, out))
+        batch = _Batch(self.tokenizer, reqs)
         if stream:
-            return self._astream(reqs, outbox)
-        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
-        pending = set(asm)
-        while pending:
-            out = await outbox.get()
-            asm[out.rid].add(out)
-            if out.finished:
-                pending.discard(out.rid)
-        results = [asm[r.rid].result() for r in reqs]
-        return results[0] if single else results
+            return self._astream(batch, outbox)
+        while batch.pending:
+            batch.add(await outbox.get())
+        return batch.results(single)
 
-    async def _astream(self, reqs: list[TokenizedRequest], outbox: asyncio.Queue) -> AsyncIterator[dict]:
-        index = {r.rid: i for i, r in enumerate(reqs)}
-        asm = {r.rid: OutputAssembler(self.tokenizer, r) for r in reqs}
-        pending = set(asm)
+    async def _astream(self, batch: "_Batch", outbox: asyncio.Queue) -> AsyncIterator[dict]:
         try:
-            while pending:
-                out = await outbox.get()
-                delta = asm[out.rid].add(out)
-                if out.finished:
-                    pending.discard(out.rid)
-                yield {"index": index[out.rid], "text": delta, "output_ids": list(out.new_token_ids), "meta_info": asm[out.rid].meta_info()}
+            while batch.pending:
+                yield batch.add(await outbox.get())
         finally:
-            for rid in pending:
+            for rid in batch.pending:
                 self._driver.abort(rid)
 
     def abort(self, rid: str) -> None:

@@ -30,7 +30,7 @@ SUITES = {
 }
 
 
-class _Timeout(Exception):
+class _Timeout(BaseException):  # not Exception: library code must not swallow it
     pass
 
 
