@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from ..io_struct import FinishReason, TokenizedRequest
+from ..io_struct import FinishReason, TokenizedRequest, TokenOutput
+from ..sampling.logprobs import token_logprobs
 from ..sampling_params import SamplingParams
 
 
@@ -85,3 +86,37 @@ class Req:
     @property
     def last_token(self) -> int:
         return self.output_ids[-1] if self.output_ids else self.origin_input_ids[-1]
+
+    def add_prompt_logprobs(self, start: int, positions: list[int], logits: torch.Tensor) -> None:
+        """Record logprobs of the prompt tokens after ``positions`` (logits: [len(positions), V])."""
+        ids = self.origin_input_ids
+        if self.logprob_start_len == 0 and start == 0:
+            self.in_logprobs.append((None, ids[0]))  # the first token has no context
+            self.in_top_logprobs.append(None)
+        if not positions:
+            return
+        targets = torch.tensor([ids[p + 1] for p in positions], device=logits.device)
+        chosen, tops = token_logprobs(logits, targets, [self.top_logprobs_num] * len(targets))
+        self.in_logprobs.extend(zip(chosen, targets.tolist()))
+        self.in_top_logprobs.extend(tops)
+
+    def take_output(self) -> TokenOutput:
+        """What is new since the last output (tokens, logprobs), plus the finish state."""
+        reason = self.finish_reason
+        out = TokenOutput(
+            rid=self.rid,
+            new_token_ids=self.output_ids[self.reported_len :],
+            finished=self.state is ReqState.FINISHED,
+            finish_reason=reason,
+            prompt_tokens=len(self.origin_input_ids),
+            completion_tokens=len(self.output_ids),
+            cached_tokens=self.cached_tokens,
+            output_token_logprobs=self.out_logprobs,
+            output_top_logprobs=self.out_top_logprobs,
+            input_token_logprobs=self.in_logprobs,
+            input_top_logprobs=self.in_top_logprobs,
+            stop_str=reason.matched if reason and isinstance(reason.matched, str) else None,
+        )
+        self.reported_len = len(self.output_ids)
+        self.out_logprobs, self.out_top_logprobs, self.in_logprobs, self.in_top_logprobs = [], [], [], []
+        return out

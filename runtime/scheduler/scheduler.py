@@ -224,7 +224,7 @@ class Scheduler:
             )
             self.table.table[req.row, : len(slots)] = slots
             if req.wants_prompt_logprobs and not req.output_ids:
-                self._record_prompt_logprobs(req, plan, logits[first : first + len(plan.prompt_logprob_positions)])
+                req.add_prompt_logprobs(plan.start, plan.prompt_logprob_positions, logits[first : first + len(plan.prompt_logprob_positions)])
             if plan.samples_next:
                 req.decoding = True
                 if req.remaining_new_tokens() == 0:
@@ -294,18 +294,6 @@ class Scheduler:
     def _may_jump_forward(self, req: Req) -> bool:
         return self.config.enable_jump_forward and req.grammar is not None and not req.return_logprob and not req.sp.stop
 
-    def _record_prompt_logprobs(self, req: Req, plan: ExtendPlan, logits: torch.Tensor) -> None:
-        ids = req.origin_input_ids
-        if req.logprob_start_len == 0 and plan.start == 0:
-            req.in_logprobs.append((None, ids[0]))
-            req.in_top_logprobs.append(None)
-        if not plan.prompt_logprob_positions:
-            return
-        targets = torch.tensor([ids[p + 1] for p in plan.prompt_logprob_positions], device=logits.device)
-        chosen, tops = token_logprobs(logits, targets, [req.top_logprobs_num] * len(targets))
-        req.in_logprobs.extend(zip(chosen, targets.tolist()))
-        req.in_top_logprobs.extend(tops)
-
     # -- leaving --------------------------------------------------------------------------
 
     def _release(self, req: Req) -> None:
@@ -344,24 +332,7 @@ class Scheduler:
         self._emit(req)
 
     def _emit(self, req: Req) -> None:
-        new = req.output_ids[req.reported_len :]
-        out = TokenOutput(
-            rid=req.rid,
-            new_token_ids=new,
-            finished=req.state is ReqState.FINISHED,
-            finish_reason=req.finish_reason,
-            prompt_tokens=len(req.origin_input_ids),
-            completion_tokens=len(req.output_ids),
-            cached_tokens=req.cached_tokens,
-            output_token_logprobs=req.out_logprobs,
-            output_top_logprobs=req.out_top_logprobs,
-            input_token_logprobs=req.in_logprobs,
-            input_top_logprobs=req.in_top_logprobs,
-            stop_str=req.finish_reason.matched if req.finish_reason and isinstance(req.finish_reason.matched, str) else None,
-        )
-        req.reported_len = len(req.output_ids)
-        req.out_logprobs, req.out_top_logprobs, req.in_logprobs, req.in_top_logprobs = [], [], [], []
-        self._outbox.append(out)
+        self._outbox.append(req.take_output())
 
     def info(self) -> dict[str, Any]:
         used = self.max_total_tokens - self.allocator.available_size()
