@@ -12,6 +12,8 @@ from __future__ import annotations
 import gc
 import json
 import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,8 +37,27 @@ class _Timeout(BaseException):  # not Exception: library code must not swallow i
     pass
 
 
+_armed = threading.Event()
+
+
 def _alarm(*_args: Any) -> None:
-    raise _Timeout()
+    if _armed.is_set():
+        raise _Timeout()
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise _Timeout in the main thread after ``seconds`` (a timer thread sends SIGALRM:
+    the process's ITIMER is shared with pytest-timeout and not reliable here)."""
+    main = threading.main_thread().ident
+    timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGALRM))
+    _armed.set()
+    timer.start()
+    try:
+        yield
+    finally:
+        _armed.clear()
+        timer.cancel()
 
 
 def _cases(folder: Path, stride: int) -> Iterator[tuple[str, Any, list]]:
@@ -55,35 +76,31 @@ def test_schema_suite(suite: str) -> None:
     folder, stride, floor = SUITES[suite]
     if not folder.is_dir():
         pytest.skip(f"test data not found at {folder} (see ../shared/data/README.md)")
-    gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False)  # accepts() only
+    compiler = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False)  # accepts() only
     gc.freeze()  # earlier tests leave a big heap; don't let cyclic GC rescan it per compile
     old = signal.signal(signal.SIGALRM, _alarm)
     passing, timeouts, invalid_accepted, wrong_errors = 0, 0, [], []
     try:
         for name, schema, tests in _cases(folder, stride):
-            signal.alarm(COMPILE_TIMEOUT_S)  # covers compiling and checking the instances
             try:
-                g = gc.compile_json_schema(schema)
-                ok = True
-                for t in tests:
-                    got = g.accepts(_compact(t["data"]))
-                    if got and not t["valid"]:
-                        invalid_accepted.append(f"{name} / {t['description']}: {_compact(t['data'])[:100]}")
-                    ok &= got == t["valid"]
-                signal.alarm(0)
+                with _deadline(COMPILE_TIMEOUT_S):  # covers compiling and checking the instances
+                    g = compiler.compile_json_schema(schema)
+                    ok = True
+                    for t in tests:
+                        got = g.accepts(_compact(t["data"]))
+                        if got and not t["valid"]:
+                            invalid_accepted.append(f"{name} / {t['description']}: {_compact(t['data'])[:100]}")
+                        ok &= got == t["valid"]
             except _Timeout:
                 timeouts += 1
                 continue
             except GrammarError:
-                signal.alarm(0)
                 continue
             except Exception as e:  # noqa: BLE001 - any other error is a bug to report
-                signal.alarm(0)
                 wrong_errors.append(f"{name}: {type(e).__name__}: {e}")
                 continue
             passing += ok
     finally:
-        signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
         gc.unfreeze()
     print(f"{suite}: passing={passing} timeouts={timeouts}")
