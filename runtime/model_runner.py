@@ -73,7 +73,7 @@ class ModelRunner:
         weights = iter_gguf_weights(open_gguf(source.path), cfg) if source.kind == "gguf" else iter_safetensors_weights(source.path)
         model.load_weights(weights)
         model = model.to(device=self.device, dtype=self.dtype)
-        model.rope.to(self.device)
+        model.rope.to(self.device, self.dtype)
         return model.eval()
 
     @property

@@ -29,8 +29,8 @@ def _inv_freq(head_dim: int, theta: float, scaling: dict[str, Any] | None) -> to
 
 
 class RotaryEmbedding:
-    """Precomputed float32 cos/sin tables (kept out of the module's parameters, so they are
-    never cast to the model dtype); calling it rotates q and k."""
+    """Precomputed cos/sin tables (computed in float64, stored in the model dtype like the
+    reference implementation); calling it rotates a [T, H, D] block of query+key heads."""
 
     def __init__(self, head_dim: int, max_positions: int, theta: float, scaling: dict[str, Any] | None) -> None:
         inv = _inv_freq(head_dim, theta, scaling)
@@ -38,18 +38,13 @@ class RotaryEmbedding:
         self.cos = freqs.cos().float()
         self.sin = freqs.sin().float()
 
-    def to(self, device: torch.device) -> "RotaryEmbedding":
-        self.cos, self.sin = self.cos.to(device), self.sin.to(device)
+    def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> "RotaryEmbedding":
+        self.cos, self.sin = self.cos.to(device, dtype), self.sin.to(device, dtype)
         return self
 
-    def __call__(self, positions: torch.Tensor, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # q: [T, Hq, D], k: [T, Hk, D]
+    def __call__(self, positions: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """x: [T, H, D] (HF half-split layout) -> rotated copy."""
         cos = self.cos[positions].unsqueeze(1)  # [T, 1, D/2]
         sin = self.sin[positions].unsqueeze(1)
-        return _rotate(q, cos, sin), _rotate(k, cos, sin)
-
-
-def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    x1, x2 = x.float().chunk(2, dim=-1)
-    out = torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
-    return out.to(x.dtype)
+        x1, x2 = x.chunk(2, dim=-1)
+        return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)

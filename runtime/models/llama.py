@@ -28,8 +28,9 @@ class LlamaAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, rope: RotaryEmbedding, attn: AttentionBackend, batch: ForwardBatch) -> torch.Tensor:
         t = x.shape[0]
-        q, k, v = self.qkv_proj(x).split([self.hq * self.d, self.hk * self.d, self.hk * self.d], dim=-1)
-        q, k = rope(positions, q.view(t, self.hq, self.d), k.view(t, self.hk, self.d))
+        qk, v = self.qkv_proj(x).split([(self.hq + self.hk) * self.d, self.hk * self.d], dim=-1)
+        qk = rope(positions, qk.view(t, self.hq + self.hk, self.d))  # q and k heads rotated together
+        q, k = qk[:, : self.hq], qk[:, self.hq :]
         out = attn.forward(self.layer, q, k, v.view(t, self.hk, self.d), batch)  # [T, Hq, D]
         return self.o_proj(out.reshape(t, self.hq * self.d))
 
