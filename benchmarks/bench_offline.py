@@ -47,7 +47,10 @@ def main() -> None:
     ap.add_argument("--num-prompts", type=int, default=32)
     ap.add_argument("--output-len", type=int, default=128)
     ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from sglike.runtime.device import resolve_dtype
     from sglike.runtime.tokenizer import load_tokenizer
     from sglike.runtime.model_loader import resolve_model
