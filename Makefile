@@ -26,6 +26,7 @@ bench: install
 	$(PY) benchmarks/bench_offline.py
 	$(PY) benchmarks/bench_prefix_cache.py
 	$(PY) benchmarks/bench_grammar.py
+	$(PY) benchmarks/bench_constrained_decode.py
 	$(PY) benchmarks/bench_programs.py
 
 serve: install
