@@ -104,8 +104,13 @@ class Engine:
         batch = _Batch(self.tokenizer, reqs)
         if stream:
             return self._stream(batch, outbox)
-        while batch.pending:
-            batch.add(outbox.get())
+        outputs: list[TokenOutput] = []
+        finished = 0
+        while finished < len(reqs):  # detokenize only at the end: no CPU stolen from the engine
+            outputs.append(outbox.get())
+            finished += outputs[-1].finished
+        for out in outputs:
+            batch.add(out)
         return batch.results(single)
 
     def _stream(self, batch: "_Batch", outbox: queue.Queue) -> Iterator[dict]:
@@ -125,8 +130,13 @@ class Engine:
         batch = _Batch(self.tokenizer, reqs)
         if stream:
             return self._astream(batch, outbox)
-        while batch.pending:
-            batch.add(await outbox.get())
+        outputs: list[TokenOutput] = []
+        finished = 0
+        while finished < len(reqs):
+            outputs.append(await outbox.get())
+            finished += outputs[-1].finished
+        for out in outputs:
+            batch.add(out)
         return batch.results(single)
 
     async def _astream(self, batch: "_Batch", outbox: asyncio.Queue) -> AsyncIterator[dict]:
