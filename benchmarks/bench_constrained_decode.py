@@ -37,7 +37,7 @@ def run(engine, prompts: list[str], params: dict) -> tuple[float, int, list[dict
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--num", type=int, default=8)
-    ap.add_argument("--max-new-tokens", type=int, default=160)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
     args = ap.parse_args()
     from sglike.runtime import Engine
 
@@ -50,8 +50,12 @@ def main() -> None:
             constrained = {"max_new_tokens": args.max_new_tokens, "json_schema": json.dumps(SCHEMA), "temperature": 0.8, "seed": 0}
             engine.generate(chat, {**constrained, "max_new_tokens": 8})  # compile + warm the mask cache
             c_sec, c_tok, outs = run(engine, prompts, constrained)
-            for out in outs:
-                json.loads(out["text"])
+            aborted = [o["meta_info"]["finish_reason"] for o in outs if o["meta_info"]["finish_reason"]["type"] == "abort"]
+            if aborted:
+                raise SystemExit(f"constrained requests failed: {aborted[0]}")
+            for out in outs:  # a complete output must parse; a cut one (length) is only counted
+                if out["meta_info"]["finish_reason"]["type"] == "stop":
+                    json.loads(out["text"])
             per_req = max(1, c_tok // args.num)
             if not jump_forward:
                 u_sec, u_tok, _ = run(engine, prompts, {"max_new_tokens": per_req, "temperature": 0.8, "ignore_eos": True, "seed": 0})
