@@ -51,12 +51,12 @@ class Engine:
 
     def __init__(self, model_path: str | None = None, **options: Any) -> None:
         self.config = EngineConfig.from_kwargs(model_path=model_path, **options)
-        self.scheduler = Scheduler(self.config)
+        self._driver = EngineDriver(lambda: Scheduler(self.config))
+        self.scheduler = self._driver.scheduler
         self.tokenizer = self.scheduler.tokenizer
         self.builder = RequestBuilder(
             self.tokenizer, self.config, context_length=self.scheduler.context_length, max_total_tokens=self.scheduler.max_total_tokens
         )
-        self._driver = EngineDriver(self.scheduler)
 
     # -- request building -----------------------------------------------------------------
 
