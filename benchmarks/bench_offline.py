@@ -8,7 +8,7 @@ import argparse
 
 import torch
 
-from common import chat_prompts, default_gguf, print_table, timer
+from common import add_engine_args, chat_prompts, default_gguf, print_table, setup_run, timer
 
 
 def run_sglike(prompts: list[str], output_len: int, dtype: str) -> tuple[float, int]:
@@ -46,18 +46,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--num-prompts", type=int, default=32)
     ap.add_argument("--output-len", type=int, default=128)
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
-    ap.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)")
+    add_engine_args(ap)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from sglike.runtime.device import resolve_dtype
-    from sglike.runtime.tokenizer import load_tokenizer
-    from sglike.runtime.model_loader import resolve_model
-
-    torch_dtype = resolve_dtype(args.dtype, torch.device("cpu"))
-    dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16"}[torch_dtype]
-    prompts = chat_prompts(load_tokenizer(resolve_model(None)), args.num_prompts)
+    tokenizer, dtype, torch_dtype = setup_run(args)
+    prompts = chat_prompts(tokenizer, args.num_prompts)
     s_sec, s_tok = run_sglike(prompts, args.output_len, dtype)
     h_sec, h_tok = run_transformers(prompts, args.output_len, torch_dtype)
     s_tps, h_tps = s_tok / s_sec, h_tok / h_sec

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from common import default_gguf, print_table, timer
+from common import add_engine_args, default_gguf, print_table, setup_run, timer
 
 WORDS = "time person year way day thing man world life hand part child eye woman place work week case point government company number group problem fact".split()
 
@@ -81,19 +81,11 @@ def main() -> None:
     ap.add_argument("--system-len", type=int, default=1000)
     ap.add_argument("--question-len", type=int, default=64)
     ap.add_argument("--output-len", type=int, default=32)
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     ap.add_argument("--skip-transformers", action="store_true")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)")
+    add_engine_args(ap)
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from sglike.runtime.device import resolve_dtype
-    from sglike.runtime.model_loader import resolve_model
-    from sglike.runtime.tokenizer import load_tokenizer
-
-    torch_dtype = resolve_dtype(args.dtype, torch.device("cpu"))
-    dtype = {torch.float32: "float32", torch.bfloat16: "bfloat16"}[torch_dtype]
-    prompts = make_workload(load_tokenizer(resolve_model(None)), args.groups, args.per_group, args.system_len, args.question_len)
+    tokenizer, dtype, torch_dtype = setup_run(args)
+    prompts = make_workload(tokenizer, args.groups, args.per_group, args.system_len, args.question_len)
     results = {"sglike, cache on": run_engine(prompts, args.output_len, dtype, cache=True), "sglike, cache off": run_engine(prompts, args.output_len, dtype, cache=False)}
     if not args.skip_transformers:
         results["transformers generate"] = run_transformers(prompts, args.output_len, torch_dtype, args.per_group)

@@ -44,3 +44,24 @@ def default_gguf() -> tuple[str, str]:
     from sglike.runtime.model_loader.resolve import default_model_file
 
     return os.path.split(default_model_file())
+
+
+def add_engine_args(ap) -> None:
+    """Options every engine-vs-reference benchmark takes."""
+    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads for both sides (0: torch's default)")
+
+
+def setup_run(args):
+    """Apply --threads; return (default-model tokenizer, dtype name, torch dtype)."""
+    import torch
+
+    from sglike.runtime.device import resolve_dtype
+    from sglike.runtime.model_loader import resolve_model
+    from sglike.runtime.tokenizer import load_tokenizer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch_dtype = resolve_dtype(args.dtype, torch.device("cpu"))
+    name = {torch.float32: "float32", torch.bfloat16: "bfloat16"}[torch_dtype]
+    return load_tokenizer(resolve_model(None)), name, torch_dtype
