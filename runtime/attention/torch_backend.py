@@ -8,12 +8,14 @@ import torch.nn.functional as F
 
 from ..forward_batch import ForwardBatch, ForwardMode
 from .base import AttentionBackend
+from .cascade import CascadePlan, cascade_decode, plan_cascade
 
 
 @dataclass
 class _DecodeMeta:
     slots: torch.Tensor  # [B, L] KV slots per request, padded
     mask: torch.Tensor  # [1, B, 1, L] True where the key is part of the sequence
+    cascade: CascadePlan | None  # shared prefixes attended once per group (None: plain)
 
 
 @dataclass
@@ -24,6 +26,9 @@ class _ExtendMeta:
 
 
 class TorchAttentionBackend(AttentionBackend):
+    use_cascade = True  # shared-prefix decode (see cascade.py); False: always the plain path
+    cascade_steps = 0  # decode forwards that took the shared-prefix path
+
     def _decode(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One query per request, as two batched matmuls (CPU SDPA kernels are slow for a
         single query with a padding mask). q: [B, Hq, D]; keys/values: [Hk, B, L, D]."""
@@ -42,7 +47,9 @@ class TorchAttentionBackend(AttentionBackend):
             slots = self.req_to_token[batch.req_rows, :max_len]  # [B, L]
             lens = torch.tensor(batch.seq_lens, device=slots.device)
             mask = torch.arange(max_len, device=slots.device)[None, :] < lens[:, None]  # [B, L]
-            batch.attn_meta = _DecodeMeta(slots, mask[None, :, None, :])
+            cascade = plan_cascade(slots, batch.seq_lens) if self.use_cascade else None
+            self.cascade_steps += cascade is not None
+            batch.attn_meta = _DecodeMeta(slots, mask[None, :, None, :], cascade)
             return
         slots, masks, starts, start = [], [], [], 0
         for row, seq_len, ext in zip(batch.req_rows.tolist(), batch.seq_lens, batch.extend_lens):
@@ -62,6 +69,8 @@ class TorchAttentionBackend(AttentionBackend):
         k_buf, v_buf = self.kv_pool.k[layer], self.kv_pool.v[layer]  # [Hk, S, D]
         meta = batch.attn_meta
         if batch.mode is ForwardMode.DECODE:
+            if meta.cascade is not None:
+                return cascade_decode(q, k_buf, v_buf, meta.cascade, self.scale)
             return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.mask)
         out = torch.empty_like(q)
         for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):

@@ -343,4 +343,5 @@ class Scheduler:
             kv_used_tokens=used,
             kv_cached_tokens=self.cache.cached_size(),
             kv_evictable_tokens=self.cache.evictable_size(),
+            cascade_decode_steps=getattr(self.runner.attn, "cascade_steps", 0),
         )

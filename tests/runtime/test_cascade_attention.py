@@ -1,0 +1,112 @@
+"""Shared-prefix (cascade) decode attention equals the plain decode path it replaces."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from sglike.runtime.attention.cascade import MIN_PREFIX, cascade_decode, plan_cascade
+from sglike.runtime.attention.torch_backend import TorchAttentionBackend
+from sglike.runtime.mem.kv_pool import KVPool
+
+HK, HQ, D = 2, 6, 16
+
+
+def _tree_batch(rng: random.Random, num_slots: int, batch: int) -> tuple[torch.Tensor, list[int]]:
+    """Slot rows for ``batch`` requests that fork from each other at random points, like
+    requests whose prefixes the radix cache shares (shared tokens -> identical slots)."""
+    free = list(range(1, num_slots + 1))
+    rng.shuffle(free)
+    rows: list[list[int]] = []
+    for _ in range(batch):
+        if rows and rng.random() < 0.8:
+            parent = rng.choice(rows)
+            cut = rng.randint(len(parent) // 3, len(parent) - 1)
+            row = parent[:cut]
+        else:
+            row = []
+        row = row + [free.pop() for _ in range(rng.randint(1, 3 * MIN_PREFIX))]
+        rows.append(row)
+    lens = [len(r) for r in rows]
+    table = torch.zeros((batch, max(lens)), dtype=torch.int64)
+    for i, r in enumerate(rows):
+        table[i, : len(r)] = torch.tensor(r)
+    return table, lens
+
+
+def _reference(q: torch.Tensor, pool: KVPool, slots: torch.Tensor, lens: list[int]) -> torch.Tensor:
+    backend = TorchAttentionBackend(pool, slots, HQ, HK, D)
+    mask = torch.arange(slots.shape[1])[None, :] < torch.tensor(lens)[:, None]
+    return backend._decode(q, *pool.gather(0, slots), mask[None, :, None, :])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cascade_matches_plain_decode(seed: int) -> None:
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    pool = KVPool(4000, 1, HK, D, torch.float32, torch.device("cpu"))
+    pool.k[0].normal_()
+    pool.v[0].normal_()
+    slots, lens = _tree_batch(rng, 4000, rng.randint(2, 12))
+    q = torch.randn(len(lens), HQ, D)
+    plan = plan_cascade(slots, lens)
+    if plan is None:
+        return
+    for g in range(plan.prefix_slots.shape[0]):  # every group really shares its prefix
+        width = int(plan.prefix_mask[0, g, 0].sum())
+        members = plan.member_req[plan.member_pos // plan.group_size == g]
+        assert len(members) >= 2 and width >= MIN_PREFIX
+        assert torch.equal(slots[members, :width], plan.prefix_slots[g, :width].expand(len(members), -1))
+    got = cascade_decode(q, pool.k[0], pool.v[0], plan, D**-0.5)
+    torch.testing.assert_close(got, _reference(q, pool, slots, lens), atol=1e-5, rtol=1e-5)
+
+
+def test_random_batches_do_share() -> None:
+    """Guards the test above against testing nothing: most random batches get a plan."""
+    planned = 0
+    for seed in range(40):
+        rng = random.Random(seed)
+        slots, lens = _tree_batch(rng, 4000, rng.randint(2, 12))
+        planned += plan_cascade(slots, lens) is not None
+    assert planned >= 15
+
+
+def test_cascade_bfloat16_close_to_plain() -> None:
+    rng = random.Random(7)
+    pool = KVPool(4000, 1, HK, D, torch.bfloat16, torch.device("cpu"))
+    pool.k[0].normal_()
+    pool.v[0].normal_()
+    shared = list(range(1, 201))
+    rows = [shared + list(range(300 + 50 * i, 300 + 50 * i + rng.randint(1, 40))) for i in range(8)]
+    lens = [len(r) for r in rows]
+    slots = torch.zeros((8, max(lens)), dtype=torch.int64)
+    for i, r in enumerate(rows):
+        slots[i, : len(r)] = torch.tensor(r)
+    q = torch.randn(8, HQ, D, dtype=torch.bfloat16)
+    plan = plan_cascade(slots, lens)
+    assert plan is not None and plan.prefix_slots.shape == (1, 200)
+    got = cascade_decode(q, pool.k[0], pool.v[0], plan, D**-0.5)
+    torch.testing.assert_close(got.float(), _reference(q, pool, slots, lens).float(), atol=2e-2, rtol=2e-2)
+
+
+def test_no_plan_without_sharing() -> None:
+    slots = torch.arange(1, 301).view(3, 100)
+    assert plan_cascade(slots, [100, 100, 100]) is None
+    assert plan_cascade(slots[:1], [100]) is None
+
+
+def test_engine_outputs_same_with_and_without_cascade(real_engine, default_tokenizer, monkeypatch) -> None:
+    """Greedy decoding of requests sharing a long system prompt (float32): the cascade path
+    is taken and gives the same tokens as the plain path."""
+    system = "You are a meticulous assistant. " * 12
+    prompts = [f"{system}\nQuestion {i}: name a colour and a number." for i in range(6)]
+    params = {"max_new_tokens": 24, "temperature": 0, "ignore_eos": True}
+    real_engine.flush_cache()
+    before = real_engine.get_server_info()["cascade_decode_steps"]
+    fast = real_engine.generate(prompts, params)
+    assert real_engine.get_server_info()["cascade_decode_steps"] > before
+    monkeypatch.setattr(TorchAttentionBackend, "use_cascade", False)
+    real_engine.flush_cache()
+    plain = real_engine.generate(prompts, params)
+    assert [o["output_ids"] for o in fast] == [o["output_ids"] for o in plain]
