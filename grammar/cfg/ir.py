@@ -1,44 +1,10 @@
-"""Intermediate representation: regular expressions (Expr) and the byte-level CFG."""
+"""Intermediate representation: rule bodies (Expr = regular IR + Ref) and the byte-level CFG."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
-
-@dataclass(frozen=True)
-class Lit:
-    """A literal byte string."""
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Cls:
-    """One character from a set of code point ranges (inclusive)."""
-    ranges: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class Regex:
-    """A Python-syntax regular expression (parsed with interegular)."""
-    pattern: str
-
-
-@dataclass(frozen=True)
-class Seq:
-    items: tuple["Expr", ...]
-
-
-@dataclass(frozen=True)
-class Alt:
-    items: tuple["Expr", ...]
-
-
-@dataclass(frozen=True)
-class Rep:
-    """`item` repeated lo..hi times (hi None = unbounded)."""
-    item: "Expr"
-    lo: int
-    hi: Optional[int]
+from ..regex_ir import Alt, Cls, Lit, Regex, Rep, Seq
 
 
 @dataclass(frozen=True)
@@ -48,6 +14,7 @@ class Ref:
 
 
 Expr = Union[Lit, Cls, Regex, Seq, Alt, Rep, Ref]
+__all__ = ["Alt", "Cfg", "Cls", "Expr", "Lit", "Ref", "Regex", "Rep", "Seq", "term"]
 
 
 def term(t: int) -> int:

@@ -89,12 +89,15 @@ def plan_cascade(slots: torch.Tensor, lens: list[int]) -> CascadePlan | None:
 
 def _partial(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """q: [Hk, X, Q, D]; keys/values: [Hk, X, L, D]; mask broadcastable to [Hk, X, Q, L] ->
-    (normalised output [Hk, X, Q, D] float32, log-sum-exp [Hk, X, Q])."""
-    scores = torch.matmul(q, keys.transpose(2, 3)).float() * scale
+    (normalised output [Hk, X, Q, D] float32, log-sum-exp [Hk, X, Q]). One exp per score:
+    unnormalised probabilities go into the matmul, the sum divides afterwards."""
+    scores = torch.matmul(q, keys.transpose(2, 3)).float().mul_(scale)
     scores.masked_fill_(~mask, float("-inf"))
-    lse = torch.logsumexp(scores, dim=-1)
-    probs = torch.exp(scores - lse.unsqueeze(-1)).to(values.dtype)
-    return torch.matmul(probs, values).float(), lse
+    peak = scores.amax(dim=-1, keepdim=True)  # finite: every row has a real key
+    probs = scores.sub_(peak).exp_()
+    total = probs.sum(dim=-1)
+    out = torch.matmul(probs.to(values.dtype), values).float().div_(total.unsqueeze(-1))
+    return out, peak.squeeze(-1) + total.log()
 
 
 def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, plan: CascadePlan, scale: float) -> torch.Tensor:
