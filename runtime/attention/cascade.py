@@ -30,7 +30,7 @@ class CascadePlan:
     group_size: int  # M
 
 
-def _best_groups(slots: torch.Tensor, lens: list[int], members: list[int], start: int) -> tuple[int, list[tuple[list[int], int]]]:
+def shared_prefix_groups(slots: torch.Tensor, lens: list[int], members: list[int], start: int) -> tuple[int, list[tuple[list[int], int]]]:
     """Best (gathered tokens saved, [(members, prefix_len)]) among ``members``, which all
     share ``slots[:, :start]``: either one group over their longest common prefix, or the
     best groups within the sub-clusters that agree one position further."""
@@ -47,7 +47,7 @@ def _best_groups(slots: torch.Tensor, lens: list[int], members: list[int], start
         buckets: dict[int, list[int]] = {}
         for i, s in zip(members, slots[members, common].tolist()):
             buckets.setdefault(s, []).append(i)
-        subs = [_best_groups(slots, lens, b, common + 1) for b in buckets.values()]
+        subs = [shared_prefix_groups(slots, lens, b, common + 1) for b in buckets.values()]
         total = sum(saved for saved, _ in subs)
         if total > best:
             best, plan = total, [g for _, groups in subs for g in groups]
@@ -60,7 +60,7 @@ def plan_cascade(slots: torch.Tensor, lens: list[int]) -> CascadePlan | None:
     batch = len(lens)
     if batch < 2:
         return None
-    saved, groups = _best_groups(slots, lens, list(range(batch)), 0)
+    saved, groups = shared_prefix_groups(slots, lens, list(range(batch)), 0)
     if not groups or saved < MIN_SAVING * sum(lens):
         return None
     device = slots.device
@@ -87,12 +87,13 @@ def plan_cascade(slots: torch.Tensor, lens: list[int]) -> CascadePlan | None:
     return CascadePlan(prefix_slots, prefix_mask[None, :, None, :], members.view(-1).to(device), pos, req, suffix, valid[None, :, None, :], size)
 
 
-def _partial(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+def partial_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """q: [Hk, X, Q, D]; keys/values: [Hk, X, L, D]; mask broadcastable to [Hk, X, Q, L] ->
     (normalised output [Hk, X, Q, D] float32, log-sum-exp [Hk, X, Q]). One exp per score:
     unnormalised probabilities go into the matmul, the sum divides afterwards."""
     scores = torch.matmul(q, keys.transpose(2, 3)).float().mul_(scale)
-    scores.masked_fill_(~mask, float("-inf"))
+    if mask is not None:
+        scores.masked_fill_(~mask, float("-inf"))
     peak = scores.amax(dim=-1, keepdim=True)  # finite: every row has a real key
     probs = scores.sub_(peak).exp_()
     total = probs.sum(dim=-1)
@@ -111,7 +112,7 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, pl
     keys = k_buf.index_select(1, plan.prefix_slots.view(-1)).view(hk, ng, width, d)
     values = v_buf.index_select(1, plan.prefix_slots.view(-1)).view(hk, ng, width, d)
     qg = qh.index_select(0, plan.members).transpose(0, 1).reshape(hk, ng, plan.group_size * r, d)
-    out_g, lse_g = _partial(qg, keys, values, plan.prefix_mask, scale)
+    out_g, lse_g = partial_attention(qg, keys, values, plan.prefix_mask, scale)
     out_p = torch.zeros((hk, b, r, d), dtype=torch.float32, device=q.device)
     lse_p = torch.full((hk, b, r), float("-inf"), device=q.device)
     out_p[:, plan.member_req] = out_g.view(hk, ng * plan.group_size, r, d)[:, plan.member_pos]
@@ -120,7 +121,12 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, pl
     flat = plan.suffix_slots.view(-1)
     shape = (hk, *plan.suffix_slots.shape, d)
     keys, values = k_buf.index_select(1, flat).view(shape), v_buf.index_select(1, flat).view(shape)
-    out_s, lse_s = _partial(qh.transpose(0, 1), keys, values, plan.suffix_mask, scale)  # [Hk, B, r, D]
-    lse = torch.logaddexp(lse_p, lse_s)
-    out = out_s * torch.exp(lse_s - lse).unsqueeze(-1) + out_p * torch.exp(lse_p - lse).unsqueeze(-1)
-    return out.to(q.dtype).transpose(0, 1).reshape(b, hq, d)
+    out_s, lse_s = partial_attention(qh.transpose(0, 1), keys, values, plan.suffix_mask, scale)  # [Hk, B, r, D]
+    return merge_partials(out_s, lse_s, out_p, lse_p).to(q.dtype).transpose(0, 1).reshape(b, hq, d)
+
+
+def merge_partials(out_a: torch.Tensor, lse_a: torch.Tensor, out_b: torch.Tensor, lse_b: torch.Tensor) -> torch.Tensor:
+    """Attention over keys A and B together, from the normalised outputs [..., D] and
+    log-sum-exps [...] over each part (lse_b may be -inf where B is empty; lse_a may not)."""
+    lse = torch.logaddexp(lse_a, lse_b)
+    return out_a * torch.exp(lse_a - lse).unsqueeze(-1) + out_b * torch.exp(lse_b - lse).unsqueeze(-1)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from ..forward_batch import ForwardBatch, ForwardMode
 from .base import AttentionBackend
 from .cascade import CascadePlan, cascade_decode, plan_cascade
+from .cascade_extend import ExtendCascadePlan, grouped_extend, plan_extend
 
 
 @dataclass
@@ -21,8 +22,9 @@ class _DecodeMeta:
 @dataclass
 class _ExtendMeta:
     slots: list[torch.Tensor]  # per request: [S_i] KV slots of its whole sequence
-    masks: list[torch.Tensor | None]  # per request: [E_i, S_i] causal mask (None: plain causal)
+    masks: list[torch.Tensor | bool | None]  # per request: [E_i, S_i] causal mask (None: fresh prompt; True: in the cascade)
     starts: list[int]  # per request: offset of its new tokens in the flat batch
+    cascade: ExtendCascadePlan | None  # requests after a cached prefix, grouped (None: plain)
 
 
 class TorchAttentionBackend(AttentionBackend):
@@ -52,17 +54,23 @@ class TorchAttentionBackend(AttentionBackend):
             batch.attn_meta = _DecodeMeta(slots, mask[None, :, None, :], cascade)
             return
         slots, masks, starts, start = [], [], [], 0
+        cascade = None
+        if self.use_cascade:
+            rows = [self.req_to_token[row, :seq_len] for row, seq_len in zip(batch.req_rows.tolist(), batch.seq_lens)]
+            cascade = plan_extend(rows, batch.seq_lens, batch.extend_lens, self.num_heads // self.num_kv_heads)
         for row, seq_len, ext in zip(batch.req_rows.tolist(), batch.seq_lens, batch.extend_lens):
             prefix = seq_len - ext
             slots.append(self.req_to_token[row, :seq_len])
             if prefix == 0:
                 masks.append(None)
+            elif cascade is not None:
+                masks.append(True)  # handled by the cascade
             else:
                 q_pos = torch.arange(prefix, seq_len, device=self.req_to_token.device)
                 masks.append(torch.arange(seq_len, device=q_pos.device)[None, :] <= q_pos[:, None])
             starts.append(start)
             start += ext
-        batch.attn_meta = _ExtendMeta(slots, masks, starts)
+        batch.attn_meta = _ExtendMeta(slots, masks, starts, cascade)
 
     def forward(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, batch: ForwardBatch) -> torch.Tensor:
         self.kv_pool.write(layer, batch.out_cache_loc, k, v)
@@ -73,16 +81,19 @@ class TorchAttentionBackend(AttentionBackend):
                 return cascade_decode(q, k_buf, v_buf, meta.cascade, self.scale)
             return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.mask)
         out = torch.empty_like(q)
+        if meta.cascade is not None:
+            for group in meta.cascade.groups:
+                grouped_extend(q, k_buf, v_buf, group, self.scale, out)
         for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):
-            keys, values = k_buf.index_select(1, slots), v_buf.index_select(1, slots)  # [Hk, S, D]
             qi = q[start : start + ext]  # [E, Hq, D]
-            if mask is None:  # fresh prompt: plain causal attention
-                oi = F.scaled_dot_product_attention(
+            if mask is None:  # fresh prompt: plain causal attention over its own new k/v
+                keys, values = k[start : start + ext].transpose(0, 1), v[start : start + ext].transpose(0, 1)  # [Hk, E, D]
+                out[start : start + ext] = F.scaled_dot_product_attention(
                     qi.transpose(0, 1)[None], keys[None], values[None], is_causal=True, scale=self.scale, enable_gqa=True
                 )[0].transpose(0, 1)
-            else:  # new tokens after a cached prefix
-                oi = self._extend_after_prefix(qi, keys, values, mask)
-            out[start : start + ext] = oi
+            elif mask is not True:  # new tokens after a cached prefix
+                keys, values = k_buf.index_select(1, slots), v_buf.index_select(1, slots)  # [Hk, S, D]
+                out[start : start + ext] = self._extend_after_prefix(qi, keys, values, mask)
         return out
 
     def _extend_after_prefix(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 
 from sglike.runtime.attention.cascade import MIN_PREFIX, cascade_decode, plan_cascade
 from sglike.runtime.attention.torch_backend import TorchAttentionBackend
+from sglike.runtime.forward_batch import ForwardBatch, ForwardMode
 from sglike.runtime.mem.kv_pool import KVPool
 
 HK, HQ, D = 2, 6, 16
@@ -110,3 +111,46 @@ def test_engine_outputs_same_with_and_without_cascade(real_engine, default_token
     real_engine.flush_cache()
     plain = real_engine.generate(prompts, params)
     assert [o["output_ids"] for o in fast] == [o["output_ids"] for o in plain]
+
+
+def _extend_batch(rng: random.Random, pool_slots: int) -> tuple[torch.Tensor, ForwardBatch]:
+    """A table and an extend batch mixing fresh prompts, requests after a private cached
+    prefix, and requests after cached prefixes shared with others (forked rows)."""
+    table, lens = _tree_batch(rng, pool_slots, rng.randint(1, 9))
+    ext = [rng.randint(1, min(n, 40)) if rng.random() < 0.8 else n for n in lens]
+    cut = [slice(n - e, n) for n, e in zip(lens, ext)]
+    new_slots = torch.cat([table[i, c] for i, c in enumerate(cut)])
+    if len(set(new_slots.tolist())) != len(new_slots):  # two requests computing the same slot: not a real batch
+        return _extend_batch(rng, pool_slots)
+    positions = torch.cat([torch.arange(c.start, c.stop) for c in cut])
+    batch = ForwardBatch(
+        mode=ForwardMode.EXTEND,
+        input_ids=torch.zeros(len(new_slots), dtype=torch.int64),
+        positions=positions,
+        out_cache_loc=new_slots,
+        req_rows=torch.arange(len(lens)),
+        seq_lens=lens,
+        extend_lens=ext,
+        logit_indices=torch.zeros(0, dtype=torch.int64),
+    )
+    return table, batch
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_grouped_extend_matches_plain(seed: int, monkeypatch) -> None:
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    pool = KVPool(4000, 1, HK, D, torch.float32, torch.device("cpu"))
+    pool.k[0].normal_()
+    pool.v[0].normal_()
+    table, batch = _extend_batch(rng, 4000)
+    t = len(batch.out_cache_loc)
+    q, k, v = torch.randn(t, HQ, D), torch.randn(t, HK, D), torch.randn(t, HK, D)
+    backend = TorchAttentionBackend(pool, table, HQ, HK, D)
+    backend.prepare(batch)
+    assert batch.attn_meta.cascade is not None
+    fast = backend.forward(0, q, k, v, batch)
+    monkeypatch.setattr(TorchAttentionBackend, "use_cascade", False)
+    backend.prepare(batch)
+    plain = backend.forward(0, q, k, v, batch)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
