@@ -1,10 +1,14 @@
 """Per-request sampling parameters (SGLang's names), validated once at submission."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .structural_tag import StructuralTag
+
 _DEFAULT_MAX_NEW_TOKENS = 128
+_CONSTRAINTS = ("regex", "json_schema", "ebnf", "structural_tag")
 
 
 @dataclass
@@ -29,6 +33,7 @@ class SamplingParams:
     regex: str | None = None
     json_schema: str | None = None
     ebnf: str | None = None
+    structural_tag: str | None = None  # JSON text; see runtime/structural_tag.py
 
     @classmethod
     def from_dict(cls, params: dict[str, Any] | None) -> "SamplingParams":
@@ -47,10 +52,9 @@ class SamplingParams:
             params["stop_token_ids"] = [params["stop_token_ids"]]
         if params.get("stop_token_ids") is None:
             params["stop_token_ids"] = []
-        if isinstance(params.get("json_schema"), dict):
-            import json
-
-            params["json_schema"] = json.dumps(params["json_schema"])
+        for name in ("json_schema", "structural_tag"):
+            if isinstance(params.get(name), (dict, bool)):
+                params[name] = json.dumps(params[name])
         sp = cls(**params)
         sp.validate()
         return sp
@@ -87,8 +91,14 @@ class SamplingParams:
             bad("stop", "must be non-empty strings")
         if any(not isinstance(t, int) or t < 0 for t in self.stop_token_ids):
             bad("stop_token_ids", "must be non-negative integers")
-        if sum(x is not None for x in (self.regex, self.json_schema, self.ebnf)) > 1:
-            raise ValueError("sampling_params: give at most one of regex, json_schema, ebnf")
+        for name in _CONSTRAINTS:
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                bad(name, "must be a string")
+        if sum(getattr(self, name) is not None for name in _CONSTRAINTS) > 1:
+            raise ValueError(f"sampling_params: give at most one of {', '.join(_CONSTRAINTS)}")
+        if self.structural_tag is not None:
+            StructuralTag.parse(self.structural_tag)
 
     @property
     def greedy(self) -> bool:
@@ -97,7 +107,7 @@ class SamplingParams:
     @property
     def constraint(self) -> tuple[str, str] | None:
         """``(kind, source)`` of the grammar constraint, if any."""
-        for kind in ("regex", "json_schema", "ebnf"):
+        for kind in _CONSTRAINTS:
             value = getattr(self, kind)
             if value is not None:
                 return kind, value
