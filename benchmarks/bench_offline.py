@@ -42,6 +42,27 @@ def run_transformers(prompts: list[str], output_len: int, torch_dtype: torch.dty
     return t["seconds"], int((out.shape[1] - enc["input_ids"].shape[1]) * out.shape[0])
 
 
+def matmul_ceiling(batch: int, torch_dtype: torch.dtype, steps: int = 10) -> float:
+    """Decode tok/s if a step were nothing but the model's weight matmuls at this batch size
+    (q/k/v, o, gate/up, down per layer and the LM head), timed on random weights."""
+    from sglike.runtime.model_loader import resolve_model
+    from sglike.runtime.model_runner import load_model_config
+
+    cfg = load_model_config(resolve_model(None))
+    h, kv = cfg.hidden_size, (cfg.num_heads + 2 * cfg.num_kv_heads) * cfg.head_dim
+    shapes = [(h, kv), (cfg.num_heads * cfg.head_dim, h), (h, 2 * cfg.intermediate_size), (cfg.intermediate_size, h)]
+    weights = [torch.randn(n, k, dtype=torch_dtype) for k, n in shapes for _ in range(cfg.num_layers)]
+    weights.append(torch.randn(cfg.vocab_size, h, dtype=torch_dtype))
+    inputs = {w.shape[1]: torch.randn(batch, w.shape[1], dtype=torch_dtype) for w in weights}
+    for w in weights:  # warm-up
+        torch.nn.functional.linear(inputs[w.shape[1]], w)
+    with timer() as t:
+        for _ in range(steps):
+            for w in weights:
+                torch.nn.functional.linear(inputs[w.shape[1]], w)
+    return batch * steps / t["seconds"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--num-prompts", type=int, default=32)
@@ -53,10 +74,12 @@ def main() -> None:
     s_sec, s_tok = run_sglike(prompts, args.output_len, dtype)
     h_sec, h_tok = run_transformers(prompts, args.output_len, torch_dtype)
     s_tps, h_tps = s_tok / s_sec, h_tok / h_sec
+    ceiling = matmul_ceiling(args.num_prompts, torch_dtype)
     print_table(
         f"offline throughput: {args.num_prompts} chat prompts x {args.output_len} tokens, {dtype}, {torch.get_num_threads()} threads",
         ["system", "seconds", "output tokens", "output tok/s", "ratio"],
-        [["sglike Engine", s_sec, s_tok, s_tps, s_tps / h_tps], ["transformers generate", h_sec, h_tok, h_tps, 1.0]],
+        [["sglike Engine", s_sec, s_tok, s_tps, s_tps / h_tps], ["transformers generate", h_sec, h_tok, h_tps, 1.0],
+         ["(ceiling: weight matmuls only, decode)", "", "", ceiling, ceiling / h_tps]],
     )
 
 
