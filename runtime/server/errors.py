@@ -35,7 +35,10 @@ def bad_request(message: str, param: str | None = None) -> APIError:
 
 
 def param_from_message(message: str) -> str | None:
-    """Best-effort field name from a ValueError text such as 'sampling_params.top_p must…'."""
+    """Best-effort field name from a ValueError text such as 'sampling_params.top_p must…'
+    or an engine refusal such as 'invalid regex: …'."""
+    if message.startswith("invalid ") and ":" in message:
+        message = message[len("invalid "):]
     head = message.split(" ", 1)[0].rstrip(":,")
     if "." in head or head.isidentifier():
         return head.removeprefix("sampling_params.") if head != "sampling_params" else head

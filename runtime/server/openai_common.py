@@ -29,16 +29,22 @@ def sampling_params(req: _SamplingFields, max_tokens: int | None) -> dict[str, A
     return params
 
 
-def response_format_schema(fmt: ResponseFormat | None) -> str | None:
-    """``json_schema`` sampling param for a ``response_format`` (None for text)."""
+def response_format_constraint(fmt: ResponseFormat | None) -> tuple[str, str] | None:
+    """``(sampling param, value)`` for a ``response_format``: ``json_schema`` (json_object,
+    json_schema) or ``structural_tag``; None for text."""
     if fmt is None or fmt.type == "text":
         return None
     if fmt.type == "json_object":
-        return json.dumps(JSON_OBJECT_SCHEMA)
+        return "json_schema", json.dumps(JSON_OBJECT_SCHEMA)
+    if fmt.type == "structural_tag":
+        if fmt.structures is None:
+            raise APIError(400, "response_format.structures is required for type structural_tag",
+                           param="response_format.structures")
+        return "structural_tag", json.dumps({"structures": fmt.structures, "triggers": fmt.triggers})
     if fmt.json_schema is None or fmt.json_schema.schema_ is None:
         raise APIError(400, "response_format.json_schema.schema is required for type json_schema",
                        param="response_format.json_schema")
-    return json.dumps(fmt.json_schema.schema_)
+    return "json_schema", json.dumps(fmt.json_schema.schema_)
 
 
 def finish_reason(res: SequenceResult | str | None) -> str | None:

@@ -52,8 +52,11 @@ class JsonSchemaFormat(_Model):
 
 
 class ResponseFormat(_Model):
-    type: Literal["text", "json_object", "json_schema"]
+    type: Literal["text", "json_object", "json_schema", "structural_tag"]
     json_schema: Optional[JsonSchemaFormat] = None
+    # type structural_tag (SGLang): [{"begin", "schema", "end"}] entered after a trigger
+    structures: Optional[list[dict[str, Any]]] = None
+    triggers: Optional[list[str]] = None
 
 
 class CompletionRequest(_SamplingFields):

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from . import tool_calls as tc
 from .errors import APIError
-from .openai_common import (TokenText, finish_reason, new_id, now, response_format_schema,
+from .openai_common import (TokenText, finish_reason, new_id, now, response_format_constraint,
                             sampling_params, usage)
 from .protocol_openai import ChatCompletionRequest
 from .serving_common import (DONE, SequenceResult, collect, first_chunk, sse, sse_response,
@@ -31,52 +31,76 @@ def _messages(req: ChatCompletionRequest) -> list[dict[str, Any]]:
     return out
 
 
-def _input(tm: TokenizerManager, req: ChatCompletionRequest, mode: str) -> GenerateInput:
+def _constraint(req: ChatCompletionRequest, mode: str, params: dict[str, Any]) -> tuple[tuple[str, str] | None, str]:
+    """The grammar for this request (the tool choice's, else response_format's) and how to
+    read calls from the output. In ``auto`` mode calls are triggered sections, unless another
+    constraint was asked for: then that one applies and no calls are read."""
+    tools = req.tools or []
+    if mode == "named":
+        return ("json_schema", json.dumps(tc.parameters_schema(tc.named_tool(tools, req.tool_choice)))), mode
+    if mode == "required":
+        return ("json_schema", json.dumps(tc.required_schema(tools))), mode
+    fmt = response_format_constraint(req.response_format)
+    if mode == "auto" and fmt is None and params.get("regex") is None and params.get("ebnf") is None:
+        return ("structural_tag", json.dumps(tc.auto_structural_tag(tools))), mode
+    return fmt, "none"
+
+
+def _input(tm: TokenizerManager, req: ChatCompletionRequest, mode: str) -> tuple[GenerateInput, str]:
+    """The generation input and how to read calls from its output (a ``tool_mode``)."""
     max_tokens = req.max_completion_tokens if req.max_completion_tokens is not None else req.max_tokens
     params = sampling_params(req, max_tokens)
-    schema = response_format_schema(req.response_format)
-    if mode == "named":
-        schema = json.dumps(tc.parameters_schema(tc.named_tool(req.tools or [], req.tool_choice)))
-    elif mode == "required":
-        schema = json.dumps(tc.required_schema(req.tools or []))
-    if schema is not None:
-        params["json_schema"] = schema
     tools = [t.model_dump(exclude_none=True) for t in req.tools] if mode != "none" else None
+    constraint, mode = _constraint(req, mode, params)
+    if constraint is not None:
+        params[constraint[0]] = constraint[1]
+    if mode == "auto" and req.parallel_tool_calls is False:
+        stop = params.get("stop")
+        params["stop"] = ([stop] if isinstance(stop, str) else list(stop or [])) + [tc.CALL_END]
     prompt = tm.chat_prompt(_messages(req), tools=tools, continue_final_message=req.continue_final_message,
                             **(req.chat_template_kwargs or {}))
     top = req.top_logprobs or 0
     if top and not req.logprobs:
         raise APIError(400, "top_logprobs requires logprobs=true", param="top_logprobs")
     return GenerateInput(prompt=prompt, sampling_params=params, rid=req.rid, return_logprob=req.logprobs,
-                         top_logprobs_num=top, stream=req.stream)
+                         top_logprobs_num=top, stream=req.stream), mode
 
 
 def _message(r: SequenceResult, req: ChatCompletionRequest, mode: str) -> tuple[dict[str, Any], str | None]:
     """The assistant message of one choice and its finish reason."""
     reason = finish_reason(r)
-    calls = None
+    content, calls = r.text, None
     if mode == "named":
         calls = [tc.make_call(req.tool_choice.function.name, r.text)]  # type: ignore[union-attr]
-    elif mode in ("required", "auto") and r.finish_reason != "abort":
-        calls = tc.parse_calls(r.text, req.tools or [])
+        content = None
+    elif mode == "required" and r.finish_reason != "abort":
+        calls, content = tc.parse_calls(r.text, req.tools or []), None
+    elif mode == "auto" and r.finish_reason != "abort":
+        content, calls = tc.parse_tagged_calls(r.text, req.tools or [])
     if calls:
-        return ({"role": "assistant", "content": None, "tool_calls": calls},
+        return ({"role": "assistant", "content": content, "tool_calls": calls},
                 "tool_calls" if reason == "stop" else reason)
     return {"role": "assistant", "content": r.text}, reason
 
 
 async def create_chat_completion(tm: TokenizerManager, req: ChatCompletionRequest, model: str,
                                  request: Request) -> Response:
-    mode = tc.tool_mode(req.tools, req.tool_choice)
-    reqs = tm.build([_input(tm, req, mode)])
+    inp, mode = _input(tm, req, tc.tool_mode(req.tools, req.tool_choice))
+    reqs = tm.build([inp])
     chunks = tm.generate(reqs)
     rid, created = new_id("chatcmpl"), now()
     tokens = TokenText(tm.tokenizer)
-    if req.stream:
-        first = await first_chunk(chunks)
-        return sse_response(_stream(with_first(first, chunks), req, mode, model, rid, created,
-                                    len(reqs), tokens))
-    results = await until_disconnect(request, collect(chunks, len(reqs)))
+    try:
+        if req.stream:
+            first = await first_chunk(chunks)
+            return sse_response(_stream(with_first(first, chunks), req, mode, model, rid, created,
+                                        len(reqs), tokens))
+        results = await until_disconnect(request, collect(chunks, len(reqs)))
+    except APIError as exc:
+        if mode != "none" and exc.param in ("json_schema", "structural_tag"):  # a grammar made from tools
+            raise APIError(400, f"tools: a function's parameters schema is not supported ({exc.message})",
+                           param="tools") from None
+        raise
     choices = []
     for i, r in enumerate(results):
         message, reason = _message(r, req, mode)

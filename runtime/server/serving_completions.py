@@ -7,7 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from .errors import APIError
-from .openai_common import (TokenText, finish_reason, new_id, now, response_format_schema,
+from .openai_common import (TokenText, finish_reason, new_id, now, response_format_constraint,
                             sampling_params, usage)
 from .protocol_openai import CompletionRequest
 from .serving_common import (DONE, SequenceResult, collect, first_chunk, sse, sse_response,
@@ -30,9 +30,9 @@ def _inputs(req: CompletionRequest) -> list[GenerateInput]:
     if req.suffix:
         raise APIError(400, "suffix is not supported", param="suffix")
     params = sampling_params(req, req.max_tokens)
-    schema = req.json_schema or response_format_schema(req.response_format)
-    if schema is not None:
-        params["json_schema"] = schema
+    constraint = ("json_schema", req.json_schema) if req.json_schema else response_format_constraint(req.response_format)
+    if constraint is not None:
+        params[constraint[0]] = constraint[1]
     want_lp = req.logprobs is not None
     return [GenerateInput(prompt=p, sampling_params=params, rid=req.rid if i == 0 else None,
                           return_logprob=want_lp, top_logprobs_num=req.logprobs or 0,

@@ -30,6 +30,14 @@ def _error(r: httpx.Response, status: int) -> dict:
     ("/v1/completions", {"model": "default", "prompt": "x", "max_tokens": 1, "regex": "(unclosed"}, None),
     ("/v1/chat/completions", {**CHAT, "response_format": {"type": "json_schema", "json_schema": {
         "name": "x", "schema": {"type": "wat"}}}}, None),
+    ("/v1/chat/completions", {**CHAT, "tools": [{"type": "function", "function": {
+        "name": "f", "parameters": {"type": "wat"}}}], "tool_choice": "auto"}, "tools"),
+    ("/v1/chat/completions", {**CHAT, "tools": [{"type": "function", "function": {"name": "f"}}] * 2}, "tools"),
+    ("/v1/chat/completions", {**CHAT, "response_format": {"type": "structural_tag"}}, "response_format.structures"),
+    ("/generate", {"text": "x", "sampling_params": {"structural_tag": {"structures": [{"begin": "<a>"}]}}},
+     "structural_tag.structures[0].schema"),
+    ("/generate", {"text": "x", "sampling_params": {"structural_tag": {"structures": [
+        {"begin": "<a>", "schema": {"type": "wat"}}]}}}, "structural_tag"),
     ("/generate", {"text": "x", "sampling_params": {"top_p": 0}}, "top_p"),
     ("/generate", {"text": "x", "sampling_params": {"max_new_tokens": -1}}, "max_new_tokens"),
     ("/generate", {"input_ids": [10**9]}, "input_ids"),
