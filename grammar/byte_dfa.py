@@ -1,4 +1,7 @@
-"""Regex -> interegular character FSM -> minimal-ish byte-level DFA as numpy tables."""
+"""Regex -> minimal byte-level DFA as numpy tables (regex_parse -> byte_nfa -> determinize).
+
+`regex_to_byte_dfa_reference` builds the same language through interegular's character FSM;
+it is the independent twin the parity tests compare against (slow on large patterns)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +11,11 @@ import numpy as np
 from interegular.fsm import anything_else
 
 from . import charset as cs
+from .byte_nfa import ByteNfa
+from .determinize import determinize
 from .errors import GrammarError
+from .regex_ir import RegularExpr
+from .regex_parse import parse_regex
 
 MAX_STATES = 200_000
 
@@ -43,7 +50,24 @@ class ByteDFA:
 
 
 def regex_to_byte_dfa(pattern: str) -> ByteDFA:
-    """Build the byte DFA for an (already normalized) regex, full-match semantics."""
+    """The minimal byte DFA of a Python-`re`-syntax regex, full-match semantics; GrammarError
+    when the pattern is unsupported or its language is empty."""
+    return expr_to_byte_dfa(parse_regex(pattern))
+
+
+def expr_to_byte_dfa(expr: RegularExpr, max_states: int = MAX_STATES) -> ByteDFA:
+    """The minimal byte DFA of a regular IR expression; GrammarError when the language is empty."""
+    nfa = ByteNfa()
+    start = nfa.new()
+    final = nfa.add(expr, start)
+    trans, accepting = determinize(nfa, start, final, max_states)
+    if not accepting[0] and (trans[0] == trans.shape[0] - 1).all():
+        raise GrammarError("the grammar's language is empty (no string satisfies it)")
+    return ByteDFA(trans, accepting, 0)
+
+
+def regex_to_byte_dfa_reference(pattern: str) -> ByteDFA:
+    """Twin of `regex_to_byte_dfa` through interegular (independent parser and determinizer)."""
     try:
         fsm = interegular.parse_pattern(pattern).to_fsm()
     except Exception as e:  # interegular raises several private error types

@@ -1,0 +1,92 @@
+"""Thompson NFA over bytes for the regular IR (regex_ir); UTF-8 paths share their suffixes."""
+from __future__ import annotations
+
+from . import charset as cs
+from .errors import GrammarError
+from .regex_ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
+from .regex_parse import parse_regex
+
+MAX_NFA_STATES = 2_000_000
+
+Edge = tuple[int, int, int]  # (lo byte, hi byte, target state)
+
+
+class ByteNfa:
+    """Byte-range edges and epsilon edges; states are ints, created by `new()`."""
+
+    def __init__(self) -> None:
+        self.edges: list[list[Edge]] = []
+        self.eps: list[list[int]] = []
+        self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
+
+    def new(self) -> int:
+        if len(self.edges) >= MAX_NFA_STATES:
+            raise GrammarError(f"grammar too large (over {MAX_NFA_STATES} NFA states)")
+        self.edges.append([])
+        self.eps.append([])
+        return len(self.edges) - 1
+
+    def add(self, expr: RegularExpr, src: int) -> int:
+        """Add `expr` starting at state `src`; return its end state."""
+        if isinstance(expr, Lit):
+            for b in expr.data:
+                dst = self.new()
+                self.edges[src].append((b, b, dst))
+                src = dst
+            return src
+        if isinstance(expr, Cls):
+            return self._add_ranges(expr.ranges, src)
+        if isinstance(expr, Seq):
+            for item in expr.items:
+                src = self.add(item, src)
+            return src
+        if isinstance(expr, Alt):
+            end = self.new()
+            for item in expr.items:
+                start = self.new()
+                self.eps[src].append(start)
+                self.eps[self.add(item, start)].append(end)
+            return end
+        if isinstance(expr, Rep):
+            return self._add_rep(expr, src)
+        if isinstance(expr, Regex):
+            return self.add(parse_regex(expr.pattern), src)
+        raise GrammarError(f"not a regular expression: {expr!r}")
+
+    def _add_ranges(self, ranges: cs.Ranges, src: int) -> int:
+        """One character of `ranges`: byte paths from `src`, sequences with equal tails
+        sharing their states (so a class adds a handful of states, not one per path)."""
+        key = tuple(ranges)
+        seqs = self._utf8.get(key)
+        if seqs is None:
+            rs = cs.intersect(cs.normalize(list(ranges)), cs.ANY)
+            seqs = self._utf8[key] = [q for lo, hi in rs for q in cs.utf8_sequences(lo, hi)]
+        end = self.new()
+        tails: dict[tuple, int] = {(): end}
+
+        def tail(rest: tuple) -> int:
+            node = tails.get(rest)
+            if node is None:
+                node = self.new()
+                self.edges[node].append((rest[0][0], rest[0][1], tail(rest[1:])))
+                tails[rest] = node
+            return node
+
+        for seq in seqs:
+            self.edges[src].append((seq[0][0], seq[0][1], tail(seq[1:])))
+        return end
+
+    def _add_rep(self, rep: Rep, src: int) -> int:
+        for _ in range(rep.lo):
+            src = self.add(rep.item, src)
+        if rep.hi is None:
+            loop = self.new()
+            self.eps[src].append(loop)
+            self.eps[self.add(rep.item, loop)].append(loop)
+            return loop
+        end = self.new()
+        for _ in range(rep.hi - rep.lo):
+            self.eps[src].append(end)
+            src = self.add(rep.item, src)
+        self.eps[src].append(end)
+        return end

@@ -1,0 +1,168 @@
+"""Byte NFA -> trimmed, minimal DFA as numpy tables.
+
+Bytes are first grouped into classes that no NFA edge tells apart, so subset construction and
+minimization work on a few dozen columns instead of 256. A DFA state is the frozenset of
+"important" NFA states (those with byte edges, and the final state) in an epsilon closure.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .byte_nfa import ByteNfa
+from .errors import GrammarError
+
+_EMPTY: frozenset[int] = frozenset()
+
+
+def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[np.ndarray, np.ndarray]:
+    """(trans int32 [n + 1, 256], accepting bool [n + 1]) of the minimal DFA of the NFA's
+    language; state 0 is the start, state n the dead sink. The start state is kept even when
+    the language is empty (it then has no live transition and does not accept)."""
+    class_of = _byte_classes(nfa)                        # [256] byte -> class
+    n_classes = int(class_of[-1]) + 1
+    sub = _Subsets(nfa, final, class_of, n_classes)
+    rows, accepting = sub.run(start, max_states)         # [m, n_classes] (-1 = none), [m]
+    rows, accepting = _trim(rows, accepting)             # dead = len(rows) after trim
+    rows, accepting = _minimize(rows, accepting)
+    return np.ascontiguousarray(rows[:, class_of]), accepting
+
+
+def _byte_classes(nfa: ByteNfa) -> np.ndarray:
+    cut = np.zeros(257, dtype=bool)  # cut[b]: a class starts at byte b
+    cut[0] = True
+    for edges in nfa.edges:
+        for lo, hi, _ in edges:
+            cut[lo] = cut[hi + 1] = True
+    return (np.cumsum(cut[:256]) - 1).astype(np.int64)
+
+
+class _Subsets:
+    """Subset construction over byte classes; per-NFA-state rows of target sets are cached."""
+
+    def __init__(self, nfa: ByteNfa, final: int, class_of: np.ndarray, n_classes: int) -> None:
+        self.nfa, self.final, self.class_of, self.n_classes = nfa, final, class_of, n_classes
+        self.closures: dict[int, frozenset[int]] = {}
+        self.moves: dict[int, np.ndarray] = {}
+
+    def closure(self, s: int) -> frozenset[int]:
+        """Important states reachable from `s` by epsilon edges (memoized)."""
+        c = self.closures.get(s)
+        if c is None:
+            edges, eps = self.nfa.edges, self.nfa.eps
+            seen, todo, out = {s}, [s], []
+            while todo:
+                q = todo.pop()
+                if edges[q] or q == self.final:
+                    out.append(q)
+                for t in eps[q]:
+                    if t not in seen:
+                        seen.add(t)
+                        todo.append(t)
+            c = self.closures[s] = frozenset(out)
+        return c
+
+    def move(self, q: int) -> np.ndarray:
+        """object [n_classes]: the closed target set of important state `q` per byte class."""
+        row = self.moves.get(q)
+        if row is None:
+            row = np.empty(self.n_classes, dtype=object)
+            row.fill(_EMPTY)
+            for lo, hi, t in self.nfa.edges[q]:
+                a, b, c = int(self.class_of[lo]), int(self.class_of[hi]) + 1, self.closure(t)
+                seg = row[a:b]
+                if all(x is _EMPTY for x in seg):
+                    row[a:b] = [c] * (b - a)
+                else:
+                    row[a:b] = [x | c for x in seg]
+            self.moves[q] = row
+        return row
+
+    def run(self, start: int, max_states: int) -> tuple[np.ndarray, np.ndarray]:
+        init = self.closure(start)
+        if not init:  # nothing reachable: the empty language
+            return np.full((1, self.n_classes), -1, dtype=np.int64), np.zeros(1, dtype=bool)
+        index: dict[frozenset[int], int] = {_EMPTY: -1, init: 0}
+        order = [init]
+        rows: list[list[int]] = []
+        while len(rows) < len(order):
+            subset = order[len(rows)]
+            it = iter(subset)
+            row = self.move(next(it))
+            for q in it:
+                row = row | self.move(q)
+            vals = row.tolist()
+            for v in dict.fromkeys(vals):
+                if v not in index:
+                    index[v] = len(order)
+                    order.append(v)
+                    if len(order) > max_states:
+                        raise GrammarError(f"grammar too large (over {max_states} DFA states)")
+            rows.append([index[v] for v in vals])
+        accepting = np.array([self.final in s for s in order], dtype=bool)
+        return np.array(rows, dtype=np.int64).reshape(len(rows), self.n_classes), accepting
+
+
+def _trim(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep the start and the states that can reach an accepting state; add the dead sink."""
+    n = rows.shape[0]
+    src, col = np.nonzero(rows >= 0)
+    dst = rows[src, col]
+    order = np.argsort(dst, kind="stable")               # reverse edges grouped by target
+    src, dst = src[order], dst[order]
+    starts = np.searchsorted(dst, np.arange(n + 1))
+    live = accepting.copy()
+    todo = np.flatnonzero(live).tolist()
+    src_l, starts_l = src.tolist(), starts.tolist()
+    while todo:
+        s = todo.pop()
+        for p in src_l[starts_l[s]:starts_l[s + 1]]:
+            if not live[p]:
+                live[p] = True
+                todo.append(p)
+    live[0] = True
+    keep = np.flatnonzero(live)
+    remap = np.full(n + 1, len(keep), dtype=np.int64)    # -1 (index n) and dropped -> dead
+    remap[keep] = np.arange(len(keep))
+    out = remap[np.where(rows[keep] >= 0, rows[keep], n)]
+    out = np.vstack([out, np.full((1, rows.shape[1]), len(keep), dtype=np.int64)])
+    return out, np.concatenate([accepting[keep], [False]])
+
+
+def _partition(sig: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Class ids [n] of equal rows of `sig` [n, k]: sort a 64-bit hash of each row, then check
+    that rows sharing an id are equal (on a collision, fall back to an exact row sort)."""
+    with np.errstate(over="ignore"):
+        h = (sig.astype(np.uint64) * mult.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+    _, first, ids = np.unique(h, return_index=True, return_inverse=True)
+    ids = ids.reshape(-1)
+    if (sig == sig[first[ids]]).all():
+        return ids
+    return np.unique(sig, axis=0, return_inverse=True)[1].reshape(-1)
+
+
+def _minimize(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Moore partition refinement (vectorized); the dead sink stays last, the start first."""
+    n = rows.shape[0]                                     # includes the dead sink (last)
+    cls = accepting.astype(np.int64)
+    cls[-1] = 2                                           # the sink is its own class
+    count = len(np.unique(cls))
+    mult = np.random.default_rng(0).integers(1, 2**62, size=rows.shape[1] + 1) * 2 + 1
+    while True:
+        sig = np.concatenate([cls[:, None], cls[rows]], axis=1)   # [n, 1 + n_classes]
+        cls = _partition(sig, mult)
+        k = int(cls.max()) + 1
+        if k == count:
+            break
+        count = k
+    # renumber classes by first appearance (start -> 0), the sink's class last
+    first = np.full(count, -1, dtype=np.int64)
+    seen_order = cls[np.sort(np.unique(cls, return_index=True)[1])]
+    sink = cls[-1]
+    seen_order = seen_order[seen_order != sink]
+    first[seen_order] = np.arange(len(seen_order))
+    first[sink] = len(seen_order)
+    rep = np.zeros(count, dtype=np.int64)
+    rep[cls[::-1]] = np.arange(n)[::-1]                   # a representative state per class
+    new_rows = first[cls[rows[rep[np.argsort(first)]]]]
+    new_acc = accepting[rep[np.argsort(first)]]
+    return new_rows.astype(np.int32), new_acc
