@@ -13,13 +13,14 @@ Item = tuple[int, int, int]
 
 
 class EarleySet:
-    __slots__ = ("scans", "waiting", "accepting", "next_bytes", "next_bits")
+    __slots__ = ("scans", "waiting", "accepting", "popped", "next_bytes", "next_bits")
 
     def __init__(self, scans: dict[tuple[int, int], frozenset], waiting: dict[int, list[Item]],
-                 accepting: bool) -> None:
+                 accepting: bool, popped: bool = False) -> None:
         self.scans = scans          # (terminal, dfa state) -> advanced items
         self.waiting = waiting      # nonterminal -> items whose dot is before it
         self.accepting = accepting  # the start symbol spans the whole input
+        self.popped = popped        # an item with the `barrier` origin completed here
         self.next_bytes: frozenset[int] | None = None  # filled lazily by Recognizer.allowed_bytes
         self.next_bits = -1  # the same as a 256-bit int (-1 = not computed yet)
 
@@ -72,16 +73,17 @@ class Recognizer:
             return None
         return self.build(chart, len(chart), scans, agenda)
 
-    def complete_terminal(self, chart: list[EarleySet], items) -> EarleySet:
+    def complete_terminal(self, chart: list[EarleySet], items, barrier: int = -1) -> EarleySet:
         """The set after a terminal ends, for the group `items` only (new position len(chart))."""
-        return self.build(chart, len(chart), {}, list(items))
+        return self.build(chart, len(chart), {}, list(items), barrier)
 
-    def build(self, chart, pos: int, scans: dict, agenda: list[Item]) -> EarleySet:
-        """Run completion and prediction to a fixed point for the set at `pos`."""
+    def build(self, chart, pos: int, scans: dict, agenda: list[Item], barrier: int = -1) -> EarleySet:
+        """Run completion and prediction to a fixed point for the set at `pos`. Items with
+        origin `barrier` are not completed into that set; `popped` records that one would be."""
         bodies, lhs_of, by_lhs, nullable = self.bodies, self.lhs, self.by_lhs, self.nullable
         seen: set[Item] = set()
         waiting: dict[int, list[Item]] = {}
-        accepting = False
+        accepting = popped = False
         while agenda:
             item = agenda.pop()
             if item in seen:
@@ -91,6 +93,9 @@ class Recognizer:
             body = bodies[r]
             if d == len(body):
                 lhs = lhs_of[r]
+                if o == barrier:
+                    popped = True
+                    continue
                 if o == pos:  # empty span: handled when predicting the nullable nonterminal
                     if lhs == self.start and pos == 0:
                         accepting = True
@@ -118,7 +123,7 @@ class Recognizer:
                 if self.term_nullable[t]:
                     agenda.append((r, d + 1, o))
         frozen = {k: frozenset(v) for k, v in scans.items()}
-        return EarleySet(frozen, waiting, accepting)
+        return EarleySet(frozen, waiting, accepting, popped)
 
     def allowed_bytes(self, es: EarleySet) -> frozenset[int]:
         """Bytes that may come next after `es` (cached on the set)."""

@@ -1,105 +1,167 @@
-"""Token masks: vectorized walks of trie subtrees through terminal DFAs, Earley at boundaries.
+"""Token masks for a CFG: context-independent parts cached per grammar position, the parser
+stack consulted only where a token completes the rule it started in.
 
-For an Earley set waiting on terminal t in DFA state s, and a trie node n (the root, or a node
-where a previous terminal ended), the tokens below n split into (a) those whose remaining bytes
-stay inside t: allowed, and (b) those where t may end after a proper prefix ("boundary" nodes):
-there the recognizer completes t (one Earley step for the whole group) and the same procedure
-continues below the boundary node. (a) and the boundary nodes depend only on (t, s, n), so they
-are computed with numpy over the subtree's row range and cached per compiled grammar.
+A token is allowed when some Earley item of the last set can consume all its bytes. For one
+item (rule r, dot d) the tokens split into those consumed without completing r ("local":
+they depend on (r, d) and the terminal's DFA state only, never on the history) and those
+that complete r at some trie node ("pops"). The pops continue with the items that wait for
+r's left-hand side at r's origin, from the pop nodes as the new frontier, and so on down the
+real chart. Local parts are computed once per compiled grammar by `_Locals`: an Earley run in
+a virtual chart whose bottom is a barrier, over cached vectorized trie walks (TerminalWalks).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from ..token_trie import TokenTrie, unique, walk
 from .earley import EarleySet, Recognizer
-from .trie import TokenTrie
 
-MAX_CACHED_WALKS = 200_000
-SMALL_SUBTREE = 256  # below this many tokens, stepping the recognizer byte by byte is cheaper
+MAX_CACHED = 200_000
+DENSE = 1024  # results allowing more tokens than this keep a bool mask instead of ids
+
+
+class TokenSet:
+    """Token ids, kept as a bool mask [vocab.size] when large; applied by OR into a mask."""
+    __slots__ = ("ids", "dense")
+
+    def __init__(self, ids: np.ndarray, size: int) -> None:
+        self.ids, self.dense = ids, None
+        if len(ids) > DENSE:
+            self.dense = np.zeros(size, dtype=bool)  # [size]
+            self.dense[ids] = True
+
+    def apply(self, out: np.ndarray) -> None:
+        if self.dense is not None:
+            np.logical_or(out, self.dense, out=out)
+        elif len(self.ids):
+            out[self.ids] = True
 
 
 class TerminalWalks:
-    """Cache of (inside token ids, boundary trie nodes) per (terminal, DFA state, trie node)."""
+    """Interned trie frontiers and the cached walk of each (terminal, DFA state, frontier)."""
 
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
         self.tables = [d.table for d in rec.cfg.terminals]  # [states + 1, 256], last row dead
         self.accepts = [np.array(d.accept + [False]) for d in rec.cfg.terminals]
-        self.cache: dict[tuple[int, int, int], tuple[np.ndarray, list[int]]] = {}
+        self.ids: dict[bytes, int] = {}
+        self.nodes: list[np.ndarray] = []
+        self.root = self.frontier(np.zeros(1, dtype=np.int64))
+        self.cache: dict[tuple[int, int, int], tuple[TokenSet, int]] = {}
 
-    def get(self, t: int, s: int, node: int) -> tuple[np.ndarray, list[int]]:
-        key = (t, s, node)
+    def frontier(self, nodes: np.ndarray) -> int:
+        """Id of a sorted node set (-1 when empty)."""
+        if not len(nodes):
+            return -1
+        key = nodes.tobytes()
+        f = self.ids.get(key)
+        if f is None:
+            f = self.ids[key] = len(self.nodes)
+            self.nodes.append(nodes)
+        return f
+
+    def get(self, t: int, s: int, f: int) -> tuple[TokenSet, int]:
+        """(tokens whose bytes below frontier f stay inside terminal t from state s, frontier
+        of the nodes where t may end and a longer token continue)."""
+        key = (t, s, f)
         hit = self.cache.get(key)
         if hit is None:
-            if len(self.cache) >= MAX_CACHED_WALKS:
+            if len(self.cache) >= MAX_CACHED:
                 self.cache.clear()
-            hit = self.cache[key] = self._walk(t, s, node)
+            ids, ends = walk(self.trie, self.tables[t], self.accepts[t], self.nodes[f], s)
+            hit = self.cache[key] = (TokenSet(ids, self.trie.size), self.frontier(ends))
         return hit
 
-    def _walk(self, t: int, s: int, node: int) -> tuple[np.ndarray, list[int]]:
-        trie, table, acc = self.trie, self.tables[t], self.accepts[t]
-        dead = table.shape[0] - 1
-        d = trie.depth[node]
-        rows = np.arange(trie.lo[node], trie.hi[node])
-        rows = rows[trie.lengths[rows] > d]                 # [m] tokens strictly below node
-        lengths = trie.lengths[rows]                         # [m]
-        state = np.full(len(rows), s, dtype=np.int32)        # [m]
-        boundary = []
-        for j in range(d, trie.tb.shape[1]):
-            act = lengths > j
-            if not act.any():
-                break
-            state[act] = table[state[act], trie.tb[rows[act], j]]
-            cross = (lengths > j + 1) & acc[state]  # t may end after j + 1 bytes of a longer token
-            if cross.any():
-                boundary.append(trie.prefix_node[rows[cross], j + 1])
-            if (state == dead).all():
-                break
-        inside = trie.ids[rows[state != dead]]
-        nodes = np.unique(np.concatenate(boundary)).tolist() if boundary else []
-        return inside, nodes
+
+class _Locals:
+    """Local results per grammar position: (tokens, pop frontier id or -1)."""
+
+    def __init__(self, rec: Recognizer, walks: TerminalWalks) -> None:
+        self.rec, self.walks = rec, walks
+        self.bottom = [EarleySet({}, {}, False)]  # virtual position 0: the barrier
+        self.scan_cache: dict[tuple[int, int, int, int], tuple[TokenSet, int]] = {}
+        self.item_cache: dict[tuple[int, int, int], tuple[TokenSet, int]] = {}
+
+    def scan(self, t: int, s: int, r: int, d: int) -> tuple[TokenSet, int]:
+        """Item (r, d) whose terminal t (just before d) is in DFA state s, from the root."""
+        key = (t, s, r, d)
+        hit = self.scan_cache.get(key)
+        if hit is None:
+            if len(self.scan_cache) >= MAX_CACHED:
+                self.scan_cache.clear()
+            es = EarleySet({(t, s): frozenset([(r, d, 0)])}, {}, False)
+            hit = self.scan_cache[key] = self._run(es, self.walks.root)
+        return hit
+
+    def item(self, r: int, d: int, f: int) -> tuple[TokenSet, int]:
+        """Item (r, d), not inside a terminal, from frontier f."""
+        key = (r, d, f)
+        hit = self.item_cache.get(key)
+        if hit is None:
+            if len(self.item_cache) >= MAX_CACHED:
+                self.item_cache.clear()
+            es = self.rec.build(self.bottom, 1, {}, [(r, d, 0)], barrier=0)
+            hit = self.item_cache[key] = self._run(es, f)
+        return hit
+
+    def _run(self, es: EarleySet, f: int) -> tuple[TokenSet, int]:
+        out = np.zeros(self.walks.trie.size, dtype=bool)
+        pops = [self.walks.nodes[f]] if es.popped else []
+        self._expand(self.bottom + [es], f, out, pops)
+        ends = unique(np.concatenate(pops)) if pops else np.zeros(0, dtype=np.int64)
+        return TokenSet(np.flatnonzero(out), out.size), self.walks.frontier(ends)
+
+    def _expand(self, work: list[EarleySet], f: int, out: np.ndarray, pops: list) -> None:
+        for (t, s), items in work[-1].scans.items():
+            tokens, ends = self.walks.get(t, s, f)
+            tokens.apply(out)
+            if ends >= 0:
+                es = self.rec.complete_terminal(work, items, barrier=0)
+                if es.popped:
+                    pops.append(self.walks.nodes[ends])
+                work.append(es)
+                self._expand(work, ends, out, pops)
+                work.pop()
 
 
-def compute_mask(rec: Recognizer, walks: TerminalWalks, chart: list[EarleySet]) -> np.ndarray:
-    """Bool [vocab.size]: tokens allowed after `chart` (EOS is left to the caller)."""
-    mask = np.zeros(walks.trie.size, dtype=bool)
-    _expand(rec, walks, list(chart), 0, mask)
-    return mask
+class MaskBuilder:
+    """Per compiled grammar: fills token masks from Earley charts using the cached parts."""
+
+    def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
+        self.rec = rec
+        self.walks = TerminalWalks(rec, trie)
+        self.locals = _Locals(rec, self.walks)
+
+    def fill(self, chart: list[EarleySet], out: np.ndarray) -> None:
+        """Set `out` (bool [vocab.size], zeroed) True for the tokens allowed after `chart`
+        (EOS is left to the caller)."""
+        seen: set[tuple[int, int, int]] = set()
+        lhs = self.rec.lhs
+        for (t, s), items in chart[-1].scans.items():
+            for r, d, o in items:
+                tokens, pops = self.locals.scan(t, s, r, d)
+                tokens.apply(out)
+                if pops >= 0:
+                    self._pop(chart, o, lhs[r], pops, out, seen)
+
+    def _pop(self, chart: list[EarleySet], o: int, nt: int, f: int, out: np.ndarray,
+             seen: set[tuple[int, int, int]]) -> None:
+        """Nonterminal `nt` begun at chart position `o` completed at the nodes of frontier f."""
+        if (o, nt, f) in seen:
+            return
+        seen.add((o, nt, f))
+        for r, d, o2 in chart[o].waiting.get(nt, ()):
+            tokens, pops = self.locals.item(r, d + 1, f)
+            tokens.apply(out)
+            if pops >= 0:
+                self._pop(chart, o2, self.rec.lhs[r], pops, out, seen)
 
 
-def _expand(rec: Recognizer, walks: TerminalWalks, work: list[EarleySet], node: int,
-            mask: np.ndarray) -> None:
-    """Mark tokens strictly below `node` that the recognizer accepts from `work`."""
-    trie = walks.trie
-    if node and trie.hi[node] - trie.lo[node] < SMALL_SUBTREE:
-        _step_subtrie(rec, trie, work, node, mask)
-        return
-    for (t, s), items in work[-1].scans.items():
-        inside, nodes = walks.get(t, s, node)
-        mask[inside] = True
-        if nodes:
-            work.append(rec.complete_terminal(work, items))
-            for child in nodes:
-                _expand(rec, walks, work, child, mask)
-            work.pop()
+def reference_mask(rec: Recognizer, vocab, chart: list[EarleySet]) -> np.ndarray:
+    """Plain twin of `MaskBuilder.fill`: run the recognizer over every token's bytes."""
+    out = np.zeros(vocab.size, dtype=bool)
+    for i, data in enumerate(vocab.token_bytes):
+        if data and i not in vocab.special_ids:
+            out[i] = rec.run(chart, data) is not None
+    return out
 
-
-def _step_subtrie(rec: Recognizer, trie, work: list[EarleySet], node: int,
-                  mask: np.ndarray) -> None:
-    """Reference-style walk: one recognizer step per trie edge below `node`."""
-    common = rec.allowed_bits(work[-1]) & trie.child_bits[node]
-    children = trie.children[node]
-    while common:
-        low = common & -common
-        common ^= low
-        b = low.bit_length() - 1
-        es = rec.step(work, b)
-        if es is None:
-            continue
-        child = children[b]
-        for tid in trie.tokens_at[child]:
-            mask[tid] = True
-        if trie.children[child]:
-            work.append(es)
-            _step_subtrie(rec, trie, work, child, mask)
-            work.pop()

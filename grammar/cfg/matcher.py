@@ -8,27 +8,27 @@ from ..base import CompiledGrammar, GrammarMatcher
 from ..vocab import Vocabulary
 from .earley import EarleySet, Recognizer
 from .ir import Cfg
-from .mask import TerminalWalks, compute_mask
-from .trie import trie_for
+from ..token_trie import trie_for
+from .mask import MaskBuilder
 
 MAX_JUMP_BYTES = 4096
 
 
 class CompiledCfg(CompiledGrammar):
-    """A CFG compiled for one vocabulary; per-(terminal, state) token walks are cached here."""
+    """A CFG compiled for one vocabulary; token walks per terminal state are cached here."""
 
     def __init__(self, cfg: Cfg, vocab: Vocabulary) -> None:
         self.cfg = cfg
         self.vocab = vocab
         self.rec = Recognizer(cfg)
-        self._walks: TerminalWalks | None = None
+        self._masks: MaskBuilder | None = None
         self._initial = self.rec.initial()
 
     @property
-    def walks(self) -> TerminalWalks:
-        if self._walks is None:  # the trie is only needed for masks, not for accepts()
-            self._walks = TerminalWalks(self.rec, trie_for(self.vocab))
-        return self._walks
+    def masks(self) -> MaskBuilder:
+        if self._masks is None:  # the trie is only needed for masks, not for accepts()
+            self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
+        return self._masks
 
     def accepts(self, text: str) -> bool:
         sets = self.rec.run(self._initial, text.encode("utf-8"))
@@ -63,7 +63,8 @@ class CfgMatcher(GrammarMatcher):
         g = self.grammar
         if self.finished:
             return np.zeros(g.vocab.size, dtype=bool)
-        mask = compute_mask(g.rec, g.walks, self.chart)
+        mask = np.zeros(g.vocab.size, dtype=bool)
+        g.masks.fill(self.chart, mask)
         if self.chart[-1].accepting:
             mask[list(g.vocab.eos_ids)] = True
         return mask

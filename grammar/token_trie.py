@@ -1,0 +1,171 @@
+"""The vocabulary as a byte trie in flat numpy arrays, and DFA walks over it.
+
+Nodes are numbered breadth first (by depth, then lexicographically), so the children of a
+node are a contiguous id range and every node's parent has a smaller id. Node 0 is the root.
+Only non-special tokens with at least one byte are included.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .vocab import Vocabulary
+
+
+class TokenTrie:
+    """parent/byte/depth per node; children as id ranges; tokens per node as CSR ranges."""
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.size = vocab.size
+        ids = sorted((i for i, b in enumerate(vocab.token_bytes) if b and i not in vocab.special_ids),
+                     key=lambda i: vocab.token_bytes[i])
+        data = [vocab.token_bytes[i] for i in ids]
+        n = len(ids)
+        lengths = np.array([len(b) for b in data], dtype=np.int64)         # [n]
+        lmax = int(lengths.max()) if n else 0
+        tb = np.zeros((n, lmax), dtype=np.uint8)                            # [n, lmax] padded bytes
+        if n:
+            flat = np.frombuffer(b"".join(data), dtype=np.uint8)
+            rows = np.repeat(np.arange(n), lengths)
+            cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            tb[rows, cols] = flat
+        # lcp[i]: bytes shared with the previous (sorted) token; nodes at depths lcp+1..len are new
+        lcp = np.zeros(n, dtype=np.int64)
+        if n > 1:
+            same = (tb[1:] == tb[:-1]) & (np.arange(lmax) < np.minimum(lengths[1:], lengths[:-1])[:, None])
+            lcp[1:] = np.where(same.all(axis=1), lmax, np.argmin(same, axis=1))
+        depth_cols = np.arange(1, lmax + 1)                                 # [lmax] depth of column
+        new = (depth_cols > lcp[:, None]) & (depth_cols <= lengths[:, None])  # [n, lmax]
+        c, r = np.nonzero(new.T)                        # new nodes breadth first: by depth, then row
+        num = len(r) + 1
+        node_at = np.zeros((n, lmax + 1), dtype=np.int32)                   # [n, lmax+1] node of t[:k]
+        node_at[r, c + 1] = np.arange(1, num, dtype=np.int32)
+        node_at = np.maximum.accumulate(node_at, axis=0)                    # shared prefixes: from above
+        self.num_nodes = num
+        self.depth = np.zeros(num, dtype=np.int64)                          # [num]
+        self.depth[1:] = c + 1
+        self.byte = np.zeros(num, dtype=np.int64)                           # [num] edge byte into node
+        self.byte[1:] = tb[r, c]
+        self.parent = np.zeros(num, dtype=np.int64)                         # [num]
+        self.parent[1:] = node_at[r, c]
+        self.child_lo = np.searchsorted(self.parent[1:], np.arange(num), "left") + 1   # [num]
+        self.child_hi = np.searchsorted(self.parent[1:], np.arange(num), "right") + 1  # [num]
+        end = node_at[np.arange(n), lengths]                                # [n] node of each token
+        id_arr = np.array(ids, dtype=np.int64)
+        dup = np.ones(n, dtype=bool)
+        dup[np.unique(end, return_index=True)[1]] = False                   # same bytes as another token
+        self.token = np.full(num, -1, dtype=np.int64)                       # [num] a token ending here
+        self.token[end[~dup]] = id_arr[~dup]
+        self.dup_nodes, self.dup_ids = end[dup], id_arr[dup]                # the other tokens
+        self.row_node, self.row_ids = end, id_arr                           # [n] per token
+        self.has_dup = np.zeros(num, dtype=bool)                            # [num]
+        self.has_dup[self.dup_nodes] = True
+        self.child_lo = np.searchsorted(self.parent[1:], np.arange(num), "left") + 1   # [num]
+        self.child_hi = np.searchsorted(self.parent[1:], np.arange(num), "right") + 1  # [num]
+        self.has_children = self.child_hi > self.child_lo                   # [num]
+        self.parent32, self.byte32 = self.parent.astype(np.int32), self.byte.astype(np.int32)
+        self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
+
+    def tokens_of(self, nodes: np.ndarray) -> np.ndarray:
+        """Ids of the tokens ending at `nodes` (unique nodes)."""
+        ids = self.token[nodes]
+        ids = ids[ids >= 0]
+        dup = nodes[self.has_dup[nodes]]
+        if len(dup):
+            ids = np.concatenate([ids, self.dup_ids[np.isin(self.dup_nodes, dup)]])
+        return ids
+
+
+def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate the ranges [lo[i], hi[i]); also return which i each element came from."""
+    counts = hi - lo
+    total = int(counts.sum())
+    owner = np.repeat(np.arange(len(lo)), counts)
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts - lo, counts), owner
+
+
+DENSE_FRONTIER = 4096  # switch from frontier expansion to whole-level steps above this
+
+
+def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, frontier: np.ndarray,
+         state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Walk the tokens strictly below `frontier` nodes through a DFA from `state`.
+
+    table: int [S + 1, 256] with S the dead sink; accept: bool [S + 1].
+    Returns (ids of tokens whose remaining bytes keep the DFA alive, sorted unique nodes with
+    descendants where the DFA accepts: a longer token may continue past the DFA's end there).
+    Nested frontier nodes are walked from each (a token may appear twice in the ids).
+    """
+    dead = table.shape[0] - 1
+    nodes = np.asarray(frontier, dtype=np.int64)
+    states = np.full(len(nodes), state, dtype=np.int64)
+    alive, cross = [], []
+    while len(nodes):
+        if len(nodes) == 1:
+            kids = np.arange(trie.child_lo[nodes[0]], trie.child_hi[nodes[0]])
+            states = table[states[0], trie.byte[kids]]
+        else:
+            kids, owner = expand(trie.child_lo[nodes], trie.child_hi[nodes])
+            states = table[states[owner], trie.byte[kids]]
+        live = states != dead
+        nodes, states = kids[live], states[live]
+        alive.append(nodes)
+        cross.append(nodes[accept[states] & trie.has_children[nodes]])
+        if len(nodes) > DENSE_FRONTIER and len(np.unique(trie.depth[nodes])) == 1:
+            live_below, more_cross = _walk_levels(trie, table, accept, nodes, states)
+            cross.append(more_cross)
+            mark = live_below
+            mark[np.concatenate(alive)] = True
+            return trie.row_ids[mark[trie.row_node]], unique(np.concatenate(cross))
+    nodes = np.concatenate(alive) if alive else np.zeros(0, dtype=np.int64)
+    ends = np.concatenate(cross) if cross else np.zeros(0, dtype=np.int64)
+    if len(np.unique(trie.depth[frontier])) > 1:  # nested frontier: nodes may repeat
+        nodes, ends = unique(nodes), unique(ends)
+    return trie.tokens_of(nodes), ends  # else already sorted (breadth first) and unique
+
+
+def unique(a: np.ndarray) -> np.ndarray:
+    """Sorted unique values (np.unique's hash path is slow on large int arrays)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def _walk_levels(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, nodes: np.ndarray,
+                 states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Continue a walk below same-depth `nodes` one whole trie level at a time (dense case);
+    returns bool [num] live nodes below them, and those of them where the DFA may end early."""
+    dead = table.shape[0] - 1
+    flat = (table.astype(np.int32) * 256).reshape(-1)        # [(S + 1) * 256] next state * 256
+    st = np.full(trie.num_nodes, dead * 256, dtype=np.int32)  # [num] DFA state * 256 per node
+    st[nodes] = states * 256
+    depth = int(trie.depth[nodes[0]]) + 1
+    first = int(trie.level[depth])
+    for depth in range(depth, len(trie.level) - 1):
+        a, b = int(trie.level[depth]), int(trie.level[depth + 1])
+        if a >= b:
+            break
+        level = flat[st[trie.parent32[a:b]] + trie.byte32[a:b]]
+        st[a:b] = level
+        if level.min() == dead * 256:  # the dead sink has the largest id: all dead
+            break
+    live = st != dead * 256
+    live[:first] = False
+    hit = live & trie.has_children
+    hit[hit] = accept[st[hit] >> 8]
+    return live, np.flatnonzero(hit)
+
+
+_CACHE: "OrderedDict[str, TokenTrie]" = OrderedDict()
+
+
+def trie_for(vocab: Vocabulary) -> TokenTrie:
+    """The trie of `vocab`, built once per vocabulary hash (small LRU)."""
+    trie = _CACHE.get(vocab.hash)
+    if trie is None:
+        trie = TokenTrie(vocab)
+        _CACHE[vocab.hash] = trie
+        while len(_CACHE) > 4:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(vocab.hash)
+    return trie
