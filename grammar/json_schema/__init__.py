@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import GrammarError
 from ..regex_syntax import translate
-from .convert import Converter, RecursiveSchema
+from .convert import REGEX_MAX_CHARS, Converter, RecursiveSchema
 from .recursive import schema_to_lark
 
 __all__ = ["schema_to_grammar", "schema_to_regex", "schema_to_lark", "normalize_schema_input"]
@@ -28,7 +28,10 @@ def normalize_schema_input(schema: Any) -> Any:
 
 def schema_to_regex(schema: Any, whitespace: str = "compact") -> str:
     """A normalized regex for the schema (RecursiveSchema if it needs a CFG)."""
-    return translate(Converter(schema, whitespace).conv(schema))
+    rx = Converter(schema, whitespace).conv(schema)
+    if len(rx) > REGEX_MAX_CHARS:
+        raise RecursiveSchema(f"regex of {len(rx)} characters (over {REGEX_MAX_CHARS})")
+    return translate(rx)
 
 
 def schema_to_grammar(schema: Any, whitespace: str = "compact") -> tuple[str, str]:

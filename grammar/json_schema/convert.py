@@ -26,17 +26,21 @@ from .formats import FORMATS
 from .merge import merge
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
 
-ANY_DEPTH = 0
+ANY_DEPTH: int | None = None  # None: any JSON value nests freely (CFG); n: at most n+1 levels
+REGEX_MAX_CHARS = 100_000  # a longer regex is compiled through the CFG path instead
 _RAW = cs.complement(cs.normalize([(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C)]))
 _HEX4 = r"(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
 _SURR = r"[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
 CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u' + _HEX4 + r"|\\u" + _SURR + ")"
 STRING = f'"{CHAR}*"'
+# length-bounded strings: no \u escapes (a subset: far fewer DFA states per repetition)
+SHORT_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])'
+SCALARS = ["null", "true", "false", NUMBER, STRING]
 _IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$schema",
             "$anchor", "deprecated", "readOnly", "writeOnly", "contentMediaType",
             "contentEncoding", "contentSchema", "format", "$defs", "definitions", "nullable",
             "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
-_UNSUPPORTED = {"not", "if", "then", "else", "contains", "dependentRequired",
+_UNSUPPORTED = {"if", "then", "else", "contains", "dependentRequired",
                 "dependentSchemas", "dependencies", "propertyNames", "$dynamicRef",
                 "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
 _BY_TYPE = {
@@ -59,18 +63,27 @@ def _alt(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
 
 
+def _depth(v: Any) -> int:
+    if isinstance(v, list):
+        return 1 + max(map(_depth, v), default=0)
+    if isinstance(v, dict):
+        return 1 + max(map(_depth, v.values()), default=0)
+    return 0
+
+
 def literal(value: Any) -> str:
     """Regex for the compact JSON text of `value`."""
     return re.escape(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 class Converter:
-    def __init__(self, root: Any, whitespace: str = "compact"):
+    def __init__(self, root: Any, whitespace: str = "compact", any_depth: int | None = ANY_DEPTH):
         if whitespace not in ("compact", "flexible"):
             raise GrammarError(f"whitespace must be 'compact' or 'flexible', got {whitespace!r}")
         self.root = root
         self.ws = "" if whitespace == "compact" else r"[ \t\n\r]*"
         self.stack: list[str] = []
+        self.any_depth = any_depth
 
     # -- references ----------------------------------------------------------------------
     def lookup(self, ref: str) -> Any:
@@ -106,7 +119,7 @@ class Converter:
         if isinstance(s, dict) and "$ref" in s:
             return self.ref(s)
         if s is True or s == {}:
-            return self.any_value(ANY_DEPTH)
+            return self.any_value()
         if s is False:
             return NOTHING
         if not isinstance(s, dict):
@@ -116,15 +129,18 @@ class Converter:
             for sub in s["allOf"]:
                 merged = merge(merged, self.deep_resolve(sub), self.resolve)
             return self.conv(merged)
+        if "not" in s:
+            from .exclusive import negate
+            return negate(self, {k: v for k, v in s.items() if k != "not"}, s["not"])
         for key in ("anyOf", "oneOf"):
             if key in s:
                 rest = {k: v for k, v in s.items() if k != key}
                 branches = [merge(rest, self.deep_resolve(b), self.resolve) if rest else b
                             for b in s[key]]
-                regexes = [self.conv(b) for b in branches]
-                if key == "oneOf":
-                    self.check_disjoint(regexes)
-                return _alt(regexes)
+                if key == "oneOf" and len(branches) > 1:
+                    from .exclusive import one_of
+                    return _alt(one_of(self, branches))
+                return _alt([self.conv(b) for b in branches])
         for k in s:
             if k in _UNSUPPORTED:
                 raise GrammarError(f"JSON Schema keyword {k!r} is not supported")
@@ -141,8 +157,9 @@ class Converter:
         finally:
             self.stack.pop()
 
-    def check_disjoint(self, regexes: list[str]) -> None:
-        _check_disjoint(regexes)
+    def emitted_superset(self, rx: str) -> str:
+        """A regular superset of what a converter regex emits (itself, here)."""
+        return rx
 
     def deep_resolve(self, s: Any) -> Any:
         s = self.resolve(s)
@@ -169,14 +186,19 @@ class Converter:
             values = [v for v in values if json.dumps(v, sort_keys=True) == json.dumps(s["const"], sort_keys=True)]
         rest = {k: v for k, v in s.items() if k not in ("enum", "const") and k not in _IGNORED}
         if rest:
-            check = re.compile(self.enum_filter(rest), re.DOTALL)
+            check = re.compile(self.enum_filter(rest, values), re.DOTALL)
             values = [v for v in values
                       if check.fullmatch(json.dumps(v, separators=(",", ":"), ensure_ascii=False))]
         return _alt([literal(v) for v in values])
 
-    def enum_filter(self, rest: dict) -> str:
-        """A Python regex for the enum's sibling keywords (values outside it are dropped)."""
-        return self.conv(rest)
+    def enum_filter(self, rest: dict, values: list[Any]) -> str:
+        """A Python regex (compact JSON) for the enum's sibling keywords: values outside it
+        are dropped. Free-form parts nest as deep as the values do."""
+        depth = max((_depth(v) for v in values), default=0)
+        try:
+            return Converter(self.root, "compact", any_depth=min(depth, 3)).conv(rest)
+        except RecursiveSchema:
+            raise GrammarError("'enum'/'const' next to a recursive $ref is not supported") from None
 
     def typed(self, t: str, s: dict) -> str:
         if t == "null":
@@ -227,33 +249,27 @@ class Converter:
                     raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
                                        "not supported (unless the lengths already fit)")
             return '"' + core + '"'
-        rep = f"{{{lo},{'' if hi is None else hi}}}" if lo or hi is not None else "*"
-        return f'"{CHAR}{rep}"'
+        if not lo and hi is None:
+            return STRING
+        return f'"{SHORT_CHAR}{{{lo},{"" if hi is None else hi}}}"'
 
-    def any_value(self, depth: int) -> str:
-        scalars = ["null", "true", "false", NUMBER, STRING]
-        if depth < 0:
-            return _alt(scalars)
-        inner, ws = self.any_value(depth - 1), self.ws
+    def share(self, rx: str) -> str:
+        """Hook: a value regex that may be repeated (rules in CFG mode)."""
+        return rx
+
+    def any_value(self) -> str:
+        """Any JSON value: needs a CFG, unless ANY_DEPTH caps the nesting (a subset)."""
+        if self.any_depth is None:
+            raise RecursiveSchema("any JSON value (nested to any depth)")
+        rx = _alt(SCALARS)
+        for _ in range(self.any_depth + 1):
+            rx = self.compound_value(rx)
+        return rx
+
+    def compound_value(self, inner: str) -> str:
+        """Scalars, or arrays and objects whose values are `inner`."""
+        ws = self.ws
         arr = rf"\[{ws}(?:{inner}(?:{ws},{ws}{inner})*)?{ws}\]"
         member = f"{STRING}{ws}:{ws}{inner}"
         objr = rf"\{{{ws}(?:{member}(?:{ws},{ws}{member})*)?{ws}\}}"
-        return _alt(scalars + [arr, objr])
-
-
-def _check_disjoint(regexes: list[str]) -> None:
-    """oneOf is exact only when no instance matches two branches."""
-    if len(regexes) < 2:
-        return
-    import interegular
-    try:
-        fsms = [interegular.parse_pattern(translate(r)).to_fsm() for r in regexes]
-    except GrammarError:
-        raise
-    except Exception as e:
-        raise GrammarError(f"oneOf: cannot check that the alternatives are disjoint ({e})") from None
-    for i in range(len(fsms)):
-        for j in range(i + 1, len(fsms)):
-            if not (fsms[i] & fsms[j]).empty():
-                raise GrammarError("oneOf with overlapping alternatives is not supported "
-                                   f"(branches {i} and {j} share instances)")
+        return _alt(SCALARS + [arr, objr])

@@ -74,6 +74,8 @@ def merge(a: Any, b: Any, resolve: Callable[[Any], Any]) -> Any:
             out[k] = [merge(x, y, resolve) for x in w for y in v]
             if len(out[k]) > 64:
                 raise GrammarError("allOf of two large anyOf lists is not supported")
+        elif k == "not":
+            out[k] = {"anyOf": [w, v]}
         elif k in ("title", "description", "default", "examples", "$comment", "$id", "$schema"):
             continue
         else:

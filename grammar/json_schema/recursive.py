@@ -15,11 +15,12 @@ import re
 from typing import Any
 
 from ..errors import GrammarError
-from .convert import _IGNORED, Converter, RecursiveSchema, _check_disjoint
+from .convert import _IGNORED, Converter, RecursiveSchema
 from .regex_tree import PLACEHOLDER_BASE, PLACEHOLDER_LIMIT, LarkWriter, placeholder
 
 _PLACEHOLDERS = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(PLACEHOLDER_LIMIT)}]")
 _ANY_TEXT = r"(?:.|\n)*"
+SHARE_MIN_CHARS = 400  # value regexes at least this long become rules of their own
 
 
 class RuleConverter(Converter):
@@ -27,9 +28,9 @@ class RuleConverter(Converter):
 
     def __init__(self, root: Any, whitespace: str = "compact"):
         super().__init__(root, whitespace)
-        self.rule_ids: dict[str, int] = {}  # $ref -> rule number, in creation order
-        self.bodies: list[str] = []  # rule number -> converter regex with placeholders
-        self.deferred_oneofs: list[list[str]] = []
+        self.rule_ids: dict[str, int] = {}  # $ref (or a shared regex's key) -> rule number
+        self.bodies: dict[int, str] = {}  # rule number -> converter regex with placeholders
+        self.preset: dict[str, str] = {}  # rule key -> body known up front (shared parts)
 
     def ref(self, s: dict) -> str:
         ref = s["$ref"]
@@ -46,17 +47,29 @@ class RuleConverter(Converter):
             self.rule_ids[ref] = len(self.rule_ids)
         return placeholder(self.rule_ids[ref])
 
-    def check_disjoint(self, regexes: list[str]) -> None:
-        if any(_PLACEHOLDERS.search(r) for r in regexes):
-            self.deferred_oneofs.append(regexes)  # checked once every rule body is known
-        else:
-            _check_disjoint(regexes)
+    def rule(self, key: str, body: str | None = None) -> str:
+        """The placeholder for rule `key` (created on first use; `body` if known)."""
+        if key not in self.rule_ids:
+            self.rule_ids[key] = len(self.rule_ids)
+            if body is not None:
+                self.preset[key] = body
+        return placeholder(self.rule_ids[key])
 
-    def enum_filter(self, rest: dict) -> str:
-        rx = self.conv(rest)
-        if _PLACEHOLDERS.search(rx):
-            raise GrammarError("'enum'/'const' next to a recursive $ref is not supported")
-        return rx
+    def share(self, rx: str) -> str:
+        """Long value regexes become rules, so repeating them costs one character."""
+        if len(rx) < SHARE_MIN_CHARS:
+            return rx
+        return self.rule("\x00shared:" + rx, rx)
+
+    def any_value(self) -> str:
+        """Any JSON value, nested to any depth (one rule referring to itself)."""
+        if "\x00any" not in self.rule_ids:
+            me = self.rule("\x00any", "")
+            self.preset["\x00any"] = self.compound_value(me)
+        return self.rule("\x00any")
+
+    def emitted_superset(self, rx: str) -> str:
+        return _PLACEHOLDERS.sub(lambda _: _ANY_TEXT, rx)
 
     def to_lark(self) -> str:
         """The whole grammar as Lark text (rule `start`, rules r0, r1, ... for $refs)."""
@@ -66,28 +79,21 @@ class RuleConverter(Converter):
         try:
             # the root as rule r0, so a schema that refers to "#" is not converted twice
             start = self.ref({"$ref": "#"}) if isinstance(self.root, dict) else self.conv(self.root)
-            refs = list(self.rule_ids)
-            while len(self.bodies) < len(self.rule_ids):  # bodies may add rules
-                refs = list(self.rule_ids)
-                self.bodies.append(self.conv(self.resolve({"$ref": refs[len(self.bodies)]})))
+            while pending := [(k, i) for k, i in self.rule_ids.items() if i not in self.bodies]:
+                for key, i in pending:  # bodies may add rules
+                    self.bodies[i] = self.preset[key] if key in self.preset else \
+                        self.conv(self.resolve({"$ref": key}))
+            refs = {i: ("any JSON value" if k == "\x00any" else "shared part" if k.startswith("\x00")
+                        else k) for k, i in self.rule_ids.items()}
         except RecursiveSchema as e:
             raise GrammarError(f"{e}: a $ref chain that never reaches a schema") from None
         except RecursionError:
             raise GrammarError("schema nesting too deep (self-referencing allOf/anyOf?)") from None
-        for regexes in self.deferred_oneofs:
-            _check_disjoint([self.over_approximation(r) for r in regexes])
         writer = LarkWriter(lambda i: f"r{i}")
         lines = [f"start: {_required(writer.expr(start), 'start')}"]
-        for i, body in enumerate(self.bodies):
+        for i, body in sorted(self.bodies.items()):
             lines.append(f"r{i}: {_required(writer.expr(body), refs[i])}")
         return "\n".join(lines) + "\n"
-
-    def over_approximation(self, rx: str) -> str:
-        """A regular superset of `rx`: each rule unrolled once, deeper rules any text."""
-        def body(m: re.Match) -> str:
-            inner = self.bodies[ord(m.group()) - PLACEHOLDER_BASE]
-            return "(?:" + _PLACEHOLDERS.sub(lambda _: _ANY_TEXT, inner) + ")"
-        return _PLACEHOLDERS.sub(body, rx)
 
 
 def _required(expr: str, what: str) -> str:

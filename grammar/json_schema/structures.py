@@ -41,13 +41,13 @@ def array(cv: "Converter", s: dict) -> str:
     lo, hi = s.get("minItems", 0), s.get("maxItems")
     if s.get("uniqueItems") and (hi is None or hi > 1):
         raise GrammarError("JSON Schema keyword 'uniqueItems' is not supported")
-    prefix = [cv.conv(x) for x in s.get("prefixItems", [])]
+    prefix = [cv.share(cv.conv(x)) for x in s.get("prefixItems", [])]
     items = s.get("items", True)
     if isinstance(items, list):  # draft 4-2019 tuple form
-        prefix, items = [cv.conv(x) for x in items], s.get("additionalItems", True)
+        prefix, items = [cv.share(cv.conv(x)) for x in items], s.get("additionalItems", True)
     if s.get("unevaluatedItems") is False and "items" not in s:
         items = False
-    tail = cv.conv(items)
+    tail = cv.share(cv.conv(items))
     ws = cv.ws
     elems = prefix + [tail]
     first = elems[0]
@@ -85,7 +85,7 @@ def obj(cv: "Converter", s: dict) -> str:
         return _free_map(cv, patterns, addl, lo, hi)
     members = []
     for name, sub in props.items():
-        value = cv.conv(sub)
+        value = cv.share(cv.conv(sub))
         key = literal(name)
         is_req = name in required
         if value == NOTHING:
@@ -108,7 +108,13 @@ def obj(cv: "Converter", s: dict) -> str:
 
 
 def _members(members: list[tuple[str, bool]], sep: str) -> str:
-    """Members in order, optional ones skippable, commas only between emitted ones."""
+    """Members in order, optional ones skippable, commas only between emitted ones.
+    Optional members before the first required one take a trailing comma (linear size);
+    without required members the choice of the first emitted one is quadratic."""
+    first_req = next((i for i, (_, req) in enumerate(members) if req), None)
+    if first_req is not None and first_req > 0:
+        head = "".join(f"(?:{m}{sep})?" for m, _ in members[:first_req])
+        return head + _members(members[first_req:], sep)
     after = ""  # after(i): the rest from i when something was emitted before
     first = ""  # first(i): the rest from i when nothing was emitted yet
     for m, req in reversed(members):
@@ -125,11 +131,11 @@ def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | Non
             raise GrammarError("several 'patternProperties' on one object are not supported")
         (pat, sub), = patterns.items()
         key = '"' + translate(pat, search=True, allowed=_RAW, ecma_space=True) + '"'
-        member = f"{key}{ws}:{ws}{cv.conv(sub)}"
+        member = f"{key}{ws}:{ws}{cv.share(cv.conv(sub))}"
     elif addl is False:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     else:
-        member = f"{STRING}{ws}:{ws}{cv.conv(addl)}"
+        member = f"{STRING}{ws}:{ws}{cv.share(cv.conv(addl))}"
     if member.endswith(NOTHING):
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     if hi is not None and hi == 0:
