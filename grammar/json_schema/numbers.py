@@ -1,5 +1,14 @@
-"""Exact regexes for bounded integers and (integer-bounded) decimal numbers in JSON syntax."""
+"""Exact regexes for bounded integers and decimal numbers in JSON syntax.
+
+Bounded numbers are emitted without exponent. A bound is applied to the decimal text so that
+the float a validator parses from it (correctly rounded) satisfies the schema's bound:
+exclusive bounds become inclusive at the neighbouring double.
+"""
 from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
 
 from ..errors import GrammarError
 
@@ -70,40 +79,121 @@ def int_range(lo: int | None, hi: int | None) -> str:
     return _alt(parts)
 
 
-def _magnitude(a: int, a_excl: bool, b: int | None, b_excl: bool) -> list[str]:
+def _suffix(empty: bool, alts: list[str]) -> str | None:
+    """Fraction suffix regex: '' when the digit string is empty, else '.' + digits."""
+    if not alts:
+        return "" if empty else None
+    dot = r"\.(?:" + "|".join(alts) + ")"
+    return f"(?:{dot})?" if empty else dot
+
+
+def _ge(f: str, excl: bool) -> tuple[bool, list[str]]:
+    """Digit strings D with 0.D >= 0.f (> when excl): (empty D allowed, non-empty alternatives).
+    `f` has no trailing zeros."""
+    if not f:
+        return (not excl, ["[0-9]*[1-9][0-9]*" if excl else "[0-9]+"])
+    c, alts = int(f[0]), []
+    if c < 9:
+        alts.append(f"[{c + 1}-9][0-9]*")
+    empty, sub = _ge(f[1:], excl)
+    alts += ([str(c)] if empty else []) + ([f"{c}(?:{'|'.join(sub)})"] if sub else [])
+    return False, alts
+
+
+def _le(f: str, excl: bool) -> tuple[bool, list[str]]:
+    """Digit strings D with 0.D <= 0.f (< when excl)."""
+    if not f:
+        return (not excl, [] if excl else ["0+"])
+    c, alts = int(f[0]), []
+    if c > 0:
+        alts.append(f"[0-{c - 1}][0-9]*")
+    empty, sub = _le(f[1:], excl)
+    alts += ([str(c)] if empty else []) + ([f"{c}(?:{'|'.join(sub)})"] if sub else [])
+    return True, alts
+
+
+def _between(f1: str, e1: bool, f2: str, e2: bool) -> tuple[bool, list[str]]:
+    """Digit strings D with 0.f1 <(=) 0.D <(=) 0.f2, given 0.f1 <= 0.f2."""
+    if not f1 and not e1:
+        return _le(f2, e2)
+    if not f2:
+        return False, []
+    c1, r1 = (int(f1[0]), f1[1:]) if f1 else (0, "")
+    c2, r2 = int(f2[0]), f2[1:]
+    if c1 == c2:
+        empty, sub = _between(r1, e1, r2, e2)
+        return False, ([str(c1)] if empty else []) + ([f"{c1}(?:{'|'.join(sub)})"] if sub else [])
+    alts = []
+    for c, (empty, sub) in ((c1, _ge(r1, e1)), (c2, _le(r2, e2))):
+        alts += ([str(c)] if empty else []) + ([f"{c}(?:{'|'.join(sub)})"] if sub else [])
+    if c1 + 1 <= c2 - 1:
+        alts.append(f"{_digit(c1 + 1, c2 - 1)}[0-9]*")
+    return False, alts
+
+
+def _split(d: Decimal) -> tuple[int, str]:
+    """Integer part and fraction digits (no trailing zeros) of a non-negative decimal."""
+    i = int(d)
+    frac = format(d - i, "f")
+    return i, frac[2:].rstrip("0") if "." in frac else ""
+
+
+def _magnitude(a: Decimal, a_excl: bool, b: Decimal | None, b_excl: bool) -> list[str]:
     """Decimals m (no sign, no exponent) with a <(=) m <(=) b, a >= 0."""
     if b is not None and (b < a or (b == a and (a_excl or b_excl))):
         return []
-    if b == a:
-        return [str(a) + _FRAC_ZERO]
-    out = [f"(?:{_alt(mid)}){_FRAC_ANY}" for mid in [_nonneg(a + 1, None if b is None else b - 1)] if mid]
-    out.append(str(a) + (_FRAC_NONZERO if a_excl else _FRAC_ANY))
-    if b is not None and not b_excl:
-        out.append(str(b) + _FRAC_ZERO)
+    ai, af = _split(a)
+    if b is not None:
+        bi, bf = _split(b)
+        if ai == bi:
+            suf = _suffix(*_between(af, a_excl, bf, b_excl))
+            return [] if suf is None else [str(ai) + suf]
+    out = []
+    suf = _suffix(*_ge(af, a_excl))
+    if suf is not None:
+        out.append(str(ai) + suf)
+    mid = _nonneg(ai + 1, None if b is None else bi - 1)
+    if mid:
+        out.append(f"(?:{'|'.join(mid)}){_FRAC_ANY}")
+    if b is not None:
+        suf = _suffix(*_le(bf, b_excl))
+        if suf is not None:
+            out.append(str(bi) + suf)
     return out
 
 
-def _as_int(x: float | int, name: str) -> int:
+def _float_bound(x: Any, name: str, up: bool, excl: bool) -> Decimal:
+    """An inclusive decimal bound D such that any decimal text on the right side of D parses
+    (correctly rounded, so monotonically) to a float on the right side of x: exclusive
+    bounds move to the neighbouring double."""
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise GrammarError(f"{name} must be a number, got {x!r}")
-    if float(x) != int(x):
-        raise GrammarError(f"{name}={x!r}: only integer-valued bounds are supported for 'number'")
-    return int(x)
+    try:
+        f = float(x)
+    except OverflowError:
+        raise GrammarError(f"{name}={x!r} is out of range") from None
+    if math.isinf(f) or math.isnan(f):
+        raise GrammarError(f"{name}={x!r} is not a finite number")
+    if (f < x) if up else (f > x):  # a large int that float() rounded the wrong way
+        f = math.nextafter(f, math.inf if up else -math.inf)
+    if excl:
+        f = math.nextafter(f, math.inf if up else -math.inf)
+    return Decimal(repr(f))
 
 
-def number_range(lo, lo_excl: bool, hi, hi_excl: bool) -> str:
-    """JSON numbers within integer-valued bounds (emitted without exponent); else JSON number."""
+def number_range(lo: Any, lo_excl: bool, hi: Any, hi_excl: bool) -> str:
+    """JSON numbers within the bounds (emitted without exponent); else any JSON number."""
     if lo is None and hi is None:
         return NUMBER
-    lo = None if lo is None else _as_int(lo, "minimum")
-    hi = None if hi is None else _as_int(hi, "maximum")
+    lo = None if lo is None else _float_bound(lo, "minimum", True, lo_excl)
+    hi = None if hi is None else _float_bound(hi, "maximum", False, hi_excl)
     parts = []
-    if hi is None or hi > 0 or (hi == 0 and not hi_excl):
-        a, a_excl = (lo, lo_excl) if lo is not None and lo >= 0 else (0, False)
-        parts += _magnitude(a, a_excl, hi, hi_excl)
+    if hi is None or hi >= 0:
+        a = lo if lo is not None and lo >= 0 else Decimal(0)
+        parts += _magnitude(a, False, hi, False)
     if lo is None or lo < 0:
-        a, a_excl = (-hi, hi_excl) if hi is not None and hi < 0 else (0, True)
-        parts += ["-" + x for x in _magnitude(a, a_excl, None if lo is None else -lo, lo_excl)]
+        a, a_excl = (-hi, False) if hi is not None and hi < 0 else (Decimal(0), True)
+        parts += ["-" + x for x in _magnitude(a, a_excl, None if lo is None else -lo, False)]
     return _alt(parts)
 
 
