@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from ..errors import GrammarError
+from .lark_frontend import build_lark
 from .ir import Alt, Cls, Expr, Lit, Ref, Rep, Seq
 from .utf8 import MAX_CP, complement, merge_ranges
 
@@ -31,9 +33,13 @@ COMMENT: /#[^\n]*/
 %ignore COMMENT
 """
 
-_PARSER = Lark(_META, parser="lalr")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "0": "\0", "a": "\a", "b": "\b"}
 _HEX = {"x": 2, "u": 4, "U": 8}
+
+
+@lru_cache(maxsize=1)
+def _meta_parser() -> Lark:
+    return build_lark(_META, parser="lalr")
 
 
 def is_gbnf(text: str) -> bool:
@@ -44,7 +50,7 @@ def is_gbnf(text: str) -> bool:
 def parse_gbnf(text: str) -> tuple[dict[str, Expr], str]:
     """Parse GBNF into {rule name: body}; the start rule is `root` (else the first rule)."""
     try:
-        tree = _PARSER.parse(text)
+        tree = _meta_parser().parse(text)
     except UnexpectedInput as e:
         raise GrammarError(f"GBNF syntax error at line {e.line}, column {e.column}: "
                            f"{e.get_context(text).strip()!r}") from None

@@ -1,6 +1,9 @@
 """Lark grammar text -> rules of `Expr` bodies, using lark's own grammar loader."""
 from __future__ import annotations
 
+import threading
+
+import lark.lexer
 from lark import Lark
 from lark.exceptions import LarkError
 from lark.lexer import PatternStr
@@ -15,10 +18,25 @@ _LOOKBEHIND_FREE = {
 }
 
 
+_LOCK = threading.Lock()
+
+
+def build_lark(*args, **kwargs) -> Lark:
+    """`Lark(...)` without lark's terminal-collision check: with interegular installed it
+    costs ~0.35 s the first time (lark's own grammar) and we re-lower every terminal anyway."""
+    with _LOCK:
+        saved = getattr(lark.lexer, "has_interegular", False)
+        lark.lexer.has_interegular = False
+        try:
+            return Lark(*args, **kwargs)
+        finally:
+            lark.lexer.has_interegular = saved
+
+
 def parse_lark(text: str, start: str = "start") -> tuple[dict[str, Expr], str]:
     """Parse a Lark grammar; %ignore'd terminals may follow every terminal and lead the text."""
     try:
-        lark = Lark(text, parser="earley", lexer="dynamic", start=start)
+        lark = build_lark(text, parser="earley", lexer="dynamic", start=start)
     except LarkError as e:
         raise GrammarError(f"Lark grammar error: {e}") from None
     ignore = _ignore_expr(lark)
