@@ -40,12 +40,12 @@ _IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$
             "$anchor", "deprecated", "readOnly", "writeOnly", "contentMediaType",
             "contentEncoding", "contentSchema", "format", "$defs", "definitions", "nullable",
             "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
-_UNSUPPORTED = {"if", "then", "else", "contains", "dependentRequired",
-                "dependentSchemas", "dependencies", "propertyNames", "$dynamicRef",
+_UNSUPPORTED = {"if", "then", "else", "contains", "$dynamicRef",
                 "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
 _BY_TYPE = {
     "object": {"properties", "required", "additionalProperties", "patternProperties",
-               "minProperties", "maxProperties", "unevaluatedProperties"},
+               "minProperties", "maxProperties", "unevaluatedProperties", "propertyNames",
+               "dependentRequired", "dependentSchemas"},
     "array": {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"},
     "string": {"minLength", "maxLength", "pattern", "format"},
     "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
@@ -61,6 +61,19 @@ def _alt(parts: list[str]) -> str:
     if not parts:
         return NOTHING
     return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+def counts(s: dict, lo_key: str, hi_key: str) -> tuple[int, int | None]:
+    """(min, max) of a count keyword pair (minItems/maxItems, ...); 1.0 counts as 1."""
+    out = []
+    for key, default in ((lo_key, 0), (hi_key, None)):
+        v = s.get(key, default)
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or int(v) != v:
+                raise GrammarError(f"{key!r} must be a non-negative integer, got {v!r}")
+            v = int(v)
+        out.append(v)
+    return out[0], out[1]
 
 
 def _depth(v: Any) -> int:
@@ -129,6 +142,9 @@ class Converter:
             for sub in s["allOf"]:
                 merged = merge(merged, self.deep_resolve(sub), self.resolve)
             return self.conv(merged)
+        if any(k in s for k in ("dependentRequired", "dependentSchemas", "dependencies")):
+            from .dependencies import expand
+            return self.conv(expand(s, self.resolve))
         if "not" in s:
             from .exclusive import negate
             return negate(self, {k: v for k, v in s.items() if k != "not"}, s["not"])
@@ -233,7 +249,7 @@ class Converter:
         return int_range(lo, hi)
 
     def string(self, s: dict) -> str:
-        lo, hi = s.get("minLength", 0), s.get("maxLength")
+        lo, hi = counts(s, "minLength", "maxLength")
         kinds = [k for k in ("pattern", "format") if k in s and not (k == "format" and s[k] not in FORMATS)]
         if len(kinds) > 1:
             raise GrammarError("'pattern' together with 'format' is not supported")
@@ -246,8 +262,12 @@ class Converter:
                 from .regex_tree import length_bounds
                 cmin, cmax = length_bounds(core)
                 if cmin < lo or (hi is not None and (cmax is None or cmax > hi)):
-                    raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
-                                       "not supported (unless the lengths already fit)")
+                    from .lengths import fit_length
+                    fitted = fit_length(core, lo, hi)
+                    if fitted is None:
+                        raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
+                                           "not supported (only when one repetition varies)")
+                    return NOTHING if fitted == NOTHING else '"' + fitted + '"'
             return '"' + core + '"'
         if not lo and hi is None:
             return STRING

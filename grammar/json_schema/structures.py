@@ -1,13 +1,15 @@
 """Arrays and objects for the JSON Schema converter (see convert.py for the policies)."""
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GrammarError
 from ..regex_syntax import NOTHING, translate
-from .convert import _RAW, STRING, _alt, literal
+from .convert import _RAW, STRING, _alt, counts, literal
 from .merge import merge
+from .superset import overlaps
 
 if TYPE_CHECKING:
     from .convert import Converter
@@ -38,7 +40,7 @@ def _rest(cv: "Converter", first: str, more: list[str], tail: str, lo: int, hi: 
 
 
 def array(cv: "Converter", s: dict) -> str:
-    lo, hi = s.get("minItems", 0), s.get("maxItems")
+    lo, hi = counts(s, "minItems", "maxItems")
     if s.get("uniqueItems") and (hi is None or hi > 1):
         raise GrammarError("JSON Schema keyword 'uniqueItems' is not supported")
     prefix = [cv.share(cv.conv(x)) for x in s.get("prefixItems", [])]
@@ -71,7 +73,7 @@ def obj(cv: "Converter", s: dict) -> str:
     addl = s.get("additionalProperties", True)
     if s.get("unevaluatedProperties") is False and "additionalProperties" not in s:
         addl = False
-    lo, hi = s.get("minProperties", 0), s.get("maxProperties")
+    lo, hi = counts(s, "minProperties", "maxProperties")
     for name in props:  # a declared name matching a pattern must satisfy both schemas
         for pat, sub in patterns.items():
             if re.search(pat, name):
@@ -81,8 +83,13 @@ def obj(cv: "Converter", s: dict) -> str:
             matching = [sub for pat, sub in patterns.items() if re.search(pat, name)]
             props[name] = matching[0] if len(matching) == 1 else (addl if not matching else
                                                                     {"allOf": matching})
+    key_rx = _property_names(cv, s.get("propertyNames", True))
+    if key_rx is not None:
+        for name in props:
+            if not re.fullmatch(translate(key_rx), json.dumps(name, ensure_ascii=False)):
+                props[name] = False
     if not props:
-        return _free_map(cv, patterns, addl, lo, hi)
+        return _free_map(cv, patterns, addl, lo, hi, key_rx)
     members = []
     for name, sub in props.items():
         value = cv.share(cv.conv(sub))
@@ -94,17 +101,53 @@ def obj(cv: "Converter", s: dict) -> str:
             continue
         members.append((f"{key}{cv.ws}:{cv.ws}{value}", is_req))
     n_req = sum(r for _, r in members)
-    if lo > n_req:
-        if lo >= len(members):
-            members = [(m, True) for m, _ in members]
+    sep = f"{cv.ws},{cv.ws}"
+    if lo > n_req or (hi is not None and hi < len(members)):
+        body = _counted(members, sep, lo, hi)
+        return NOTHING if body is None else rf"\{{{cv.ws}{body}{cv.ws}\}}"
+    return rf"\{{{cv.ws}{_members(members, sep)}{cv.ws}\}}"
+
+
+_COUNTED_MAX_CHARS = 400_000
+
+
+def _counted(members: list[tuple[str, bool]], sep: str, lo: int, hi: int | None) -> str | None:
+    """Members in order with between lo and hi of them emitted (None: impossible)."""
+    n = len(members)
+    memo: dict[tuple[int, int, bool], str | None] = {}
+
+    def rest(i: int, c: int, started: bool) -> str | None:  # c members emitted before i
+        key = (i, c, started)
+        if key in memo:
+            return memo[key]
+        if c >= lo and (hi is None or c + n - i <= hi):  # no count limit left
+            out = _members(members[i:], sep) if not started else _after(members[i:], sep)
+            memo[key] = out
+            return out
+        if i == n:
+            return None
+        m, req = members[i]
+        take = None
+        if hi is None or c < hi:
+            r = rest(i + 1, c + 1, True)
+            take = None if r is None else (sep if started else "") + m + r
+        skip = None if req else rest(i + 1, c, started)
+        if take is None or skip is None:
+            out = take if skip is None else skip
         else:
-            raise GrammarError("'minProperties' above the required count with optional "
-                               "properties is not supported")
-    if hi is not None and hi < len(members):
-        if hi < n_req:
-            return NOTHING
-        raise GrammarError("'maxProperties' below the number of declared properties is not supported")
-    return rf"\{{{cv.ws}{_members(members, f'{cv.ws},{cv.ws}')}{cv.ws}\}}"
+            out = f"(?:{take})?" if skip == "" else f"(?:{take}|{skip})"
+        if out is not None and len(out) > _COUNTED_MAX_CHARS:
+            raise GrammarError("'minProperties'/'maxProperties' with many optional properties "
+                               "is not supported (too large)")
+        memo[key] = out
+        return out
+
+    return rest(0, 0, False)
+
+
+def _after(members: list[tuple[str, bool]], sep: str) -> str:
+    """The members after something was already emitted: each with a leading comma."""
+    return "".join(f"{sep}{m}" if req else f"(?:{sep}{m})?" for m, req in members)
 
 
 def _members(members: list[tuple[str, bool]], sep: str) -> str:
@@ -124,19 +167,41 @@ def _members(members: list[tuple[str, bool]], sep: str) -> str:
     return first
 
 
-def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | None) -> str:
+def _property_names(cv: "Converter", names: Any) -> str | None:
+    """Regex (a JSON string) for the allowed keys, None when any key is allowed."""
+    names = cv.deep_resolve(names)
+    if names is True or names == {}:
+        return None
+    rx = cv.conv(merge(names, {"type": "string"}, cv.resolve))
+    if cv.emitted_superset(rx) != rx:
+        raise GrammarError("'propertyNames' referring to a recursive schema is not supported")
+    return rx
+
+
+def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | None,
+              key_rx: str | None = None) -> str:
+    """An object without declared properties: keys from patternProperties (each value
+    satisfying every pattern its key may also match), else any key (or propertyNames)."""
     ws = cv.ws
     if patterns:
-        if len(patterns) > 1:
-            raise GrammarError("several 'patternProperties' on one object are not supported")
-        (pat, sub), = patterns.items()
-        key = '"' + translate(pat, search=True, allowed=_RAW, ecma_space=True) + '"'
-        member = f"{key}{ws}:{ws}{cv.share(cv.conv(sub))}"
+        if key_rx is not None:
+            raise GrammarError("'propertyNames' together with 'patternProperties' is not supported")
+        keys = {p: '"' + translate(p, search=True, allowed=_RAW, ecma_space=True) + '"' for p in patterns}
+        alts = []
+        for p, key in keys.items():
+            value = patterns[p]
+            for q, other in keys.items():
+                if q != p and overlaps(key, other):
+                    value = merge(value, patterns[q], cv.resolve)
+            rx = cv.share(cv.conv(value))
+            if rx != NOTHING:
+                alts.append(f"{key}{ws}:{ws}{rx}")
+        member = _alt(alts)
     elif addl is False:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     else:
-        member = f"{STRING}{ws}:{ws}{cv.share(cv.conv(addl))}"
-    if member.endswith(NOTHING):
+        member = f"{key_rx or STRING}{ws}:{ws}{cv.share(cv.conv(addl))}"
+    if member == NOTHING or member.endswith(NOTHING) or key_rx == NOTHING:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     if hi is not None and hi == 0:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING

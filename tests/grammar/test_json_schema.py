@@ -92,8 +92,8 @@ def test_recursive_schemas_use_the_cfg_backend(accept_compiler):
 
 @pytest.mark.parametrize("schema, words", [
     ({"properties": {"a": {"$ref": "#", "type": "object"}}}, ["sibling"]),
-    ({"$defs": {"n": {"type": "object", "properties": {"k": {"$ref": "#/$defs/n"}},
-                      "dependentRequired": {"k": ["j"]}}}, "$ref": "#/$defs/n"}, ["dependentRequired"]),
+    ({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"},
+                      "contains": {"type": "array"}}}, "$ref": "#/$defs/n"}, ["contains"]),
     ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, ["$ref"]),
     ({"type": "array", "items": {"$ref": "#/$defs/missing"}}, ["does not resolve"]),
 ])
