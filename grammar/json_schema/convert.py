@@ -40,13 +40,14 @@ _IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$
             "$anchor", "deprecated", "readOnly", "writeOnly", "contentMediaType",
             "contentEncoding", "contentSchema", "format", "$defs", "definitions", "nullable",
             "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
-_UNSUPPORTED = {"if", "then", "else", "contains", "$dynamicRef",
+_UNSUPPORTED = {"if", "then", "else", "$dynamicRef",
                 "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
 _BY_TYPE = {
     "object": {"properties", "required", "additionalProperties", "patternProperties",
                "minProperties", "maxProperties", "unevaluatedProperties", "propertyNames",
                "dependentRequired", "dependentSchemas"},
-    "array": {"items", "prefixItems", "minItems", "maxItems", "uniqueItems"},
+    "array": {"items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains",
+              "minContains", "maxContains"},
     "string": {"minLength", "maxLength", "pattern", "format"},
     "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"},
 }

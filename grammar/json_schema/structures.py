@@ -43,6 +43,8 @@ def array(cv: "Converter", s: dict) -> str:
     lo, hi = counts(s, "minItems", "maxItems")
     if s.get("uniqueItems") and (hi is None or hi > 1):
         raise GrammarError("JSON Schema keyword 'uniqueItems' is not supported")
+    if "contains" in s or "maxContains" in s:
+        return _contains(cv, s, lo, hi)
     prefix = [cv.share(cv.conv(x)) for x in s.get("prefixItems", [])]
     items = s.get("items", True)
     if isinstance(items, list):  # draft 4-2019 tuple form
@@ -63,6 +65,26 @@ def array(cv: "Converter", s: dict) -> str:
             body = NOTHING
         if lo == 0:
             body = f"(?:{body})?"
+    return rf"\[{ws}{body}{ws}\]"
+
+
+def _contains(cv: "Converter", s: dict, lo: int, hi: int | None) -> str:
+    """`contains` (at least one element matching): elements, one of them also `contains`."""
+    min_c = counts(s, "minContains", "maxContains")[0] if "minContains" in s else 1
+    rest = {k: v for k, v in s.items() if k not in ("contains", "minContains", "maxContains")}
+    if min_c == 0 and "maxContains" not in s:
+        return array(cv, rest)
+    if min_c != 1 or "maxContains" in s or "prefixItems" in s or isinstance(s.get("items"), list) \
+            or lo > 1 or hi is not None or "unevaluatedItems" in s:
+        raise GrammarError("JSON Schema keyword 'contains' is only supported with at least one "
+                           "match, 'items' and no other array bounds")
+    items = s.get("items", True)
+    tail = cv.share(cv.conv(items))
+    hit = cv.share(cv.conv(merge(items, s["contains"], cv.resolve)))
+    if hit == NOTHING:
+        return NOTHING
+    ws, sep = cv.ws, f"{cv.ws},{cv.ws}"
+    body = hit if tail == NOTHING else f"(?:{tail}{sep})*{hit}(?:{sep}{tail})*"
     return rf"\[{ws}{body}{ws}\]"
 
 

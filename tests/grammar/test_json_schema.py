@@ -93,7 +93,7 @@ def test_recursive_schemas_use_the_cfg_backend(accept_compiler):
 @pytest.mark.parametrize("schema, words", [
     ({"properties": {"a": {"$ref": "#", "type": "object"}}}, ["sibling"]),
     ({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"},
-                      "contains": {"type": "array"}}}, "$ref": "#/$defs/n"}, ["contains"]),
+                      "contains": {"type": "array"}, "maxItems": 3}}, "$ref": "#/$defs/n"}, ["contains"]),
     ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, ["$ref"]),
     ({"type": "array", "items": {"$ref": "#/$defs/missing"}}, ["does not resolve"]),
 ])

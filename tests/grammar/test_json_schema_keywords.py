@@ -1,4 +1,4 @@
-"""Object and string keywords (dependencies, min/maxProperties with optional properties,
+"""Object, array and string keywords (dependencies, contains, min/maxProperties with optional properties,
 propertyNames, several patternProperties, pattern with lengths): accepted texts validate with
 `jsonschema`; listed valid instances are accepted; random instances never slip through."""
 from __future__ import annotations
@@ -40,6 +40,10 @@ CASES: dict[str, tuple[Any, list, list]] = {
     "patternProperties overlap": ({"type": "object", "patternProperties": {"^a": {"type": "integer"},
                                                                            "b$": {"minimum": 3}}},
                                   [{"ab": 4}, {"xb": 5}], [{"ab": 1}, {"b": "x"}]),
+    "contains": ({"type": "array", "items": {"type": "integer"}, "contains": {"minimum": 5}},
+                 [[5], [1, 6, 2]], [[], [1], [1, 2], ["a", 6]]),
+    "contains optional": ({"type": "array", "contains": {"type": "string"}, "minContains": 0},
+                          [[], [1]], []),
     "pattern lengths": ({"type": "string", "pattern": "^[a-z0-9-]+$", "minLength": 2, "maxLength": 4},
                         ["ab", "a-b", "abcd"], ["a", "abcde", "AB", ""]),
     "pattern alternatives": ({"type": "string", "pattern": "^([\\w/-]|[\\w-][\\w/-]*[\\w-])$",
@@ -83,6 +87,7 @@ def test_accepts_only_valid_instances(compiler, name):
 @pytest.mark.parametrize("schema", [
     {"type": "string", "pattern": "^[a-z]+:[a-z]+$", "maxLength": 5},  # two repetitions vary
     {"type": "object", "dependentRequired": {k: ["z"] for k in "abcde"}},
+    {"type": "array", "contains": {"type": "string"}, "maxContains": 2},
 ])
 def test_inexpressible_combinations_raise(compiler, schema):
     with pytest.raises(GrammarError):
@@ -91,7 +96,8 @@ def test_inexpressible_combinations_raise(compiler, schema):
 
 _json = st.recursive(
     st.none() | st.integers(-2, 7) | st.sampled_from(["", "a", "ab", "a-b", "abcd", "abcde", "s", "a/b"]),
-    lambda kids: st.dictionaries(st.sampled_from(["a", "b", "c", "ab", "abc", "bx", "xb"]), kids, max_size=4),
+    lambda kids: st.lists(kids, max_size=3)
+    | st.dictionaries(st.sampled_from(["a", "b", "c", "ab", "abc", "bx", "xb"]), kids, max_size=4),
     max_leaves=6)
 
 
