@@ -14,7 +14,7 @@ from .byte_dfa import ByteDFA, regex_to_byte_dfa
 from .errors import GrammarError
 from .regex_grammar import DFAGrammar, cache_key, save_atomic
 from .regex_syntax import translate
-from .token_masks import TokenTable
+from .token_trie import trie_for
 from .vocab import Vocabulary
 
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
@@ -33,7 +33,7 @@ class GrammarCompiler:
             self.cache_dir = None
         else:
             self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
-        self.table = TokenTable(self.vocab)
+        self.trie = trie_for(self.vocab)  # shared by regex and CFG masks
         self._cache: dict[tuple, CompiledGrammar] = {}
         self._lock = threading.Lock()
 
@@ -93,7 +93,7 @@ class GrammarCompiler:
                     save_atomic(folder / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
                 except OSError:
                     pass
-        return DFAGrammar(dfa, self.vocab, self.table, folder)
+        return DFAGrammar(dfa, self.vocab, self.trie, folder)
 
 
 def _load_dfa(folder: Path | None) -> ByteDFA | None:

@@ -11,10 +11,11 @@ import torch
 
 from .base import CompiledGrammar, GrammarMatcher
 from .byte_dfa import ByteDFA
-from .token_masks import TokenTable
+from .token_masks import dfa_token_mask
+from .token_trie import TokenTrie
 from .vocab import Vocabulary
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
@@ -25,9 +26,9 @@ def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
 class DFAGrammar(CompiledGrammar):
     """Regular language compiled to a byte DFA; masks computed on first visit of a state."""
 
-    def __init__(self, dfa: ByteDFA, vocab: Vocabulary, table: TokenTable,
+    def __init__(self, dfa: ByteDFA, vocab: Vocabulary, trie: TokenTrie,
                  cache_dir: Path | None = None):
-        self.dfa, self.vocab, self.table, self.cache_dir = dfa, vocab, table, cache_dir
+        self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
         live = dfa.trans != dfa.dead  # [num_states + 1, 256]
         self.n_out = live.sum(axis=1)  # live outgoing bytes per state
         self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
@@ -47,7 +48,7 @@ class DFAGrammar(CompiledGrammar):
         if m is None:
             bits = self._load(state)
             if bits is None:
-                bits = self.table.allowed(self.dfa.trans, state, self.dfa.dead)
+                bits = dfa_token_mask(self.trie, self.dfa.trans, state)
                 self._store(state, bits)
             m = torch.from_numpy(bits)
             if self.dfa.accepting[state] and len(self.eos):
@@ -105,10 +106,16 @@ class DFAMatcher(GrammarMatcher):
         return self.g.mask(self.state).clone()
 
     def fill_mask(self, out_row: torch.Tensor) -> None:
-        if self.finished:
+        if out_row.device.type == "cpu" and out_row.is_contiguous():
+            row = out_row.numpy()  # numpy: a 1-D copy must not wake torch's thread pool
+            if self.finished:
+                row.fill(False)
+            else:
+                row[:] = self.g.mask(self.state).numpy()
+        elif self.finished:
             out_row.fill_(False)
         else:
-            out_row.copy_(self.g.mask(self.state))
+            out_row.copy_(self.g.mask(self.state), non_blocking=True)
 
     def advance(self, token_id: int) -> bool:
         g = self.g

@@ -19,7 +19,7 @@ class TokenTrie:
     def __init__(self, vocab: Vocabulary) -> None:
         self.size = vocab.size
         ids = sorted((i for i, b in enumerate(vocab.token_bytes) if b and i not in vocab.special_ids),
-                     key=lambda i: vocab.token_bytes[i])
+                     key=vocab.token_bytes.__getitem__)
         data = [vocab.token_bytes[i] for i in ids]
         n = len(ids)
         lengths = np.array([len(b) for b in data], dtype=np.int64)         # [n]
@@ -39,9 +39,9 @@ class TokenTrie:
         new = (depth_cols > lcp[:, None]) & (depth_cols <= lengths[:, None])  # [n, lmax]
         c, r = np.nonzero(new.T)                        # new nodes breadth first: by depth, then row
         num = len(r) + 1
-        node_at = np.zeros((n, lmax + 1), dtype=np.int32)                   # [n, lmax+1] node of t[:k]
-        node_at[r, c + 1] = np.arange(1, num, dtype=np.int32)
-        node_at = np.maximum.accumulate(node_at, axis=0)                    # shared prefixes: from above
+        node_at = np.zeros((lmax + 1, n), dtype=np.int32)                   # [lmax+1, n] node of t[:k]
+        node_at[c + 1, r] = np.arange(1, num, dtype=np.int32)
+        node_at = np.maximum.accumulate(node_at, axis=1).T                  # shared prefixes: from above
         self.num_nodes = num
         self.depth = np.zeros(num, dtype=np.int64)                          # [num]
         self.depth[1:] = c + 1
@@ -65,6 +65,7 @@ class TokenTrie:
         self.child_hi = np.searchsorted(self.parent[1:], np.arange(num), "right") + 1  # [num]
         self.has_children = self.child_hi > self.child_lo                   # [num]
         self.parent32, self.byte32 = self.parent.astype(np.int32), self.byte.astype(np.int32)
+        self.root = np.zeros(1, dtype=np.int64)                             # the frontier {root}
         self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
 
     def tokens_of(self, nodes: np.ndarray) -> np.ndarray:
@@ -88,7 +89,7 @@ def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 DENSE_FRONTIER = 4096  # switch from frontier expansion to whole-level steps above this
 
 
-def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, frontier: np.ndarray,
+def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray | None, frontier: np.ndarray,
          state: int) -> tuple[np.ndarray, np.ndarray]:
     """Walk the tokens strictly below `frontier` nodes through a DFA from `state`.
 
@@ -96,7 +97,10 @@ def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, frontier: np.nd
     Returns (ids of tokens whose remaining bytes keep the DFA alive, sorted unique nodes with
     descendants where the DFA accepts: a longer token may continue past the DFA's end there).
     Nested frontier nodes are walked from each (a token may appear twice in the ids).
+    With `accept` None, no end nodes are computed.
     """
+    if accept is None:
+        accept = np.zeros(table.shape[0], dtype=bool)
     dead = table.shape[0] - 1
     nodes = np.asarray(frontier, dtype=np.int64)
     states = np.full(len(nodes), state, dtype=np.int64)
@@ -145,15 +149,16 @@ def _walk_levels(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, nodes: 
         a, b = int(trie.level[depth]), int(trie.level[depth + 1])
         if a >= b:
             break
-        level = flat[st[trie.parent32[a:b]] + trie.byte32[a:b]]
-        st[a:b] = level
-        if level.min() == dead * 256:  # the dead sink has the largest id: all dead
+        level = st[a:b]
+        np.take(flat, st[trie.parent32[a:b]] + trie.byte32[a:b], out=level)
+        if b - a < 256 and level.min() == dead * 256:  # the sink has the largest id: all dead
             break
     live = st != dead * 256
     live[:first] = False
-    hit = live & trie.has_children
-    hit[hit] = accept[st[hit] >> 8]
-    return live, np.flatnonzero(hit)
+    if not accept.any():
+        return live, np.zeros(0, dtype=np.int64)
+    below = st[first:] >> 8
+    return live, np.flatnonzero(accept[below] & trie.has_children[first:]) + first
 
 
 _CACHE: "OrderedDict[str, TokenTrie]" = OrderedDict()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sglike.grammar.byte_dfa import regex_to_byte_dfa
+from sglike.grammar import token_trie
 from sglike.grammar.token_trie import TokenTrie, walk
 from sglike.grammar.vocab import Vocabulary
 
@@ -40,13 +42,27 @@ def test_trie_structure(tokens):
     assert sorted(trie.tokens_of(np.arange(trie.num_nodes)).tolist()) == [i for i, t in enumerate(tokens) if t]
 
 
+@pytest.fixture(params=[4096, 1], ids=["frontier", "levels"])
+def dense_threshold(request):
+    """Run the walk tests with the frontier expansion and with the whole-level steps."""
+    saved = token_trie.DENSE_FRONTIER
+    token_trie.DENSE_FRONTIER = request.param
+    yield
+    token_trie.DENSE_FRONTIER = saved
+
+
+def test_walk_matches_per_token_walks(dense_threshold):
+    check_walks()
+
+
 @SETTINGS
 @given(vocabs, st.sampled_from(["a*b", "(ab|c)+", "[a-c]{2}d?", "a|aa|aaab"]), st.data())
-def test_walk_matches_per_token_walks(tokens, pattern, data):
+def check_walks(tokens, pattern, data):
     vocab = Vocabulary.from_tokens(tokens + [b""], eos_ids=[len(tokens)])
     trie, dfa = TokenTrie(vocab), regex_to_byte_dfa(pattern)
     state = data.draw(st.integers(0, dfa.dead - 1))
-    roots = sorted(set(data.draw(st.lists(st.integers(0, trie.num_nodes - 1), min_size=1, max_size=4))))
+    roots = sorted(set(data.draw(st.one_of(st.just([0]), st.lists(st.integers(0, trie.num_nodes - 1),
+                                                                  min_size=1, max_size=4)))))
     ids, ends = walk(trie, dfa.trans, dfa.accepting, np.array(roots), state)
     want_ids, want_ends = set(), set()
     for root in roots:
