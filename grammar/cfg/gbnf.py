@@ -7,10 +7,10 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
+from .. import charset as cs
 from ..errors import GrammarError
-from .lark_frontend import build_lark
 from .ir import Alt, Cls, Expr, Lit, Ref, Rep, Seq
-from .utf8 import MAX_CP, complement, merge_ranges
+from .lark_frontend import build_lark
 
 _META = r"""
 start: rule+
@@ -84,7 +84,7 @@ def _decode(s: str) -> list[tuple[str, bool]]:
             if len(digits) != _HEX[e] or not re.fullmatch(r"[0-9a-fA-F]+", digits):
                 raise GrammarError(f"bad escape \\{e}{digits} in GBNF")
             cp = int(digits, 16)
-            if cp > MAX_CP:
+            if cp > cs.MAX_CP:
                 raise GrammarError(f"code point out of range: \\{e}{digits}")
             out.append((chr(cp), True))
             i += 2 + _HEX[e]
@@ -109,8 +109,8 @@ def _class_ranges(body: str) -> tuple[tuple[int, int], ...]:
         else:
             ranges.append((ord(c), ord(c)))
             i += 1
-    merged = merge_ranges(ranges)
-    return tuple(complement(merged) if negate else merged)
+    merged = cs.normalize(ranges)
+    return cs.complement(merged) if negate else merged
 
 
 def _quantify(e: Expr, q: str) -> Expr:
@@ -157,4 +157,4 @@ class _ToExpr(Transformer):
         return Ref(str(children[0]))
 
     def any(self, _children):
-        return Cls(((0, MAX_CP),))
+        return Cls(cs.ANY)
