@@ -12,7 +12,7 @@ import torch
 from .base import CompiledGrammar, GrammarMatcher
 from .byte_dfa import ByteDFA
 from .token_masks import dfa_token_mask
-from .token_trie import TokenTrie
+from .token_trie import TokenTrie, WalkTable
 from .vocab import Vocabulary
 
 CACHE_VERSION = "2"
@@ -29,6 +29,7 @@ class DFAGrammar(CompiledGrammar):
     def __init__(self, dfa: ByteDFA, vocab: Vocabulary, trie: TokenTrie,
                  cache_dir: Path | None = None):
         self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
+        self.walk_table = WalkTable(dfa.trans, None)
         live = dfa.trans != dfa.dead  # [num_states + 1, 256]
         self.n_out = live.sum(axis=1)  # live outgoing bytes per state
         self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
@@ -48,7 +49,7 @@ class DFAGrammar(CompiledGrammar):
         if m is None:
             bits = self._load(state)
             if bits is None:
-                bits = dfa_token_mask(self.trie, self.dfa.trans, state)
+                bits = dfa_token_mask(self.trie, self.walk_table, state)
                 self._store(state, bits)
             m = torch.from_numpy(bits)
             if self.dfa.accepting[state] and len(self.eos):

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .token_trie import TokenTrie, walk
+from .token_trie import TokenTrie, WalkTable, walk
 from .vocab import Vocabulary
 
 
-def dfa_token_mask(trie: TokenTrie, trans: np.ndarray, state: int) -> np.ndarray:
-    """bool [vocab.size]: tokens whose bytes keep the DFA (`trans` [S + 1, 256], last row the
-    dead sink) out of the dead state from `state` (no EOS)."""
-    ids, _ = walk(trie, trans, None, trie.root, state)
+def dfa_token_mask(trie: TokenTrie, dfa: WalkTable, state: int) -> np.ndarray:
+    """bool [vocab.size]: tokens whose bytes keep the DFA out of its dead state from `state`
+    (no EOS)."""
+    ids, _ = walk(trie, dfa, trie.root, state)
     mask = np.zeros(trie.size, dtype=bool)
     mask[ids] = True
     return mask

@@ -89,18 +89,32 @@ def expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 DENSE_FRONTIER = 4096  # switch from frontier expansion to whole-level steps above this
 
 
-def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray | None, frontier: np.ndarray,
-         state: int) -> tuple[np.ndarray, np.ndarray]:
-    """Walk the tokens strictly below `frontier` nodes through a DFA from `state`.
+class WalkTable:
+    """A byte DFA prepared for walks: table int [S + 1, 256] (S = the dead sink) and accept
+    bool [S + 1] (None: no end nodes wanted); the scaled flat table is built on first use."""
 
-    table: int [S + 1, 256] with S the dead sink; accept: bool [S + 1].
+    def __init__(self, table: np.ndarray, accept: np.ndarray | None) -> None:
+        self.table = table
+        self.accept = np.zeros(table.shape[0], dtype=bool) if accept is None else accept
+        self._flat: np.ndarray | None = None
+
+    @property
+    def flat(self) -> np.ndarray:
+        """int32 [(S + 1) * 256]: next state * 256, indexed by state * 256 + byte."""
+        if self._flat is None:
+            self._flat = (self.table.astype(np.int32) * 256).reshape(-1)
+        return self._flat
+
+
+def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
+         state: int) -> tuple[np.ndarray, np.ndarray]:
+    """Walk the tokens strictly below `frontier` nodes through `dfa` from `state`.
+
     Returns (ids of tokens whose remaining bytes keep the DFA alive, sorted unique nodes with
     descendants where the DFA accepts: a longer token may continue past the DFA's end there).
     Nested frontier nodes are walked from each (a token may appear twice in the ids).
-    With `accept` None, no end nodes are computed.
     """
-    if accept is None:
-        accept = np.zeros(table.shape[0], dtype=bool)
+    table, accept = dfa.table, dfa.accept
     dead = table.shape[0] - 1
     nodes = np.asarray(frontier, dtype=np.int64)
     states = np.full(len(nodes), state, dtype=np.int64)
@@ -117,7 +131,7 @@ def walk(trie: TokenTrie, table: np.ndarray, accept: np.ndarray | None, frontier
         alive.append(nodes)
         cross.append(nodes[accept[states] & trie.has_children[nodes]])
         if len(nodes) > DENSE_FRONTIER and len(np.unique(trie.depth[nodes])) == 1:
-            live_below, more_cross = _walk_levels(trie, table, accept, nodes, states)
+            live_below, more_cross = _walk_levels(trie, dfa, nodes, states)
             cross.append(more_cross)
             mark = live_below
             mark[np.concatenate(alive)] = True
@@ -135,12 +149,11 @@ def unique(a: np.ndarray) -> np.ndarray:
     return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
 
 
-def _walk_levels(trie: TokenTrie, table: np.ndarray, accept: np.ndarray, nodes: np.ndarray,
+def _walk_levels(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray,
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Continue a walk below same-depth `nodes` one whole trie level at a time (dense case);
     returns bool [num] live nodes below them, and those of them where the DFA may end early."""
-    dead = table.shape[0] - 1
-    flat = (table.astype(np.int32) * 256).reshape(-1)        # [(S + 1) * 256] next state * 256
+    dead, flat, accept = dfa.table.shape[0] - 1, dfa.flat, dfa.accept
     st = np.full(trie.num_nodes, dead * 256, dtype=np.int32)  # [num] DFA state * 256 per node
     st[nodes] = states * 256
     depth = int(trie.depth[nodes[0]]) + 1

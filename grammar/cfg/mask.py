@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..token_trie import TokenTrie, unique, walk
+from ..token_trie import TokenTrie, WalkTable, unique, walk
 from .earley import EarleySet, Recognizer
 
 MAX_CACHED = 200_000
@@ -42,8 +42,7 @@ class TerminalWalks:
 
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
-        self.tables = [d.table for d in rec.cfg.terminals]  # [states + 1, 256], last row dead
-        self.accepts = [np.array(d.accept + [False]) for d in rec.cfg.terminals]
+        self.dfas = [WalkTable(d.table, np.array(d.accept + [False])) for d in rec.cfg.terminals]
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self.root = self.frontier(np.zeros(1, dtype=np.int64))
@@ -68,7 +67,7 @@ class TerminalWalks:
         if hit is None:
             if len(self.cache) >= MAX_CACHED:
                 self.cache.clear()
-            ids, ends = walk(self.trie, self.tables[t], self.accepts[t], self.nodes[f], s)
+            ids, ends = walk(self.trie, self.dfas[t], self.nodes[f], s)
             hit = self.cache[key] = (TokenSet(ids, self.trie.size), self.frontier(ends))
         return hit
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from sglike.grammar.byte_dfa import regex_to_byte_dfa
 from sglike.grammar import token_trie
-from sglike.grammar.token_trie import TokenTrie, walk
+from sglike.grammar.token_trie import TokenTrie, WalkTable, walk
 from sglike.grammar.vocab import Vocabulary
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -63,7 +63,7 @@ def check_walks(tokens, pattern, data):
     state = data.draw(st.integers(0, dfa.dead - 1))
     roots = sorted(set(data.draw(st.one_of(st.just([0]), st.lists(st.integers(0, trie.num_nodes - 1),
                                                                   min_size=1, max_size=4)))))
-    ids, ends = walk(trie, dfa.trans, dfa.accepting, np.array(roots), state)
+    ids, ends = walk(trie, WalkTable(dfa.trans, dfa.accepting), np.array(roots), state)
     want_ids, want_ends = set(), set()
     for root in roots:
         d = int(trie.depth[root])
