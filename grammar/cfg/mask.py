@@ -16,25 +16,65 @@ import numpy as np
 from ..token_trie import TokenTrie, WalkTable, unique, walk
 from .earley import EarleySet, Recognizer
 
-MAX_CACHED = 200_000
-DENSE = 1024  # results allowing more tokens than this keep a bool mask instead of ids
+MAX_CACHE_BYTES = 64 << 20  # per cache; a cache that would outgrow this starts over
+DENSE = 1024  # token sets larger than this are kept bit-packed instead of as ids
 
 
 class TokenSet:
-    """Token ids, kept as a bool mask [vocab.size] when large; applied by OR into a mask."""
-    __slots__ = ("ids", "dense")
+    """Allowed token ids: int32 ids, or a bit-packed mask [ceil(size / 8)] when large."""
+    __slots__ = ("ids", "packed")
 
     def __init__(self, ids: np.ndarray, size: int) -> None:
-        self.ids, self.dense = ids, None
+        self.ids, self.packed = ids.astype(np.int32), None
         if len(ids) > DENSE:
-            self.dense = np.zeros(size, dtype=bool)  # [size]
-            self.dense[ids] = True
+            bits = np.zeros(size, dtype=bool)
+            bits[ids] = True
+            self.ids, self.packed = None, np.packbits(bits)
 
-    def apply(self, out: np.ndarray) -> None:
-        if self.dense is not None:
-            np.logical_or(out, self.dense, out=out)
-        elif len(self.ids):
-            out[self.ids] = True
+    @property
+    def nbytes(self) -> int:
+        return 64 + (self.packed.nbytes if self.ids is None else self.ids.nbytes)
+
+
+class Accumulator:
+    """Union of TokenSets: packed masks OR-ed as bytes, ids set once at the end."""
+
+    def __init__(self) -> None:
+        self.packed: np.ndarray | None = None
+        self.ids: list[np.ndarray] = []
+
+    def add(self, ts: TokenSet) -> None:
+        if ts.ids is not None:
+            if len(ts.ids):
+                self.ids.append(ts.ids)
+        elif self.packed is None:
+            self.packed = ts.packed.copy()
+        else:
+            np.bitwise_or(self.packed, ts.packed, out=self.packed)
+
+    def write(self, out: np.ndarray) -> None:
+        """Set `out` (bool [size], zeroed) True at every token in the union."""
+        if self.packed is not None:
+            out[:] = np.unpackbits(self.packed, count=out.size).view(bool)
+        for ids in self.ids:
+            out[ids] = True
+
+
+class _Cache(dict):
+    """A dict that starts over when its values would exceed MAX_CACHE_BYTES."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nbytes = 0
+
+    def put(self, key, value: tuple[TokenSet, int]) -> tuple[TokenSet, int]:
+        size = value[0].nbytes
+        if self.nbytes + size > MAX_CACHE_BYTES:
+            self.clear()
+            self.nbytes = 0
+        self.nbytes += size
+        self[key] = value
+        return value
 
 
 class TerminalWalks:
@@ -46,7 +86,7 @@ class TerminalWalks:
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self.root = self.frontier(np.zeros(1, dtype=np.int64))
-        self.cache: dict[tuple[int, int, int], tuple[TokenSet, int]] = {}
+        self.cache = _Cache()  # (terminal, state, frontier) -> (tokens, end frontier)
 
     def frontier(self, nodes: np.ndarray) -> int:
         """Id of a sorted node set (-1 when empty)."""
@@ -65,10 +105,8 @@ class TerminalWalks:
         key = (t, s, f)
         hit = self.cache.get(key)
         if hit is None:
-            if len(self.cache) >= MAX_CACHED:
-                self.cache.clear()
             ids, ends = walk(self.trie, self.dfas[t], self.nodes[f], s)
-            hit = self.cache[key] = (TokenSet(ids, self.trie.size), self.frontier(ends))
+            hit = self.cache.put(key, (TokenSet(ids, self.trie.size), self.frontier(ends)))
         return hit
 
 
@@ -78,18 +116,16 @@ class _Locals:
     def __init__(self, rec: Recognizer, walks: TerminalWalks) -> None:
         self.rec, self.walks = rec, walks
         self.bottom = [EarleySet({}, {}, False)]  # virtual position 0: the barrier
-        self.scan_cache: dict[tuple[int, int, int, int], tuple[TokenSet, int]] = {}
-        self.item_cache: dict[tuple[int, int, int], tuple[TokenSet, int]] = {}
+        self.scan_cache = _Cache()  # (terminal, state, rule, dot) -> (tokens, pop frontier)
+        self.item_cache = _Cache()  # (rule, dot, frontier) -> (tokens, pop frontier)
 
     def scan(self, t: int, s: int, r: int, d: int) -> tuple[TokenSet, int]:
         """Item (r, d) whose terminal t (just before d) is in DFA state s, from the root."""
         key = (t, s, r, d)
         hit = self.scan_cache.get(key)
         if hit is None:
-            if len(self.scan_cache) >= MAX_CACHED:
-                self.scan_cache.clear()
             es = EarleySet({(t, s): frozenset([(r, d, 0)])}, {}, False)
-            hit = self.scan_cache[key] = self._run(es, self.walks.root)
+            hit = self.scan_cache.put(key, self._run(es, self.walks.root))
         return hit
 
     def item(self, r: int, d: int, f: int) -> tuple[TokenSet, int]:
@@ -97,29 +133,29 @@ class _Locals:
         key = (r, d, f)
         hit = self.item_cache.get(key)
         if hit is None:
-            if len(self.item_cache) >= MAX_CACHED:
-                self.item_cache.clear()
             es = self.rec.build(self.bottom, 1, {}, [(r, d, 0)], barrier=0)
-            hit = self.item_cache[key] = self._run(es, f)
+            hit = self.item_cache.put(key, self._run(es, f))
         return hit
 
     def _run(self, es: EarleySet, f: int) -> tuple[TokenSet, int]:
-        out = np.zeros(self.walks.trie.size, dtype=bool)
+        acc = Accumulator()
         pops = [self.walks.nodes[f]] if es.popped else []
-        self._expand(self.bottom + [es], f, out, pops)
+        self._expand(self.bottom + [es], f, acc, pops)
+        out = np.zeros(self.walks.trie.size, dtype=bool)
+        acc.write(out)
         ends = unique(np.concatenate(pops)) if pops else np.zeros(0, dtype=np.int64)
         return TokenSet(np.flatnonzero(out), out.size), self.walks.frontier(ends)
 
-    def _expand(self, work: list[EarleySet], f: int, out: np.ndarray, pops: list) -> None:
+    def _expand(self, work: list[EarleySet], f: int, acc: Accumulator, pops: list) -> None:
         for (t, s), items in work[-1].scans.items():
             tokens, ends = self.walks.get(t, s, f)
-            tokens.apply(out)
+            acc.add(tokens)
             if ends >= 0:
                 es = self.rec.complete_terminal(work, items, barrier=0)
                 if es.popped:
                     pops.append(self.walks.nodes[ends])
                 work.append(es)
-                self._expand(work, ends, out, pops)
+                self._expand(work, ends, acc, pops)
                 work.pop()
 
 
@@ -135,15 +171,16 @@ class MaskBuilder:
         """Set `out` (bool [vocab.size], zeroed) True for the tokens allowed after `chart`
         (EOS is left to the caller)."""
         seen: set[tuple[int, int, int]] = set()
-        lhs = self.rec.lhs
+        lhs, acc = self.rec.lhs, Accumulator()
         for (t, s), items in chart[-1].scans.items():
             for r, d, o in items:
                 tokens, pops = self.locals.scan(t, s, r, d)
-                tokens.apply(out)
+                acc.add(tokens)
                 if pops >= 0:
-                    self._pop(chart, o, lhs[r], pops, out, seen)
+                    self._pop(chart, o, lhs[r], pops, acc, seen)
+        acc.write(out)
 
-    def _pop(self, chart: list[EarleySet], o: int, nt: int, f: int, out: np.ndarray,
+    def _pop(self, chart: list[EarleySet], o: int, nt: int, f: int, acc: Accumulator,
              seen: set[tuple[int, int, int]]) -> None:
         """Nonterminal `nt` begun at chart position `o` completed at the nodes of frontier f."""
         if (o, nt, f) in seen:
@@ -151,9 +188,9 @@ class MaskBuilder:
         seen.add((o, nt, f))
         for r, d, o2 in chart[o].waiting.get(nt, ()):
             tokens, pops = self.locals.item(r, d + 1, f)
-            tokens.apply(out)
+            acc.add(tokens)
             if pops >= 0:
-                self._pop(chart, o2, self.rec.lhs[r], pops, out, seen)
+                self._pop(chart, o2, self.rec.lhs[r], pops, acc, seen)
 
 
 def reference_mask(rec: Recognizer, vocab, chart: list[EarleySet]) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sglike.grammar.cfg import compile_cfg
+from sglike.grammar.cfg import mask as mask_mod
 from sglike.grammar.cfg.mask import reference_mask
 from sglike.grammar.json_schema import schema_to_grammar
 from sglike.grammar.vocab import Vocabulary
@@ -72,3 +73,24 @@ def test_recursive_schema_masks_match_reference():
     kind, text = schema_to_grammar(TREE)
     assert kind == "lark"
     check_walks(compile_cfg(text, vocab), vocab, rng, walks=10, steps=60)
+
+
+def test_token_sets_union_sparse_and_packed():
+    rng = np.random.default_rng(0)
+    size, acc, want = 5000, mask_mod.Accumulator(), np.zeros(5000, dtype=bool)
+    for n in [0, 3, mask_mod.DENSE + 1, 17, 2 * mask_mod.DENSE, 1]:
+        ids = rng.choice(size, n, replace=False)
+        ts = mask_mod.TokenSet(ids, size)
+        assert (ts.packed is not None) == (n > mask_mod.DENSE)
+        acc.add(ts)
+        want[ids] = True
+    out = np.zeros(size, dtype=bool)
+    acc.write(out)
+    assert np.array_equal(out, want)
+
+
+def test_masks_stay_exact_when_caches_start_over(monkeypatch):
+    monkeypatch.setattr(mask_mod, "MAX_CACHE_BYTES", 2000)  # a few entries per cache
+    rng = random.Random(3)
+    vocab = vocab_for("json", rng)
+    check_walks(compile_cfg(CASES["lark_json"][0], vocab), vocab, rng, walks=4, steps=30)
