@@ -3,8 +3,9 @@
 Both keep the converter's subset guarantee with the help of superset.py: an emitted piece
 is kept when it shares no text with an over-approximation of what the other schemas accept.
 When a whole branch overlaps, it is split by JSON type, enum values are filtered one by one,
-integral numbers are left out of a plain `number` branch, and objects drop a property that
-`not: {required: [...]}` forbids; what still overlaps raises GrammarError.
+integral numbers are left out of a plain `number` branch, and objects leave out a property
+each other schema requires (`not: {required: [...]}`, oneOf branches told apart by their
+required properties); what still overlaps raises GrammarError.
 """
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def exclude(cv: "Converter", s: Any, others: list[Any]) -> str:
             parts.append(rx_t)
         elif t == "number" and "fraction" not in banned and not _NUMERIC & s.keys():
             parts.append(FRACTION)
-        elif t == "object" and len(others) == 1 and (fixed := _forbid_required(cv, piece, others[0])) is not None:
+        elif t == "object" and (fixed := _forbid_required(cv, piece, others)) is not None:
             parts.append(fixed)
         else:
             raise GrammarError(f"instances of type {t!r} may also match")
@@ -120,14 +121,18 @@ def _filter_enum(cv: "Converter", s: dict, banned: Approx, others: list[Any]) ->
     out["enum"] = kept
     return out
 
-def _forbid_required(cv: "Converter", s: dict, neg: Any) -> str | None:
-    """`not: {required: [a, ...]}` on an object: leave out one of those properties."""
-    if not (isinstance(neg, dict) and set(neg) - {"title", "description"} == {"required"}):
-        return None
-    required = set(s.get("required", []))
-    for name in neg["required"]:
-        if name not in required:
-            props = dict(s.get("properties", {}))
-            props[name] = False
-            return cv.conv({**s, "properties": props})
-    return NOTHING
+def _forbid_required(cv: "Converter", s: dict, others: list[Any]) -> str | None:
+    """Objects of `s` that lack, for every other schema accepting objects, one property that
+    schema requires (so it rejects them); emitted objects only carry declared properties."""
+    props, required = dict(s.get("properties", {})), set(s.get("required", []))
+    sup = Superset(cv)
+    for o in others:
+        o = cv.deep_resolve(o)
+        if "object" not in sup.of(o):
+            continue
+        names = [n for n in (o.get("required", []) if isinstance(o, dict) else []) if n not in required]
+        if not names:
+            return None
+        if not any(props.get(n) is False for n in names):
+            props[names[0]] = False
+    return cv.conv({**s, "properties": props})
