@@ -12,6 +12,7 @@ from .byte_nfa import ByteNfa
 from .errors import GrammarError
 
 _EMPTY: frozenset[int] = frozenset()
+MOORE_BUDGET = 10_000_000  # element steps of exact refinement before settling for row merging
 
 
 def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -24,7 +25,7 @@ def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[
     rows, accepting = sub.run(start, max_states)         # [m, n_classes] (-1 = none), [m]
     rows, accepting = _trim(rows, accepting)             # dead = len(rows) after trim
     rows, accepting = _minimize(rows, accepting)
-    return np.ascontiguousarray(rows[:, class_of]), accepting
+    return np.ascontiguousarray(rows[:, class_of].astype(np.int32)), accepting
 
 
 def _byte_classes(nfa: ByteNfa) -> np.ndarray:
@@ -141,20 +142,37 @@ def _partition(sig: np.ndarray, mult: np.ndarray) -> np.ndarray:
 
 
 def _minimize(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Moore partition refinement (vectorized); the dead sink stays last, the start first."""
-    n = rows.shape[0]                                     # includes the dead sink (last)
-    cls = accepting.astype(np.int64)
-    cls[-1] = 2                                           # the sink is its own class
-    count = len(np.unique(cls))
+    """Merge equivalent states: first states whose rows are equal (repeated to a fixpoint:
+    cheap, sound, misses only equivalent cycles), then exact Moore refinement when its rounds
+    fit in MOORE_BUDGET element steps (long counted repeats need one round per repeat)."""
+    kind = accepting.astype(np.int64)
+    kind[-1] = 2                                          # the dead sink is its own class
     mult = np.random.default_rng(0).integers(1, 2**62, size=rows.shape[1] + 1) * 2 + 1
-    while True:
-        sig = np.concatenate([cls[:, None], cls[rows]], axis=1)   # [n, 1 + n_classes]
-        cls = _partition(sig, mult)
-        k = int(cls.max()) + 1
-        if k == count:
+    cls = np.arange(rows.shape[0])
+    while True:                                           # coarsen from the identity
+        new = _partition(np.concatenate([kind[:, None], cls[rows]], axis=1), mult)
+        if new.max() == cls.max():
             break
-        count = k
-    # renumber classes by first appearance (start -> 0), the sink's class last
+        cls = new
+    rows, accepting = _quotient(rows, accepting, cls)
+    kind = accepting.astype(np.int64)
+    kind[-1] = 2
+    cls, count, work = kind, len(np.unique(kind)), 0
+    while work < MOORE_BUDGET:                            # refine from {accepting, other, sink}
+        new = _partition(np.concatenate([kind[:, None], cls[rows]], axis=1), mult)
+        work += rows.size + 20_000                       # elements plus per-round overhead
+        k = int(new.max()) + 1
+        if k == count:
+            return _quotient(rows, accepting, new)
+        cls, count = new, k
+    return rows.astype(np.int32), accepting
+
+
+def _quotient(rows: np.ndarray, accepting: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The DFA of a partition into equivalent states, classes numbered by first appearance
+    (start -> 0) and the sink's class last."""
+    n = rows.shape[0]                                     # includes the dead sink (last)
+    count = int(cls.max()) + 1
     first = np.full(count, -1, dtype=np.int64)
     seen_order = cls[np.sort(np.unique(cls, return_index=True)[1])]
     sink = cls[-1]
@@ -163,6 +181,5 @@ def _minimize(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.n
     first[sink] = len(seen_order)
     rep = np.zeros(count, dtype=np.int64)
     rep[cls[::-1]] = np.arange(n)[::-1]                   # a representative state per class
-    new_rows = first[cls[rows[rep[np.argsort(first)]]]]
-    new_acc = accepting[rep[np.argsort(first)]]
-    return new_rows.astype(np.int32), new_acc
+    order = rep[np.argsort(first)]
+    return first[cls[rows[order]]], accepting[order]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sglike.grammar import determinize
 from sglike.grammar.byte_dfa import ByteDFA, regex_to_byte_dfa, regex_to_byte_dfa_reference
 from sglike.grammar.errors import GrammarError
 from sglike.grammar.json_schema import schema_to_grammar
@@ -121,3 +122,11 @@ def test_empty_language_and_dfa_shape():
     dfa = regex_to_byte_dfa("ab|ac")
     assert dfa.trans.dtype == np.int32 and dfa.trans.shape == (4, 256)  # start, a, end, dead
     assert (dfa.trans[-1] == 3).all() and not dfa.accepting[-1]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS + [r"(ab|ab)*c", r"(a(ba)*|(ab)*a)x", "x{300}"])
+def test_row_merging_alone_keeps_the_language(monkeypatch, pattern):
+    """Without exact refinement (budget 0: a long counted repeat), only equal rows merge."""
+    monkeypatch.setattr(determinize, "MOORE_BUDGET", 0)
+    rx = translate(pattern)
+    assert equivalent(regex_to_byte_dfa(rx), regex_to_byte_dfa_reference(rx)) is None
