@@ -1,4 +1,5 @@
-"""Python `re` syntax -> a normalized regex that interegular parses, or GrammarError.
+"""Python `re` syntax -> a normalized regex (for regex_parse, Lark terminals and the
+interegular-based oneOf check), or GrammarError.
 
 Supported: literals, escapes, classes, `.`, \\d \\w \\s (ASCII, as with re.ASCII; \\s may use the
 ECMA-262 whitespace set for JSON Schema), groups, alternation, all greedy/lazy quantifiers
@@ -16,7 +17,7 @@ from . import charset as cs
 from .errors import GrammarError
 
 NOTHING = "\ud800"  # a lone surrogate: no UTF-8 encoding, so the byte DFA drops it
-MAX_CLASS = 30000  # interegular enumerates classes char by char
+MAX_CLASS = 30000  # interegular (oneOf disjointness check) enumerates classes char by char
 _UNSUPPORTED = {
     C.GROUPREF: "backreferences", C.GROUPREF_EXISTS: "conditional groups",
     C.ASSERT: "lookaround assertions", C.ASSERT_NOT: "lookaround assertions",
