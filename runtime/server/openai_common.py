@@ -26,6 +26,8 @@ def sampling_params(req: _SamplingFields, max_tokens: int | None) -> dict[str, A
         value = getattr(req, name)
         if value is not None:
             params[name] = value
+    if params.get("top_k") == 0:  # OpenAI-style servers (vLLM) read 0 as "off", SGLang as -1
+        params["top_k"] = -1
     return params
 
 
