@@ -100,8 +100,20 @@ def test_auto_stream_matches(client):
     whole = client.chat.completions.create(**kw).choices[0]
     streamed = [tc for ch in client.chat.completions.create(stream=True, **kw) if ch.choices
                 for tc in (ch.choices[0].delta.tool_calls or [])]
-    assert [(c.function.name, c.function.arguments) for c in whole.message.tool_calls or []] == \
+    assert streamed and [(c.function.name, c.function.arguments) for c in whole.message.tool_calls or []] == \
         [(c.function.name, c.function.arguments) for c in streamed]
+
+
+def test_parallel_tool_calls_false_stops_after_one(client):
+    r = client.chat.completions.create(model="default", messages=_chat(QUESTIONS[1]), tools=TOOLS, n=4, seed=5,
+                                       temperature=1.0, max_tokens=56, parallel_tool_calls=False)
+    assert any(c.message.tool_calls for c in r.choices)
+    for c in r.choices:
+        assert len(c.message.tool_calls or []) <= 1
+        if c.message.tool_calls:
+            assert c.finish_reason == "tool_calls"
+            call = c.message.tool_calls[0].function
+            jsonschema.validate(json.loads(call.arguments), SCHEMAS[call.name])
 
 
 def test_native_structural_tag(real_server):
