@@ -36,7 +36,9 @@ def build_lark(*args, **kwargs) -> Lark:
 def parse_lark(text: str, start: str = "start") -> tuple[dict[str, Expr], str]:
     """Parse a Lark grammar; %ignore'd terminals may follow every terminal and lead the text."""
     try:
-        lark = build_lark(text, parser="earley", lexer="dynamic", start=start)
+        # parser=None: lark loads and compiles the grammar but builds no parser (its Earley
+        # tables cost seconds on large generated grammars, and we parse with our own)
+        lark = build_lark(text, parser=None, lexer="dynamic", start=start)
     except LarkError as e:
         raise GrammarError(f"Lark grammar error: {e}") from None
     ignore = _ignore_expr(lark)
