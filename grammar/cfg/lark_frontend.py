@@ -10,6 +10,7 @@ from lark.lexer import PatternStr
 
 from ..errors import GrammarError
 from .ir import Alt, Expr, Lit, Ref, Regex, Rep, Seq
+from .lark_ebnf import NotHandled, load_ebnf, rule_expr
 
 START = "__cfg_start"
 # lark's common.ESCAPED_STRING uses a lookbehind; this is the same language without one.
@@ -36,13 +37,50 @@ def build_lark(*args, **kwargs) -> Lark:
 def parse_lark(text: str, start: str = "start") -> tuple[dict[str, Expr], str]:
     """Parse a Lark grammar; %ignore'd terminals may follow every terminal and lead the text."""
     try:
-        # parser=None: lark loads and compiles the grammar but builds no parser (its Earley
-        # tables cost seconds on large generated grammars, and we parse with our own)
-        lark = build_lark(text, parser=None, lexer="dynamic", start=start)
+        try:
+            rules, ignore = _rules_from_ebnf(text)
+        except NotHandled:
+            rules, ignore = _rules_from_lark_compile(text, start)
     except LarkError as e:
         raise GrammarError(f"Lark grammar error: {e}") from None
-    ignore = _ignore_expr(lark)
-    terms = {t.name: _terminal_expr(t, ignore) for t in lark.terminals}
+    if start not in rules:
+        raise GrammarError(f"Lark grammar has no rule {start!r}")
+    rules[START] = Seq((ignore, Ref(start))) if ignore is not None else Ref(start)
+    return rules, START
+
+
+def _rules_from_ebnf(text: str) -> tuple[dict[str, Expr], Expr | None]:
+    """Rules straight from lark's EBNF trees (see lark_ebnf)."""
+    patterns, ignore_names, rule_trees = load_ebnf(text)
+    missing = [n for n in ignore_names if n not in patterns]
+    if missing:
+        raise GrammarError(f"%ignore of undefined terminal(s): {', '.join(missing)}")
+    ignore = _ignore_of([_pattern_expr(patterns[n], n) for n in ignore_names])
+    terms: dict[str, Expr] = {}
+
+    def term(name: str) -> Expr:
+        if name not in terms:
+            if name not in patterns:
+                raise GrammarError(f"terminal {name} has no definition")
+            terms[name] = _with_ignore(_pattern_expr(patterns[name], name), ignore)
+        return terms[name]
+
+    def anon(pattern) -> Expr:
+        return _with_ignore(_pattern_expr(pattern, repr(pattern.raw or pattern.value)), ignore)
+
+    return {name: rule_expr(tree, term, anon) for name, tree in rule_trees}, ignore
+
+
+def _rules_from_lark_compile(text: str, start: str) -> tuple[dict[str, Expr], Expr | None]:
+    """Rules from lark's BNF compile (handles templates; 2^k alternatives for k optionals).
+    parser=None: lark builds no parser (its Earley tables cost seconds on large grammars)."""
+    lark = build_lark(text, parser=None, lexer="dynamic", start=start)
+    defs = {t.name: t for t in lark.terminals}
+    missing = [n for n in lark.ignore_tokens if n not in defs]
+    if missing:
+        raise GrammarError(f"%ignore of undefined terminal(s): {', '.join(missing)}")
+    ignore = _ignore_of([_pattern_expr(defs[n].pattern, n) for n in lark.ignore_tokens])
+    terms = {t.name: _with_ignore(_pattern_expr(t.pattern, t.name), ignore) for t in lark.terminals}
     bodies: dict[str, list[Expr]] = {}
     for rule in lark.rules:
         items = []
@@ -54,35 +92,24 @@ def parse_lark(text: str, start: str = "start") -> tuple[dict[str, Expr], str]:
             else:
                 items.append(Ref(sym.name))
         bodies.setdefault(rule.origin.name, []).append(Seq(tuple(items)))
-    rules: dict[str, Expr] = {name: Alt(tuple(alts)) for name, alts in bodies.items()}
-    if start not in rules:
-        raise GrammarError(f"Lark grammar has no rule {start!r}")
-    rules[START] = Seq((ignore, Ref(start))) if ignore is not None else Ref(start)
-    return rules, START
+    return {name: Alt(tuple(alts)) for name, alts in bodies.items()}, ignore
 
 
-def _pattern_expr(term) -> Expr:
-    pattern = term.pattern
+def _pattern_expr(pattern, name: str) -> Expr:
     if isinstance(pattern, PatternStr) and not pattern.flags:
         return Lit(pattern.value.encode("utf-8"))
     regex = pattern.to_regexp()
     regex = _LOOKBEHIND_FREE.get(regex, regex)
     if "(?<" in regex or "(?=" in regex or "(?!" in regex:
-        raise GrammarError(f"terminal {term.name}: lookaround is not supported in {regex!r}")
+        raise GrammarError(f"terminal {name}: lookaround is not supported in {regex!r}")
     return Regex(regex)
 
 
-def _ignore_expr(lark: Lark) -> Expr | None:
-    if not lark.ignore_tokens:
+def _ignore_of(exprs: list[Expr]) -> Expr | None:
+    if not exprs:
         return None
-    defs = {t.name: t for t in lark.terminals}
-    missing = [n for n in lark.ignore_tokens if n not in defs]
-    if missing:
-        raise GrammarError(f"%ignore of undefined terminal(s): {', '.join(missing)}")
-    alts = tuple(_pattern_expr(defs[n]) for n in lark.ignore_tokens)
-    return Rep(alts[0] if len(alts) == 1 else Alt(alts), 0, None)
+    return Rep(exprs[0] if len(exprs) == 1 else Alt(tuple(exprs)), 0, None)
 
 
-def _terminal_expr(term, ignore: Expr | None) -> Expr:
-    expr = _pattern_expr(term)
+def _with_ignore(expr: Expr, ignore: Expr | None) -> Expr:
     return expr if ignore is None else Seq((expr, ignore))
