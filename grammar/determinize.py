@@ -12,7 +12,8 @@ from .byte_nfa import ByteNfa
 from .errors import GrammarError
 
 _EMPTY: frozenset[int] = frozenset()
-MOORE_BUDGET = 10_000_000  # element steps of exact refinement before settling for row merging
+MOORE_BUDGET = 10_000_000  # element steps of minimization before settling for what is merged
+ROUND_COST = 20_000  # a refinement round's fixed cost, in element steps
 
 
 def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -142,30 +143,59 @@ def _partition(sig: np.ndarray, mult: np.ndarray) -> np.ndarray:
 
 
 def _minimize(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge equivalent states: first states whose rows are equal (repeated to a fixpoint:
-    cheap, sound, misses only equivalent cycles), then exact Moore refinement when its rounds
-    fit in MOORE_BUDGET element steps (long counted repeats need one round per repeat)."""
+    """Merge equivalent states: first those that become equal rows (`_collapse`: misses only
+    equivalent cycles), then exact Moore refinement when it converges within MOORE_BUDGET
+    element steps (long counted repeats need one round per repeat)."""
     kind = accepting.astype(np.int64)
     kind[-1] = 2                                          # the dead sink is its own class
     mult = np.random.default_rng(0).integers(1, 2**62, size=rows.shape[1] + 1) * 2 + 1
-    cls = np.arange(rows.shape[0])
-    while True:                                           # coarsen from the identity
-        new = _partition(np.concatenate([kind[:, None], cls[rows]], axis=1), mult)
-        if new.max() == cls.max():
-            break
-        cls = new
-    rows, accepting = _quotient(rows, accepting, cls)
+    rows, accepting = _quotient(rows, accepting, _collapse(rows, kind, mult))
     kind = accepting.astype(np.int64)
     kind[-1] = 2
     cls, count, work = kind, len(np.unique(kind)), 0
     while work < MOORE_BUDGET:                            # refine from {accepting, other, sink}
         new = _partition(np.concatenate([kind[:, None], cls[rows]], axis=1), mult)
-        work += rows.size + 20_000                       # elements plus per-round overhead
+        work += rows.size + ROUND_COST
         k = int(new.max()) + 1
         if k == count:
             return _quotient(rows, accepting, new)
         cls, count = new, k
-    return rows.astype(np.int32), accepting
+    return rows, accepting
+
+
+def _collapse(rows: np.ndarray, kind: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Class of each state (0..k-1): states of the same kind whose
+    successors are in the same classes merge, repeatedly, re-examining only predecessors of
+    states whose class changed. Every merge joins equivalent states, so the result is sound."""
+    n = rows.shape[0]
+    src = np.repeat(np.arange(n), rows.shape[1])
+    pairs = np.unique(rows.reshape(-1) * n + src)         # (target, source) edges, by target
+    pred_lo = np.searchsorted(pairs // n, np.arange(n + 1)).tolist()
+    preds = (pairs % n).tolist()
+    cls = np.arange(n)                                    # representative of each state's class
+    members: dict[int, list[int]] = {}                    # representative -> merged states
+    seen: dict[int, int] = {}                             # signature hash -> representative
+    todo = np.arange(n)
+    with np.errstate(over="ignore"):
+        while len(todo):
+            sig = np.concatenate([kind[todo, None], cls[rows[todo]]], axis=1)
+            hashes = (sig.astype(np.uint64) * mult.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
+            reps = np.array([seen.setdefault(h, q) for h, q in zip(hashes.tolist(), todo.tolist())])
+            merge = reps != todo
+            rep_sig = np.concatenate([kind[reps[merge], None], cls[rows[reps[merge]]]], axis=1)
+            merge[merge] = (sig[merge] == rep_sig).all(axis=1)  # drop hash collisions
+            changed: list[int] = []
+            for q, r in zip(todo[merge].tolist(), reps[merge].tolist()):
+                r = int(cls[r])                           # r may have merged this round
+                if r == q:
+                    continue
+                group = [q] + members.pop(q, [])
+                cls[group] = r
+                members.setdefault(r, []).extend(group)
+                changed += group
+            nxt = {p for q in changed for p in preds[pred_lo[q]:pred_lo[q + 1]]}
+            todo = np.array(sorted(p for p in nxt if cls[p] == p), dtype=np.int64)
+    return np.unique(cls, return_inverse=True)[1].reshape(-1)  # classes numbered 0..k-1
 
 
 def _quotient(rows: np.ndarray, accepting: np.ndarray, cls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
