@@ -1,6 +1,8 @@
 """Thompson NFA over bytes for the regular IR (regex_ir); UTF-8 paths share their suffixes."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from . import charset as cs
 from .errors import GrammarError
 from .regex_ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
@@ -27,7 +29,15 @@ class ByteNfa:
         return len(self.edges) - 1
 
     def add(self, expr: RegularExpr, src: int) -> int:
-        """Add `expr` starting at state `src`; return its end state."""
+        """Add `expr` starting at state `src`; return its end state (GrammarError when the
+        NFA would exceed MAX_NFA_STATES, checked up front for the whole expression)."""
+        size = _size(expr)
+        if len(self.edges) + size > MAX_NFA_STATES:
+            raise GrammarError(f"grammar too large (about {size} NFA states, over "
+                               f"{MAX_NFA_STATES}; long bounded repeats multiply)")
+        return self._add(expr, src)
+
+    def _add(self, expr: RegularExpr, src: int) -> int:
         if isinstance(expr, Lit):
             for b in expr.data:
                 dst = self.new()
@@ -38,19 +48,19 @@ class ByteNfa:
             return self._add_ranges(expr.ranges, src)
         if isinstance(expr, Seq):
             for item in expr.items:
-                src = self.add(item, src)
+                src = self._add(item, src)
             return src
         if isinstance(expr, Alt):
             end = self.new()
             for item in expr.items:
                 start = self.new()
                 self.eps[src].append(start)
-                self.eps[self.add(item, start)].append(end)
+                self.eps[self._add(item, start)].append(end)
             return end
         if isinstance(expr, Rep):
             return self._add_rep(expr, src)
         if isinstance(expr, Regex):
-            return self.add(parse_regex(expr.pattern), src)
+            return self._add(parse_regex(expr.pattern), src)
         raise GrammarError(f"not a regular expression: {expr!r}")
 
     def _add_ranges(self, ranges: cs.Ranges, src: int) -> int:
@@ -78,15 +88,32 @@ class ByteNfa:
 
     def _add_rep(self, rep: Rep, src: int) -> int:
         for _ in range(rep.lo):
-            src = self.add(rep.item, src)
+            src = self._add(rep.item, src)
         if rep.hi is None:
             loop = self.new()
             self.eps[src].append(loop)
-            self.eps[self.add(rep.item, loop)].append(loop)
+            self.eps[self._add(rep.item, loop)].append(loop)
             return loop
         end = self.new()
         for _ in range(rep.hi - rep.lo):
             self.eps[src].append(end)
-            src = self.add(rep.item, src)
+            src = self._add(rep.item, src)
         self.eps[src].append(end)
         return end
+
+
+@lru_cache(maxsize=4096)
+def _size(expr: RegularExpr) -> int:
+    """An upper-bound estimate of the NFA states `ByteNfa.add` creates for `expr`."""
+    if isinstance(expr, Lit):
+        return len(expr.data)
+    if isinstance(expr, Cls):  # the end state plus shared UTF-8 tails (about one per range)
+        return 1 + sum(len(chr(min(hi, cs.MAX_CP)).encode("utf-8", "surrogatepass")) - 1
+                       for _lo, hi in expr.ranges)
+    if isinstance(expr, (Seq, Alt)):
+        return 2 * len(expr.items) + sum(_size(i) for i in expr.items)
+    if isinstance(expr, Rep):
+        return 2 + _size(expr.item) * max(expr.lo + 1, expr.hi or 0)
+    if isinstance(expr, Regex):
+        return _size(parse_regex(expr.pattern))
+    return 1

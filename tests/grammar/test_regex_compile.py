@@ -130,3 +130,8 @@ def test_row_merging_alone_keeps_the_language(monkeypatch, pattern):
     monkeypatch.setattr(determinize, "MOORE_BUDGET", 0)
     rx = translate(pattern)
     assert equivalent(regex_to_byte_dfa(rx), regex_to_byte_dfa_reference(rx)) is None
+
+
+def test_huge_bounded_repeat_is_rejected_before_building():
+    with pytest.raises(GrammarError, match="too large"):
+        regex_to_byte_dfa(r'"(?:[^"\\]|\\.){0,400000}"')  # estimated up front, not built
