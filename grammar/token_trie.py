@@ -14,7 +14,8 @@ from .vocab import Vocabulary
 
 
 class TokenTrie:
-    """parent/byte/depth per node; children as id ranges; tokens per node as CSR ranges."""
+    """parent/byte/depth per node, children as id ranges, the token ending at each node
+    (tokens with the same bytes as another are listed apart: dup_nodes, dup_ids)."""
 
     def __init__(self, vocab: Vocabulary) -> None:
         self.size = vocab.size
