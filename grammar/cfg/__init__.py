@@ -10,6 +10,8 @@ from .matcher import CfgMatcher, CompiledCfg
 
 __all__ = ["compile_cfg", "parse_cfg", "CompiledCfg", "CfgMatcher"]
 
+PRECOMPUTE_SECONDS = 1.0  # compile-time budget for mask parts (~0.04 s for the bench grammars)
+
 
 def parse_cfg(text: str) -> Cfg:
     """Parse Lark or GBNF text (GBNF when a line reads `name ::= ...`) into the byte-level CFG."""
@@ -17,6 +19,11 @@ def parse_cfg(text: str) -> Cfg:
     return lower(rules, start)
 
 
-def compile_cfg(text: str, vocab: Vocabulary) -> CompiledCfg:
-    """Compile grammar `text` for `vocab`; raises GrammarError on invalid/unsupported input."""
-    return CompiledCfg(parse_cfg(text), vocab)
+def compile_cfg(text: str, vocab: Vocabulary,
+                precompute_seconds: float = PRECOMPUTE_SECONDS) -> CompiledCfg:
+    """Compile grammar `text` for `vocab`, with the reachable mask parts precomputed within
+    `precompute_seconds` (0: all lazy); raises GrammarError on invalid/unsupported input."""
+    g = CompiledCfg(parse_cfg(text), vocab)
+    if precompute_seconds > 0:
+        g.precompute_masks(precompute_seconds)
+    return g

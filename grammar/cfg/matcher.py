@@ -30,6 +30,12 @@ class CompiledCfg(CompiledGrammar):
             self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
         return self._masks
 
+    def precompute_masks(self, max_seconds: float) -> bool:
+        """Compute the reachable context-independent mask parts now (see cfg.precompute), so
+        first visits of parser states only combine cached parts; False if cut short."""
+        from .precompute import precompute_locals
+        return precompute_locals(self.masks, max_seconds)
+
     def accepts(self, text: str) -> bool:
         sets = self.rec.run(self._initial, text.encode("utf-8"))
         return sets is not None and (sets[-1] if sets else self._initial[-1]).accepting
