@@ -1,7 +1,7 @@
 """Per-token mask time (p50/p99, first visit and cached) and time-to-first-mask on the 49k
 SmolLM2 vocabulary: a JSON schema (regex/DFA path) and three CFG cases (a recursive JSON
 schema, Lark JSON, GBNF arithmetic), each walking a real instance token by token; xgrammar
-side by side when it is installed.
+and (for the JSON schema: it has no CFGs) outlines-core side by side when installed.
 
 Usage: python benchmarks/bench_grammar.py [--case NAME]
 """
@@ -138,6 +138,47 @@ def bench_xgrammar(tok, name: str, ids: list[int]) -> None:
         print(f"  xgrammar: failed to run ({type(e).__name__}: {str(e)[:200]})")
 
 
+def bench_outlines(tok, name: str, ids: list[int]) -> None:
+    """outlines-core on the JSON-schema case: its Vocabulary built from our token bytes, its
+    own regex for the schema (compact whitespace), an Index (all states, built eagerly)."""
+    if importlib.util.find_spec("outlines_core") is None:
+        print("  outlines-core: not installed")
+        return
+    kind, source, _ = CASES[name]
+    if kind != "json" or name != "json-schema":
+        print("  outlines-core: regex / JSON schema only (no CFG, no recursive schema)")
+        return
+    try:
+        import outlines_core as oc
+        from sglike.grammar import Vocabulary
+        vocab = Vocabulary.from_tokenizer(tok)
+        eos = min(vocab.eos_ids)
+        tokens: dict[bytes, list[int]] = {}
+        for i, b in enumerate(vocab.token_bytes):
+            if b and i not in vocab.special_ids and i not in vocab.eos_ids:
+                tokens.setdefault(b, []).append(i)
+        ov = oc.Vocabulary(eos, tokens)
+        t1 = time.perf_counter()
+        regex = oc.json_schema.build_regex_from_schema(json.dumps(source), whitespace_pattern="")
+        guide = oc.Guide(oc.Index(regex, ov))
+        bm = torch.zeros((vocab.size + 31) // 32, dtype=torch.int32)  # 32 tokens per int32
+
+        def fill() -> None:
+            guide.write_mask_into(bm.data_ptr(), bm.numel(), 4)
+
+        fill()
+        t2 = time.perf_counter()
+        print(f"  outlines time-to-first-mask {t2 - t1:.3f}s (Index of its own schema regex)")
+
+        def advance(t: int) -> None:
+            assert (int(bm[t // 32]) >> (t % 32)) & 1, f"instance token {t} rejected"
+            guide.advance(t, return_tokens=False)
+
+        print(f"  outlines per-token mask {_pct(_walk(fill, advance, ids))}")
+    except Exception as e:  # report, do not hide
+        print(f"  outlines-core: failed to run ({type(e).__name__}: {str(e)[:200]})")
+
+
 def _lark_to_ebnf(source: str) -> str:
     """The Lark JSON case written in xgrammar's EBNF (same language)."""
     assert source is LARK_JSON
@@ -171,10 +212,7 @@ def main() -> None:
         print(f"{name}:")
         bench_sglike(tok, name, ids)
         bench_xgrammar(tok, name, ids)
-    if importlib.util.find_spec("outlines_core") is None:
-        print("outlines-core: not installed")
-    else:
-        print("outlines-core: installed, not yet measured here")
+        bench_outlines(tok, name, ids)
 
 
 if __name__ == "__main__":
