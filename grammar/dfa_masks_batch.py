@@ -47,22 +47,26 @@ def dense_masks(trie: TokenTrie, table: np.ndarray, states: np.ndarray) -> np.nd
     cheaper when most of the trie stays alive (string contents)."""
     dead = (table.shape[0] - 1) * 256
     flat = (table.astype(np.int32) * 256).reshape(-1)              # [(S + 1) * 256]
-    st = np.empty((trie.num_nodes, len(states)), dtype=np.int32)   # [num, n] state * 256
-    st[0] = np.asarray(states, dtype=np.int32) * 256
+    n, num = len(states), trie.num_nodes
+    st = np.full((num + 1, n), dead, dtype=np.int32)               # [num + 1, n] state * 256
+    st[0] = np.asarray(states, dtype=np.int32) * 256               # row num: no token there
     byte = trie.byte32[:, None]                                    # [num, 1]
+    buf = np.empty((int(np.diff(trie.level).max()), n), dtype=np.int32)
     for depth in range(1, len(trie.level) - 1):
         a, b = int(trie.level[depth]), int(trie.level[depth + 1])
         if a >= b:
             break
-        level = st[a:b]                                            # [width, n]
-        np.take(flat, st[trie.parent32[a:b]] + byte[a:b], out=level)
+        idx = buf[:b - a]                                          # [width, n]
+        np.take(st, trie.parent32[a:b], axis=0, out=idx)
+        idx += byte[a:b]
+        level = st[a:b]
+        np.take(flat, idx, out=level)
         if (level == dead).all():
-            st[b:] = dead
-            break
-    has = trie.token >= 0
-    bits = np.zeros((len(states), trie.size), dtype=bool)          # [n, size]
-    bits[:, trie.token[has]] = (st[has] != dead).T
-    return _with_dups(trie, bits)
+            break  # deeper rows keep their initial `dead`
+    node_of = np.full(trie.size, num, dtype=np.int64)              # [size] node of each id
+    node_of[trie.row_ids] = trie.row_node
+    bits = st[node_of] != dead                                     # [size, n]
+    return np.ascontiguousarray(np.packbits(bits, axis=0).T)
 
 
 def _with_dups(trie: TokenTrie, bits: np.ndarray) -> np.ndarray:
