@@ -14,7 +14,7 @@ import numpy as np
 from .token_trie import TokenTrie, expand
 
 CHUNK = 256  # states per sparse batch (narrow states: few live pairs per trie level)
-MAX_PAIRS = 1 << 21  # live (node, start) pairs of one level in a sparse batch (~100 MB)
+MAX_PAIRS = 1 << 21  # (node, start) pairs of one trie level in a sparse batch (~80 MB)
 DENSE_BATCH = 32  # states per dense batch: int32 [trie nodes, DENSE_BATCH] (~13 MB at 100k)
 
 
@@ -30,11 +30,12 @@ def sparse_masks(trie: TokenTrie, table: np.ndarray, states: np.ndarray) -> np.n
     start = np.arange(n, dtype=np.int64)                           # [pairs] row in the batch
     bits = np.zeros(n * trie.size, dtype=bool)                     # [n * size]
     while len(nodes):
-        kids, owner = expand(trie.child_lo[nodes], trie.child_hi[nodes])
+        lo, hi = trie.child_lo[nodes], trie.child_hi[nodes]
+        if int((hi - lo).sum()) > MAX_PAIRS:
+            return None
+        kids, owner = expand(lo, hi)
         nxt = flat[cur[owner] * 256 + trie.byte[kids]]
         live = nxt != dead
-        if len(kids) > MAX_PAIRS:
-            return None
         nodes, cur, start = kids[live], nxt[live], start[owner[live]]
         tok = trie.token[nodes]
         has = tok >= 0
