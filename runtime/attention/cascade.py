@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .partial import merge_partials, partial_attention
+
 MIN_PREFIX = 32  # shorter shared prefixes are not worth a separate pass
 MIN_SAVING = 0.2  # use the cascade when it saves at least this share of the gathered tokens
 
@@ -87,20 +89,6 @@ def plan_cascade(slots: torch.Tensor, lens: list[int]) -> CascadePlan | None:
     return CascadePlan(prefix_slots, prefix_mask[None, :, None, :], members.view(-1).to(device), pos, req, suffix, valid[None, :, None, :], size)
 
 
-def partial_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """q: [Hk, X, Q, D]; keys/values: [Hk, X, L, D]; mask broadcastable to [Hk, X, Q, L] ->
-    (normalised output [Hk, X, Q, D] float32, log-sum-exp [Hk, X, Q]). One exp per score:
-    unnormalised probabilities go into the matmul, the sum divides afterwards."""
-    scores = torch.matmul(q, keys.transpose(2, 3)).float().mul_(scale)
-    if mask is not None:
-        scores.masked_fill_(~mask, float("-inf"))
-    peak = scores.amax(dim=-1, keepdim=True)  # finite: every row has a real key
-    probs = scores.sub_(peak).exp_()
-    total = probs.sum(dim=-1)
-    out = torch.matmul(probs.to(values.dtype), values).float().div_(total.unsqueeze(-1))
-    return out, peak.squeeze(-1) + total.log()
-
-
 def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, plan: CascadePlan, scale: float) -> torch.Tensor:
     """q: [B, Hq, D]; k_buf/v_buf: [Hk, slots, D] (one layer of the pool) -> [B, Hq, D]."""
     b, hq, d = q.shape
@@ -123,10 +111,3 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, pl
     keys, values = k_buf.index_select(1, flat).view(shape), v_buf.index_select(1, flat).view(shape)
     out_s, lse_s = partial_attention(qh.transpose(0, 1), keys, values, plan.suffix_mask, scale)  # [Hk, B, r, D]
     return merge_partials(out_s, lse_s, out_p, lse_p).to(q.dtype).transpose(0, 1).reshape(b, hq, d)
-
-
-def merge_partials(out_a: torch.Tensor, lse_a: torch.Tensor, out_b: torch.Tensor, lse_b: torch.Tensor) -> torch.Tensor:
-    """Attention over keys A and B together, from the normalised outputs [..., D] and
-    log-sum-exps [...] over each part (lse_b may be -inf where B is empty; lse_a may not)."""
-    lse = torch.logaddexp(lse_a, lse_b)
-    return out_a * torch.exp(lse_a - lse).unsqueeze(-1) + out_b * torch.exp(lse_b - lse).unsqueeze(-1)

@@ -13,7 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .cascade import merge_partials, partial_attention, shared_prefix_groups
+from .cascade import shared_prefix_groups
+from .partial import merge_partials, partial_attention
+
+
+PAD_LIMIT = 2  # pad the members' rest parts when that at most doubles the scores
 
 
 @dataclass
@@ -27,10 +31,20 @@ class _Member:
 
 
 @dataclass
+class _Padded:
+    """The members' rest parts padded to one shape, attended in one call."""
+    query_index: torch.Tensor  # [M, E] positions among the group's queries (padding: 0)
+    valid: torch.Tensor  # [M * E] True on real (not padding) query positions
+    rest_slots: torch.Tensor  # [M, S] slots after the shared prefix (padding: the first)
+    rest_mask: torch.Tensor  # [M, r * E, S] causal mask; padding rows see key 0 only
+
+
+@dataclass
 class _Group:
     prefix_slots: torch.Tensor  # [P]
     query_rows: torch.Tensor  # [N] rows of q (the members' new tokens, back to back)
     members: list[_Member]
+    padded: _Padded | None  # None: members too uneven to pad, attended one by one
 
 
 @dataclass
@@ -68,8 +82,32 @@ def plan_extend(rows: list[torch.Tensor], seq_lens: list[int], extend_lens: list
             members.append(_Member(i, starts[i], e, offset, rows[i][p:s], mask.repeat(heads_per_kv, 1)))
             queries.append(torch.arange(starts[i], starts[i] + e))
             offset += e
-        groups.append(_Group(rows[idx[0]][:p], torch.cat(queries).to(rows[0].device), members))
+        groups.append(_Group(rows[idx[0]][:p], torch.cat(queries).to(rows[0].device), members, _pad(members, heads_per_kv)))
     return ExtendCascadePlan(groups)
+
+
+def _pad(members: list[_Member], r: int) -> _Padded | None:
+    """Padded layout of the members' rest parts, when padding at most doubles the work."""
+    if len(members) < 2:
+        return None
+    e_max = max(m.length for m in members)
+    s_max = max(len(m.rest_slots) for m in members)
+    if len(members) * e_max * s_max > PAD_LIMIT * sum(m.length * len(m.rest_slots) for m in members):
+        return None
+    device = members[0].rest_slots.device
+    index = torch.zeros((len(members), e_max), dtype=torch.int64, device=device)
+    valid = torch.zeros((len(members), e_max), dtype=torch.bool, device=device)
+    slots = torch.zeros((len(members), s_max), dtype=members[0].rest_slots.dtype, device=device)
+    mask = torch.zeros((len(members), r, e_max, s_max), dtype=torch.bool, device=device)
+    mask[..., 0] = True
+    for j, m in enumerate(members):
+        e, s = m.length, len(m.rest_slots)
+        index[j, :e] = torch.arange(m.offset, m.offset + e, device=device)
+        valid[j, :e] = True
+        slots[j, :s] = m.rest_slots
+        slots[j, s:] = m.rest_slots[0]
+        mask[j, :, :e, :s] = m.rest_mask.view(r, e, s)
+    return _Padded(index, valid.view(-1), slots, mask.view(len(members), r * e_max, s_max))
 
 
 def grouped_extend(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, group: _Group, scale: float, out: torch.Tensor) -> None:
@@ -83,6 +121,9 @@ def grouped_extend(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, gr
     qg = q.index_select(0, group.query_rows).view(n, hk, r, d).permute(1, 2, 0, 3)  # [Hk, r, N, D]
     out_p, lse_p = partial_attention(qg.reshape(hk, 1, r * n, d), keys, values, None, scale)
     out_p, lse_p = out_p.view(hk, r, n, d), lse_p.view(hk, r, n)
+    if group.padded is not None:
+        _padded_rest(q.dtype, qg, k_buf, v_buf, out_p, lse_p, group, scale, out)
+        return
     for m in group.members:
         keys = k_buf.index_select(1, m.rest_slots).unsqueeze(1)  # [Hk, 1, S, D]
         values = v_buf.index_select(1, m.rest_slots).unsqueeze(1)
@@ -91,6 +132,25 @@ def grouped_extend(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, gr
         own = slice(m.offset, m.offset + m.length)
         merged = merge_partials(out_r.view(hk, r, m.length, d), lse_r.view(hk, r, m.length), out_p[:, :, own], lse_p[:, :, own])
         out[m.start : m.start + m.length] = merged.permute(2, 0, 1, 3).reshape(m.length, hq, d).to(out.dtype)
+
+
+def _padded_rest(dtype: torch.dtype, qg: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, out_p: torch.Tensor, lse_p: torch.Tensor, group: _Group, scale: float, out: torch.Tensor) -> None:
+    """All members' rest parts in one padded call, merged with the prefix part and written
+    to ``out``. qg: [Hk, r, N, D]; out_p/lse_p: the prefix part [Hk, r, N, D] / [Hk, r, N]."""
+    hk, r, _, d = qg.shape
+    pad = group.padded
+    m, e = pad.query_index.shape
+    s = pad.rest_slots.shape[1]
+    index = pad.query_index.view(-1)
+    qm = qg[:, :, index].view(hk, r, m, e, d).transpose(1, 2).reshape(hk, m, r * e, d)
+    keys = k_buf.index_select(1, pad.rest_slots.view(-1)).view(hk, m, s, d)
+    values = v_buf.index_select(1, pad.rest_slots.view(-1)).view(hk, m, s, d)
+    out_r, lse_r = partial_attention(qm, keys, values, pad.rest_mask[None], scale)  # [Hk, M, r*E, D]
+    out_r = out_r.view(hk, m, r, e, d).transpose(1, 2).reshape(hk, r, m * e, d)
+    lse_r = lse_r.view(hk, m, r, e).transpose(1, 2).reshape(hk, r, m * e)
+    merged = merge_partials(out_r, lse_r, out_p[:, :, index], lse_p[:, :, index])  # [Hk, r, M*E, D]
+    rows = merged[:, :, pad.valid].permute(2, 0, 1, 3).reshape(-1, hk * r, d)  # [N, Hq, D]
+    out.index_copy_(0, group.query_rows, rows.to(dtype))
 
 
 __all__ = ["ExtendCascadePlan", "grouped_extend", "plan_extend"]

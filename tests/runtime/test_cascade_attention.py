@@ -6,6 +6,7 @@ import random
 import pytest
 import torch
 
+from sglike.runtime.attention import cascade_extend, partial
 from sglike.runtime.attention.cascade import MIN_PREFIX, cascade_decode, plan_cascade
 from sglike.runtime.attention.torch_backend import TorchAttentionBackend
 from sglike.runtime.forward_batch import ForwardBatch, ForwardMode
@@ -44,6 +45,10 @@ def _reference(q: torch.Tensor, pool: KVPool, slots: torch.Tensor, lens: list[in
 
 @pytest.mark.parametrize("seed", range(40))
 def test_cascade_matches_plain_decode(seed: int) -> None:
+    _check_decode(seed)
+
+
+def _check_decode(seed: int) -> None:
     rng = random.Random(seed)
     torch.manual_seed(seed)
     pool = KVPool(4000, 1, HK, D, torch.float32, torch.device("cpu"))
@@ -136,8 +141,14 @@ def _extend_batch(rng: random.Random, pool_slots: int) -> tuple[torch.Tensor, Fo
     return table, batch
 
 
+@pytest.mark.parametrize("pad_limit", [0, 2, 10**9])  # members attended one by one / default / always padded
 @pytest.mark.parametrize("seed", range(30))
-def test_grouped_extend_matches_plain(seed: int, monkeypatch) -> None:
+def test_grouped_extend_matches_plain(seed: int, pad_limit: int, monkeypatch) -> None:
+    monkeypatch.setattr(cascade_extend, "PAD_LIMIT", pad_limit)
+    _check_extend(seed, monkeypatch)
+
+
+def _check_extend(seed: int, monkeypatch) -> None:
     rng = random.Random(seed)
     torch.manual_seed(seed)
     pool = KVPool(4000, 1, HK, D, torch.float32, torch.device("cpu"))
@@ -154,3 +165,30 @@ def test_grouped_extend_matches_plain(seed: int, monkeypatch) -> None:
     backend.prepare(batch)
     plain = backend.forward(0, q, k, v, batch)
     torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 300, 40), (3, 5, 7, 90), (1, 9, 64, 33)])
+def test_blocked_partial_attention_matches_one_block(shape, monkeypatch) -> None:
+    """Blocks over X and over Q (tiny BLOCK_BYTES) give the one-block result, for each way a
+    mask broadcasts (none, per X, per query row)."""
+    hk, x, nq, length = shape
+    torch.manual_seed(sum(shape))
+    q, k, v = torch.randn(hk, x, nq, 16), torch.randn(hk, x, length, 16), torch.randn(hk, x, length, 16)
+    lens = torch.randint(1, length + 1, (x,))
+    masks = [None, (torch.arange(length)[None, :] < lens[:, None])[None, :, None, :], torch.rand(nq, length).lt(0.7).index_fill_(1, torch.tensor([0]), True)]
+    monkeypatch.setattr(partial, "BLOCK_BYTES", 8 * length * hk)
+    for mask in masks:
+        want = partial.partial_attention_reference(q, k, v, mask, 0.25)
+        got = partial.partial_attention(q, k, v, mask, 0.25)
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_cascade_paths_match_plain_in_small_blocks(seed: int, monkeypatch) -> None:
+    """The decode and extend cascades, forced to work in many small blocks, still equal the
+    plain paths (guards the block slicing of their real masks)."""
+    monkeypatch.setattr(partial, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(cascade_extend, "PAD_LIMIT", 10**9)
+    _check_extend(seed, monkeypatch)
+    monkeypatch.setattr(TorchAttentionBackend, "use_cascade", True)
+    _check_decode(seed)
