@@ -4,27 +4,31 @@
 ``BLOCK_BYTES`` (about the size of a core's L2 cache): on CPU the softmax passes over a
 scores tensor that spills to memory cost more than the matmuls (2.2x on one 1000-token
 prefix queried by 3072 rows). ``partial_attention_reference`` is the same computation in
-one block, its twin in the parity tests.
+one block, its twin in the parity tests. Softmax runs in base 2 (scores pre-scaled by
+log2(e)): torch's float32 exp2 is ~4x faster than its exp on this CPU (0.17 vs 0.75 ns).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
 BLOCK_BYTES = 1 << 20
+LOG2_E, LN_2 = math.log2(math.e), math.log(2.0)
 
 
 def partial_attention_reference(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     """q: [Hk, X, Q, D]; keys/values: [Hk, X, L, D]; mask broadcastable to [Hk, X, Q, L] ->
     (normalised output [Hk, X, Q, D] float32, log-sum-exp [Hk, X, Q]). One exp per score:
     unnormalised probabilities go into the matmul, the sum divides afterwards."""
-    scores = torch.matmul(q, keys.transpose(2, 3)).float().mul_(scale)
+    scores = torch.matmul(q, keys.transpose(2, 3)).float().mul_(scale * LOG2_E)  # base-2 scores
     if mask is not None:
         scores.masked_fill_(~mask, float("-inf"))
     peak = scores.amax(dim=-1, keepdim=True)  # finite: every row has a real key
-    probs = scores.sub_(peak).exp_()
+    probs = scores.sub_(peak).exp2_()
     total = probs.sum(dim=-1)
     out = torch.matmul(probs.to(values.dtype), values).float().div_(total.unsqueeze(-1))
-    return out, peak.squeeze(-1) + total.log()
+    return out, (peak.squeeze(-1) + total.log2()).mul_(LN_2)
 
 
 def partial_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor | None, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
