@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .partial import merge_partials, partial_attention
+from .partial import mask_bias, merge_partials, partial_attention
 
 MIN_PREFIX = 32  # shorter shared prefixes are not worth a separate pass
 MIN_SAVING = 0.2  # use the cascade when it saves at least this share of the gathered tokens
@@ -23,12 +23,12 @@ MIN_SAVING = 0.2  # use the cascade when it saves at least this share of the gat
 @dataclass
 class CascadePlan:
     prefix_slots: torch.Tensor  # [NG, P] shared-prefix slots per group, padded with slot 0
-    prefix_mask: torch.Tensor  # [1, NG, 1, P] True on real prefix positions
+    prefix_bias: torch.Tensor  # [1, NG, 1, P] 0 on real prefix positions, -inf on padding
     members: torch.Tensor  # [NG * M] batch index of each group member (padding: 0)
     member_pos: torch.Tensor  # [N] positions in ``members`` that are real members
     member_req: torch.Tensor  # [N] their batch indices
     suffix_slots: torch.Tensor  # [B, S] slots after each request's shared prefix, padded
-    suffix_mask: torch.Tensor  # [1, B, 1, S] True on real suffix positions
+    suffix_bias: torch.Tensor  # [1, B, 1, S] 0 on real suffix positions, -inf on padding
     group_size: int  # M
 
 
@@ -86,7 +86,7 @@ def plan_cascade(slots: torch.Tensor, lens: list[int]) -> CascadePlan | None:
     idx = (shared_t[:, None] + span[None, :]).clamp(max=slots.shape[1] - 1)
     suffix = torch.where(valid, slots.gather(1, idx), torch.zeros_like(idx))
     prefix_mask = torch.arange(width, device=device)[None, :] < prefix_len[:, None]
-    return CascadePlan(prefix_slots, prefix_mask[None, :, None, :], members.view(-1).to(device), pos, req, suffix, valid[None, :, None, :], size)
+    return CascadePlan(prefix_slots, mask_bias(prefix_mask[None, :, None, :]), members.view(-1).to(device), pos, req, suffix, mask_bias(valid[None, :, None, :]), size)
 
 
 def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, plan: CascadePlan, scale: float) -> torch.Tensor:
@@ -100,7 +100,7 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, pl
     keys = k_buf.index_select(1, plan.prefix_slots.view(-1)).view(hk, ng, width, d)
     values = v_buf.index_select(1, plan.prefix_slots.view(-1)).view(hk, ng, width, d)
     qg = qh.index_select(0, plan.members).transpose(0, 1).reshape(hk, ng, plan.group_size * r, d)
-    out_g, lse_g = partial_attention(qg, keys, values, plan.prefix_mask, scale)
+    out_g, lse_g = partial_attention(qg, keys, values, plan.prefix_bias, scale)
     out_p = torch.zeros((hk, b, r, d), dtype=torch.float32, device=q.device)
     lse_p = torch.full((hk, b, r), float("-inf"), device=q.device)
     out_p[:, plan.member_req] = out_g.view(hk, ng * plan.group_size, r, d)[:, plan.member_pos]
@@ -109,5 +109,5 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, pl
     flat = plan.suffix_slots.view(-1)
     shape = (hk, *plan.suffix_slots.shape, d)
     keys, values = k_buf.index_select(1, flat).view(shape), v_buf.index_select(1, flat).view(shape)
-    out_s, lse_s = partial_attention(qh.transpose(0, 1), keys, values, plan.suffix_mask, scale)  # [Hk, B, r, D]
+    out_s, lse_s = partial_attention(qh.transpose(0, 1), keys, values, plan.suffix_bias, scale)  # [Hk, B, r, D]
     return merge_partials(out_s, lse_s, out_p, lse_p).to(q.dtype).transpose(0, 1).reshape(b, hq, d)

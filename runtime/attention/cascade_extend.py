@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from .cascade import shared_prefix_groups
-from .partial import merge_partials, partial_attention
+from .partial import mask_bias, merge_partials, partial_attention
 
 
 PAD_LIMIT = 2  # pad the members' rest parts when that at most doubles the scores
@@ -27,7 +27,7 @@ class _Member:
     length: int  # number of new tokens (E)
     offset: int  # offset of its new tokens among the group's queries
     rest_slots: torch.Tensor  # [S] slots after the shared prefix (incl. the new tokens)
-    rest_mask: torch.Tensor  # [r * E, S] causal mask over the rest, repeated per query head
+    rest_bias: torch.Tensor  # [r * E, S] causal bias (see mask_bias) over the rest, repeated per query head
 
 
 @dataclass
@@ -36,7 +36,7 @@ class _Padded:
     query_index: torch.Tensor  # [M, E] positions among the group's queries (padding: 0)
     valid: torch.Tensor  # [M * E] True on real (not padding) query positions
     rest_slots: torch.Tensor  # [M, S] slots after the shared prefix (padding: the first)
-    rest_mask: torch.Tensor  # [M, r * E, S] causal mask; padding rows see key 0 only
+    rest_bias: torch.Tensor  # [M, r * E, S] causal bias; padding rows see key 0 only
 
 
 @dataclass
@@ -79,7 +79,7 @@ def plan_extend(rows: list[torch.Tensor], seq_lens: list[int], extend_lens: list
             before = s - e - p  # own cached tokens past the shared prefix
             q_pos = torch.arange(before, before + e, device=rows[i].device)
             mask = torch.arange(s - p, device=q_pos.device)[None, :] <= q_pos[:, None]  # [E, S]
-            members.append(_Member(i, starts[i], e, offset, rows[i][p:s], mask.repeat(heads_per_kv, 1)))
+            members.append(_Member(i, starts[i], e, offset, rows[i][p:s], mask_bias(mask).repeat(heads_per_kv, 1)))
             queries.append(torch.arange(starts[i], starts[i] + e))
             offset += e
         groups.append(_Group(rows[idx[0]][:p], torch.cat(queries).to(rows[0].device), members, _pad(members, heads_per_kv)))
@@ -98,16 +98,16 @@ def _pad(members: list[_Member], r: int) -> _Padded | None:
     index = torch.zeros((len(members), e_max), dtype=torch.int64, device=device)
     valid = torch.zeros((len(members), e_max), dtype=torch.bool, device=device)
     slots = torch.zeros((len(members), s_max), dtype=members[0].rest_slots.dtype, device=device)
-    mask = torch.zeros((len(members), r, e_max, s_max), dtype=torch.bool, device=device)
-    mask[..., 0] = True
+    bias = torch.full((len(members), r, e_max, s_max), float("-inf"), device=device)
+    bias[..., 0] = 0.0
     for j, m in enumerate(members):
         e, s = m.length, len(m.rest_slots)
         index[j, :e] = torch.arange(m.offset, m.offset + e, device=device)
         valid[j, :e] = True
         slots[j, :s] = m.rest_slots
         slots[j, s:] = m.rest_slots[0]
-        mask[j, :, :e, :s] = m.rest_mask.view(r, e, s)
-    return _Padded(index, valid.view(-1), slots, mask.view(len(members), r * e_max, s_max))
+        bias[j, :, :e, :s] = m.rest_bias.view(r, e, s)
+    return _Padded(index, valid.view(-1), slots, bias.view(len(members), r * e_max, s_max))
 
 
 def grouped_extend(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, group: _Group, scale: float, out: torch.Tensor) -> None:
@@ -128,7 +128,7 @@ def grouped_extend(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, gr
         keys = k_buf.index_select(1, m.rest_slots).unsqueeze(1)  # [Hk, 1, S, D]
         values = v_buf.index_select(1, m.rest_slots).unsqueeze(1)
         qm = qg[:, :, m.offset : m.offset + m.length].reshape(hk, 1, r * m.length, d)
-        out_r, lse_r = partial_attention(qm, keys, values, m.rest_mask, scale)
+        out_r, lse_r = partial_attention(qm, keys, values, m.rest_bias, scale)
         own = slice(m.offset, m.offset + m.length)
         merged = merge_partials(out_r.view(hk, r, m.length, d), lse_r.view(hk, r, m.length), out_p[:, :, own], lse_p[:, :, own])
         out[m.start : m.start + m.length] = merged.permute(2, 0, 1, 3).reshape(m.length, hq, d).to(out.dtype)
@@ -145,7 +145,7 @@ def _padded_rest(dtype: torch.dtype, qg: torch.Tensor, k_buf: torch.Tensor, v_bu
     qm = qg[:, :, index].view(hk, r, m, e, d).transpose(1, 2).reshape(hk, m, r * e, d)
     keys = k_buf.index_select(1, pad.rest_slots.view(-1)).view(hk, m, s, d)
     values = v_buf.index_select(1, pad.rest_slots.view(-1)).view(hk, m, s, d)
-    out_r, lse_r = partial_attention(qm, keys, values, pad.rest_mask[None], scale)  # [Hk, M, r*E, D]
+    out_r, lse_r = partial_attention(qm, keys, values, pad.rest_bias[None], scale)  # [Hk, M, r*E, D]
     out_r = out_r.view(hk, m, r, e, d).transpose(1, 2).reshape(hk, r, m * e, d)
     lse_r = lse_r.view(hk, m, r, e).transpose(1, 2).reshape(hk, r, m * e)
     merged = merge_partials(out_r, lse_r, out_p[:, :, index], lse_p[:, :, index])  # [Hk, r, M*E, D]

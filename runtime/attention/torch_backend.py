@@ -10,12 +10,13 @@ from ..forward_batch import ForwardBatch, ForwardMode
 from .base import AttentionBackend
 from .cascade import CascadePlan, cascade_decode, plan_cascade
 from .cascade_extend import ExtendCascadePlan, grouped_extend, plan_extend
+from .partial import mask_bias
 
 
 @dataclass
 class _DecodeMeta:
     slots: torch.Tensor  # [B, L] KV slots per request, padded
-    mask: torch.Tensor  # [1, B, 1, L] True where the key is part of the sequence
+    bias: torch.Tensor  # [1, B, 1, L] 0 where the key is part of the sequence, else -inf
     cascade: CascadePlan | None  # shared prefixes attended once per group (None: plain)
 
 
@@ -31,14 +32,15 @@ class TorchAttentionBackend(AttentionBackend):
     use_cascade = True  # shared-prefix decode (see cascade.py); False: always the plain path
     cascade_steps = 0  # decode forwards that took the shared-prefix path
 
-    def _decode(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _decode(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """One query per request, as two batched matmuls (CPU SDPA kernels are slow for a
-        single query with a padding mask). q: [B, Hq, D]; keys/values: [Hk, B, L, D]."""
+        single query with a padding mask). q: [B, Hq, D]; keys/values: [Hk, B, L, D];
+        bias: [1, B, 1, L] additive padding mask (see partial.mask_bias)."""
         b, hq, d = q.shape
         hk = keys.shape[0]
         qg = q.view(b, hk, hq // hk, d).transpose(0, 1)  # [Hk, B, G, D]: G query heads per KV head
         scores = torch.matmul(qg, keys.transpose(2, 3)).float() * self.scale  # [Hk, B, G, L]
-        scores.masked_fill_(~mask, float("-inf"))
+        scores.add_(bias)
         probs = torch.softmax(scores, dim=-1).to(values.dtype)
         out = torch.matmul(probs, values)  # [Hk, B, G, D]
         return out.transpose(0, 1).reshape(b, hq, d)
@@ -51,7 +53,7 @@ class TorchAttentionBackend(AttentionBackend):
             mask = torch.arange(max_len, device=slots.device)[None, :] < lens[:, None]  # [B, L]
             cascade = plan_cascade(slots, batch.seq_lens) if self.use_cascade else None
             self.cascade_steps += cascade is not None
-            batch.attn_meta = _DecodeMeta(slots, mask[None, :, None, :], cascade)
+            batch.attn_meta = _DecodeMeta(slots, mask_bias(mask[None, :, None, :]), cascade)
             return
         slots, masks, starts, start = [], [], [], 0
         cascade = None
@@ -79,7 +81,7 @@ class TorchAttentionBackend(AttentionBackend):
         if batch.mode is ForwardMode.DECODE:
             if meta.cascade is not None:
                 return cascade_decode(q, k_buf, v_buf, meta.cascade, self.scale)
-            return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.mask)
+            return self._decode(q, *self.kv_pool.gather(layer, meta.slots), meta.bias)
         out = torch.empty_like(q)
         if meta.cascade is not None:
             for group in meta.cascade.groups:

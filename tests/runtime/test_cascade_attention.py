@@ -40,7 +40,7 @@ def _tree_batch(rng: random.Random, num_slots: int, batch: int) -> tuple[torch.T
 def _reference(q: torch.Tensor, pool: KVPool, slots: torch.Tensor, lens: list[int]) -> torch.Tensor:
     backend = TorchAttentionBackend(pool, slots, HQ, HK, D)
     mask = torch.arange(slots.shape[1])[None, :] < torch.tensor(lens)[:, None]
-    return backend._decode(q, *pool.gather(0, slots), mask[None, :, None, :])
+    return backend._decode(q, *pool.gather(0, slots), partial.mask_bias(mask[None, :, None, :]))
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -60,7 +60,7 @@ def _check_decode(seed: int) -> None:
     if plan is None:
         return
     for g in range(plan.prefix_slots.shape[0]):  # every group really shares its prefix
-        width = int(plan.prefix_mask[0, g, 0].sum())
+        width = int((plan.prefix_bias[0, g, 0] == 0).sum())
         members = plan.member_req[plan.member_pos // plan.group_size == g]
         assert len(members) >= 2 and width >= MIN_PREFIX
         assert torch.equal(slots[members, :width], plan.prefix_slots[g, :width].expand(len(members), -1))
@@ -178,8 +178,9 @@ def test_blocked_partial_attention_matches_one_block(shape, monkeypatch) -> None
     masks = [None, (torch.arange(length)[None, :] < lens[:, None])[None, :, None, :], torch.rand(nq, length).lt(0.7).index_fill_(1, torch.tensor([0]), True)]
     monkeypatch.setattr(partial, "BLOCK_BYTES", 8 * length * hk)
     for mask in masks:
-        want = partial.partial_attention_reference(q, k, v, mask, 0.25)
-        got = partial.partial_attention(q, k, v, mask, 0.25)
+        bias = None if mask is None else partial.mask_bias(mask)
+        want = partial.partial_attention_reference(q, k, v, bias, 0.25)
+        got = partial.partial_attention(q, k, v, bias, 0.25)
         torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
 
 
