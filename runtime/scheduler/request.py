@@ -38,6 +38,7 @@ class Req:
     decoding: bool = False  # prefill of all_ids done; next forward feeds the newest token
     retractions: int = 0
     jump_forward_tokens: int = 0  # output tokens appended by jump-forward
+    start_jump_checked: bool = False  # the grammar's forced start was looked for
     finish_reason: FinishReason | None = None
     reported_len: int = 0  # output tokens already sent out
     generator: torch.Generator | None = None

@@ -24,7 +24,7 @@ from ..tokenizer import load_tokenizer
 from .batch_builder import ExtendPlan, build_decode, build_extend, plan_logits
 from .finish import FinishChecker
 from .grammar_hook import GrammarHook
-from .jump_forward import try_jump_forward
+from .jump_forward import jump_forward_at_start, try_jump_forward
 from .policy import POLICIES, SHARED_PREFIX_HOLD_BACK, shared_uncached_prefix
 from .request import Req, ReqState
 from .stats import SchedulerStats
@@ -150,6 +150,10 @@ class Scheduler:
             plans.append(plan)
             budget -= plan.length
         ready = [r for r in self.waiting if self.grammar.ready(r, self._finish_waiting)]
+        for req in ready:
+            if not req.start_jump_checked and self._may_jump_forward(req):
+                req.start_jump_checked = True
+                self.stats.jump_forward_tokens += jump_forward_at_start(req, self.tokenizer)
         for req in self.order(ready, self.cache) if ready else []:
             if budget <= 0 or len(self.running) >= self.config.max_running_requests or not self.table.available():
                 break

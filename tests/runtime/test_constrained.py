@@ -33,6 +33,37 @@ expr: term (("+" | "-") term)*
 term: factor (("*" | "/") factor)*
 factor: /[0-9]+/ | "(" expr ")"
 '''
+LARK_JSON = r"""
+start: value
+?value: object | array | ESCAPED_STRING | SIGNED_NUMBER | "true" | "false" | "null"
+array: "[" [value ("," value)*] "]"
+object: "{" [pair ("," pair)*] "}"
+pair: ESCAPED_STRING ":" value
+%import common.ESCAPED_STRING
+%import common.SIGNED_NUMBER
+"""
+SQL_GBNF = r"""
+root   ::= "SELECT " cols " FROM " name where? ";"
+cols   ::= "*" | name (", " name)*
+where  ::= " WHERE " cond
+cond   ::= cmp | cmp " AND " cond | cmp " OR " cond
+cmp    ::= name " " op " " value
+op     ::= "=" | "!=" | "<" | ">" | "<=" | ">="
+value  ::= [0-9]+ | "'" [a-zA-Z0-9 ]* "'"
+name   ::= [a-z_] [a-z0-9_]*
+"""
+SQL_LARK = r"""
+start: "SELECT" cols "FROM" NAME [where] ";"
+cols: "*" | NAME ("," NAME)*
+where: "WHERE" cond
+?cond: cmp | cmp "AND" cond | cmp "OR" cond
+cmp: NAME OP value
+OP: "=" | "!=" | "<=" | ">=" | "<" | ">"
+value: /[0-9]+/ | /'[a-zA-Z0-9 ]*'/
+NAME: /[a-z_][a-z0-9_]*/
+%import common.WS
+%ignore WS
+"""
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +120,37 @@ def test_jump_forward_saves_decode_steps_and_keeps_output_valid(engine):
     steps = after["decode_steps"] - before["decode_steps"]
     assert jumped >= len(engine.tokenizer.encode('"the_age_of_the_person_in_years":')) - 2
     assert steps < out["meta_info"]["completion_tokens"]
+
+
+def test_lark_json_grammar_outputs_parse_as_json(engine):
+    """A Lark grammar through the `ebnf` parameter; json.loads is the independent check."""
+    outs = engine.generate(_chat(engine, "Give me a small JSON object about a city."), {"max_new_tokens": 96, "ebnf": LARK_JSON, "temperature": 0.7, "n": 2, "seed": 3})
+    stopped = [o for o in outs if o["meta_info"]["finish_reason"]["type"] == "stop"]
+    assert stopped, [o["text"] for o in outs]
+    for out in stopped:
+        json.loads(out["text"])
+
+
+def test_sql_subset_outputs_parse_with_lark(engine):
+    """A small SQL subset in GBNF; lark's own parser of the same language checks the output."""
+    parser = lark.Lark(SQL_LARK, parser="earley")
+    prompt = _chat(engine, "Write one SQL query that selects the names of users older than 30 from the users table.")
+    outs = engine.generate(prompt, {"max_new_tokens": 48, "ebnf": SQL_GBNF, "temperature": 0.5, "n": 3, "seed": 4})
+    stopped = [o for o in outs if o["meta_info"]["finish_reason"]["type"] == "stop"]
+    assert stopped, [o["text"] for o in outs]
+    for out in stopped:
+        assert out["text"].startswith("SELECT ") and out["text"].endswith(";"), out["text"]
+        parser.parse(out["text"])
+
+
+def test_jump_forward_from_the_grammar_start(engine):
+    """Text forced from the grammar's start is prefilled with the prompt as whole tokens
+    (the model would otherwise spell it out under the mask, e.g. S-EL-EC-T)."""
+    regex = r"SELECT (name|age|email) FROM (users|orders) WHERE id = [0-9]{1,3};"
+    select = engine.tokenizer.encode("SELECT", add_special_tokens=False)
+    before = engine.get_server_info()["jump_forward_tokens"]
+    outs = engine.generate([_chat(engine, "Write a SQL query."), "SQL:"], {"max_new_tokens": 32, "regex": regex, "temperature": 0})
+    assert engine.get_server_info()["jump_forward_tokens"] - before >= 2 * len(select)
+    for out in outs:
+        assert re.fullmatch(regex, out["text"]), out["text"]
+        assert out["output_ids"][: len(select)] == select
