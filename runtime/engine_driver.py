@@ -114,7 +114,12 @@ class EngineDriver:
 
     def _handle(self, kind: str, payload: object) -> None:
         if kind == "add":
-            self.scheduler.add_request(payload)  # type: ignore[arg-type]
+            try:
+                self.scheduler.add_request(payload)  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the engine
+                log.exception("request %s rejected", payload.rid)  # type: ignore[attr-defined]
+                reason = FinishReason("abort", message=f"invalid request: {type(exc).__name__}: {exc}")
+                self._deliver(TokenOutput(payload.rid, [], True, reason, 0, 0, 0))  # type: ignore[attr-defined]
         elif kind == "abort":
             self.scheduler.abort(payload)  # type: ignore[arg-type]
         else:

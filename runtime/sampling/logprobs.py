@@ -12,7 +12,7 @@ def token_logprobs(logits: torch.Tensor, token_ids: torch.Tensor, top_k: list[in
     logp = torch.log_softmax(logits, dim=-1)  # [N, V]
     chosen = logp.gather(1, token_ids[:, None]).squeeze(1).tolist()
     tops: list[list[tuple[float, int]]] = [[] for _ in top_k]
-    k_max = max(top_k, default=0)
+    k_max = min(max(top_k, default=0), logp.shape[1])  # more alternatives than tokens: all of them
     if k_max > 0:
         vals, idx = logp.topk(k_max, dim=-1)
         vals, idx = vals.tolist(), idx.tolist()

@@ -72,7 +72,7 @@ def _filtered_probs(logits: torch.Tensor, params: list[SamplingParams]) -> torch
         return probs
     sorted_p, order = probs.sort(dim=-1, descending=True)
     ranks = torch.arange(probs.shape[1], device=probs.device)[None, :]
-    k = torch.tensor([k if k > 0 else probs.shape[1] for k in top_k], device=probs.device)
+    k = torch.tensor([min(k, probs.shape[1]) if k > 0 else probs.shape[1] for k in top_k], device=probs.device)
     drop = ranks >= k[:, None]
     cum_before = sorted_p.cumsum(dim=-1) - sorted_p
     drop |= cum_before >= torch.tensor(top_p, device=probs.device)[:, None]

@@ -64,6 +64,7 @@ def test_streaming_deltas_concatenate_to_the_text(real_engine):
         ({"max_new_tokens": 10**6}, "max_new_tokens"),
         ({"bogus": 1}, "bogus"),
         ({"n": 0}, "n"),
+        ({"seed": 2**70}, "seed"),
     ],
 )
 def test_bad_input_gets_a_clear_value_error(real_engine, params, match):
@@ -75,3 +76,30 @@ def test_oversized_prompt_is_rejected_and_engine_keeps_serving(real_engine):
     with pytest.raises(ValueError, match="prompt"):
         real_engine.generate(input_ids=[42] * 20000, sampling_params={"max_new_tokens": 1})
     assert real_engine.generate("Hello", {"max_new_tokens": 2})["meta_info"]["completion_tokens"] == 2
+
+
+def test_huge_top_k_and_top_logprobs_mean_the_whole_vocabulary(real_engine):
+    """Integers beyond the vocabulary (and beyond int64) are clamped, not a crash of the step."""
+    out = real_engine.generate("Hello", {"max_new_tokens": 2, "temperature": 1.0, "top_k": 2**70, "seed": 1}, return_logprob=True, top_logprobs_num=10**9)
+    assert out["meta_info"]["completion_tokens"] == 2
+    assert len(out["meta_info"]["output_top_logprobs"][0]) == len(real_engine.tokenizer)  # every token
+
+
+def test_a_request_that_fails_on_the_engine_thread_fails_alone(real_engine, monkeypatch):
+    """Defence in depth: an error while the scheduler takes a request in aborts that request
+    with the error, and the engine goes on serving the others."""
+    from sglike.runtime.scheduler import scheduler as sched_mod
+
+    real = sched_mod.Req.from_tokenized
+
+    def flaky(treq, arrival):
+        if treq.sampling_params.max_new_tokens == 7:
+            raise OverflowError("injected")
+        return real(treq, arrival)
+
+    monkeypatch.setattr(sched_mod.Req, "from_tokenized", staticmethod(flaky))
+    bad, good = real_engine.generate(["one", "two"], [{"max_new_tokens": 7}, {"max_new_tokens": 3}])
+    assert bad["meta_info"]["finish_reason"]["type"] == "abort" and "injected" in bad["meta_info"]["finish_reason"]["message"]
+    assert good["meta_info"]["completion_tokens"] == 3
+    monkeypatch.undo()
+    assert real_engine.generate("three", {"max_new_tokens": 2})["meta_info"]["completion_tokens"] == 2
