@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..forward_batch import ForwardBatch, ForwardMode
 from .base import AttentionBackend
 from .cascade import CascadePlan, cascade_decode, plan_cascade
 from .cascade_extend import ExtendCascadePlan, grouped_extend, plan_extend
+from .causal import causal_attention, causal_attention_reference
 from .partial import mask_bias
 
 
@@ -29,7 +29,7 @@ class _ExtendMeta:
 
 
 class TorchAttentionBackend(AttentionBackend):
-    use_cascade = True  # shared-prefix decode (see cascade.py); False: always the plain path
+    use_cascade = True  # fast paths: shared-prefix cascades (cascade*.py), blocked causal prefill (causal.py); False: the plain twins
     cascade_steps = 0  # decode forwards that took the shared-prefix path
 
     def _decode(self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -89,10 +89,8 @@ class TorchAttentionBackend(AttentionBackend):
         for slots, mask, start, ext in zip(meta.slots, meta.masks, meta.starts, batch.extend_lens):
             qi = q[start : start + ext]  # [E, Hq, D]
             if mask is None:  # fresh prompt: plain causal attention over its own new k/v
-                keys, values = k[start : start + ext].transpose(0, 1), v[start : start + ext].transpose(0, 1)  # [Hk, E, D]
-                out[start : start + ext] = F.scaled_dot_product_attention(
-                    qi.transpose(0, 1)[None], keys[None], values[None], is_causal=True, scale=self.scale, enable_gqa=True
-                )[0].transpose(0, 1)
+                causal = causal_attention if self.use_cascade else causal_attention_reference
+                out[start : start + ext] = causal(qi, k[start : start + ext], v[start : start + ext], self.scale)
             elif mask is not True:  # new tokens after a cached prefix
                 keys, values = k_buf.index_select(1, slots), v_buf.index_select(1, slots)  # [Hk, S, D]
                 out[start : start + ext] = self._extend_after_prefix(qi, keys, values, mask)
