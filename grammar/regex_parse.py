@@ -15,6 +15,7 @@ from functools import lru_cache
 from . import charset as cs
 from .errors import GrammarError
 from .regex_ir import Alt, Cls, Lit, RegularExpr, Rep, Seq
+from .regex_syntax import class_items
 
 CASED_LIMIT = 0x1F000  # no code point at or above this has a case mapping
 _CATEGORIES = {C.CATEGORY_DIGIT: (cs.DIGIT, False), C.CATEGORY_NOT_DIGIT: (cs.DIGIT, True),
@@ -81,20 +82,14 @@ class _Builder:
         raise GrammarError(f"regex {self.pattern[:200]!r}: unsupported construct {op}")
 
     def in_set(self, items: list, flags: int) -> Cls:
-        negate, ranges = False, []
-        for op, av in items:
-            if op == C.NEGATE:
-                negate = True
-            elif op == C.LITERAL:
-                ranges.append((av, av))
-            elif op == C.RANGE:
-                ranges.append(av)
-            elif op == C.CATEGORY and av in _CATEGORIES:
-                rs, neg = _CATEGORIES[av]
-                ranges.extend(cs.complement(rs) if neg else rs)
-            else:
-                raise GrammarError(f"regex {self.pattern[:200]!r}: unsupported class item {op}")
+        negate, ranges = class_items(items, self.category, repr(self.pattern[:200]))
         return self.cls(tuple(ranges), flags, negate)
+
+    def category(self, cat) -> cs.Ranges:
+        if cat not in _CATEGORIES:
+            raise GrammarError(f"regex {self.pattern[:200]!r}: unsupported class item {C.CATEGORY}")
+        rs, neg = _CATEGORIES[cat]
+        return cs.complement(rs) if neg else rs
 
     def cls(self, ranges, flags: int, negate: bool = False) -> Cls:
         rs = cs.normalize(ranges)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import re._constants as C
 import re._parser as sre_parse
+from typing import Any, Callable
 
 from . import charset as cs
 from .errors import GrammarError
@@ -41,6 +42,24 @@ def translate(pattern: str, *, search: bool = False, allowed: cs.Ranges = cs.ANY
     out = [t.branch(list(b), search) for b in branches]
     return out[0] if len(out) == 1 else "|".join(f"(?:{b})" for b in out)
 
+
+
+def class_items(items: list, category: Callable[[Any], cs.Ranges], where: str) -> tuple[bool, list]:
+    """The items of an sre character class -> (negated, code point ranges); `category`
+    resolves \\d-style categories, `where` names the pattern in errors."""
+    negate, ranges = False, []
+    for op, av in items:
+        if op == C.NEGATE:
+            negate = True
+        elif op == C.LITERAL:
+            ranges.append((av, av))
+        elif op == C.RANGE:
+            ranges.append(av)
+        elif op == C.CATEGORY:
+            ranges.extend(category(av))
+        else:
+            raise GrammarError(f"regex {where}: unsupported class item {op}")
+    return negate, ranges
 
 class _Translator:
     def __init__(self, pattern: str, flags: int, allowed: cs.Ranges, ecma_space: bool):
@@ -111,18 +130,7 @@ class _Translator:
         raise GrammarError(f"regex {self.pattern!r}: unsupported class {cat}")
 
     def in_set(self, items: list) -> cs.Ranges:
-        negate, ranges = False, []
-        for op, av in items:
-            if op == C.NEGATE:
-                negate = True
-            elif op == C.LITERAL:
-                ranges.append((av, av))
-            elif op == C.RANGE:
-                ranges.append(av)
-            elif op == C.CATEGORY:
-                ranges.extend(self.category(av))
-            else:
-                raise GrammarError(f"regex {self.pattern!r}: unsupported class item {op}")
+        negate, ranges = class_items(items, self.category, repr(self.pattern))
         rs = cs.normalize(ranges)
         return cs.complement(rs) if negate else cs.intersect(rs, cs.ANY)
 

@@ -8,6 +8,8 @@ where the blocks get too thin, SDPA is used. ``causal_attention_reference`` is t
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 import torch.nn.functional as F
 
@@ -35,11 +37,21 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: f
     keys, values = k.transpose(0, 1)[:, None], v.transpose(0, 1)[:, None]  # [Hk, 1, E, D]
     out = torch.empty((hk, e, r, d), dtype=q.dtype, device=q.device)
     block = max(16, partial.BLOCK_BYTES // (hk * r * e * 4))
-    for s in range(0, e, block):
+    for s, bias in zip(range(0, e, block), _block_biases(e, r, block, q.device)):
         t = min(e, s + block)
         rows = qh[:, s:t].reshape(hk, 1, (t - s) * r, d)
-        pos = torch.arange(s, t, device=q.device).repeat_interleave(r)
-        bias = partial.mask_bias(torch.arange(t, device=q.device)[None, :] <= pos[:, None])  # [(t-s)*r, t]
         o, _ = partial.partial_attention_reference(rows, keys[:, :, :t], values[:, :, :t], bias, scale)
         out[:, s:t] = o.view(hk, t - s, r, d)
     return out.transpose(0, 1).reshape(e, hq, d)
+
+
+@lru_cache(maxsize=8)
+def _block_biases(e: int, r: int, block: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Causal biases [(t-s)*r, t] of each query block; the same for every layer of a forward,
+    so built once per chunk shape."""
+    biases = []
+    for s in range(0, e, block):
+        t = min(e, s + block)
+        pos = torch.arange(s, t, device=device).repeat_interleave(r)
+        biases.append(partial.mask_bias(torch.arange(t, device=device)[None, :] <= pos[:, None]))
+    return tuple(biases)

@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 
 import jsonschema
 import lark
 import pytest
 
 from sglike.runtime import Engine
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.pardir, "grammar"))
+from test_cfg_grammars import LARK_JSON  # noqa: E402  (the CFG tests' JSON grammar)
 
 IPV4 = r"((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)"
 PERSON = {
@@ -33,15 +38,6 @@ expr: term (("+" | "-") term)*
 term: factor (("*" | "/") factor)*
 factor: /[0-9]+/ | "(" expr ")"
 '''
-LARK_JSON = r"""
-start: value
-?value: object | array | ESCAPED_STRING | SIGNED_NUMBER | "true" | "false" | "null"
-array: "[" [value ("," value)*] "]"
-object: "{" [pair ("," pair)*] "}"
-pair: ESCAPED_STRING ":" value
-%import common.ESCAPED_STRING
-%import common.SIGNED_NUMBER
-"""
 SQL_GBNF = r"""
 root   ::= "SELECT " cols " FROM " name where? ";"
 cols   ::= "*" | name (", " name)*
