@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from .base import CompiledGrammar
-from .byte_dfa import ByteDFA, regex_to_byte_dfa
 from .errors import GrammarError
-from .regex_grammar import DFAGrammar, cache_key, save_atomic
-from .regex_syntax import translate
-from .token_trie import trie_for
+from .masks.token_trie import trie_for
+from .regex.byte_dfa import ByteDFA, regex_to_byte_dfa
+from .regex.dfa_grammar import DFAGrammar, cache_key, save_atomic
+from .regex.syntax import translate
 from .vocab import Vocabulary
 
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
@@ -38,7 +38,7 @@ class GrammarCompiler:
         self._lock = threading.Lock()
 
     def compile_regex(self, pattern: str) -> CompiledGrammar:
-        """Full-match a Python-`re`-style pattern (see regex_syntax for the subset)."""
+        """Full-match a Python-`re`-style pattern (see regex.syntax for the subset)."""
         if not isinstance(pattern, str):
             raise GrammarError(f"regex must be a string, got {type(pattern).__name__}")
         return self._cached(("regex", pattern), lambda: self._dfa_grammar("regex", translate(pattern)))

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from ..errors import GrammarError
-from ..regex_syntax import translate
+from ..regex.syntax import translate
 from .convert import REGEX_MAX_CHARS, Converter, RecursiveSchema
 from .recursive import schema_to_lark
 

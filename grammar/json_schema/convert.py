@@ -19,9 +19,9 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from .. import charset as cs
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
+from ..regex import charset as cs
+from ..regex.syntax import NOTHING, translate
 from .formats import FORMATS
 from .merge import merge
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
+from ..regex.syntax import NOTHING, translate
 from .convert import RecursiveSchema, _alt
 from .merge import merge
 from .superset import Approx, Superset, kinds_of_types, matches, overlaps, same_value

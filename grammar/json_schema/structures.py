@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
+from ..regex.syntax import NOTHING, translate
 from .convert import _RAW, STRING, _alt, counts, literal
 from .merge import merge
 from .superset import overlaps

@@ -160,7 +160,7 @@ class Superset:
     def pattern(self, pattern: str) -> str:
         """Strings whose raw text matches the pattern, or that contain an escape."""
         from .convert import _RAW
-        from ..regex_syntax import translate
+        from ..regex.syntax import translate
         core = translate(pattern, search=True, allowed=_RAW, ecma_space=True)
         return rf'(?:"{core}"|"{ANY_TEXT}\\{ANY_TEXT}")'
 
@@ -193,14 +193,14 @@ def _key(name: str) -> str:
 
 def matches(approx: Approx) -> str:
     """One regex for all kinds of an Approx (the empty language when there are none)."""
-    from ..regex_syntax import NOTHING
+    from ..regex.syntax import NOTHING
     parts = list(dict.fromkeys(approx.values()))
     return "(?:" + "|".join(parts) + ")" if parts else NOTHING
 
 
 def overlaps(a: str, b: str) -> bool:
     """Whether two converter regexes share a string (GrammarError when it cannot be told)."""
-    from ..regex_syntax import NOTHING, translate
+    from ..regex.syntax import NOTHING, translate
     if a == NOTHING or b == NOTHING:
         return False
     import interegular
