@@ -1,20 +1,24 @@
-"""GrammarCompiler: the one entry point turning regex / JSON Schema / CFG text into grammars."""
+"""GrammarCompiler: the one entry point turning regex / JSON Schema / CFG / structural-tag
+sources into grammars; `KINDS` is the registry of constraint kinds behind `compile`."""
 from __future__ import annotations
 
 import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from .base import CompiledGrammar
-from .byte_dfa import ByteDFA, regex_to_byte_dfa
 from .errors import GrammarError
-from .regex_grammar import DFAGrammar, cache_key, save_atomic
-from .regex_syntax import translate
-from .token_trie import trie_for
+from .masks.token_trie import trie_for
+from .regex.byte_dfa import ByteDFA, regex_to_byte_dfa
+from .regex.dfa_grammar import DFAGrammar, cache_key, save_atomic
+from .regex.syntax import translate
+from .structural.compile import triggered_grammar
+from .structural.tag import StructuralTag
+from .structural.token_index import TokenIndex
 from .vocab import Vocabulary
 
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
@@ -36,9 +40,18 @@ class GrammarCompiler:
         self.trie = trie_for(self.vocab)  # shared by regex and CFG masks
         self._cache: dict[tuple, CompiledGrammar] = {}
         self._lock = threading.Lock()
+        self._token_index: TokenIndex | None = None
+
+    def compile(self, kind: str, source: Any) -> CompiledGrammar:
+        """Compile a request constraint by kind name (see `KINDS`); GrammarError for an
+        unknown kind, naming the known ones."""
+        build = KINDS.get(kind)
+        if build is None:
+            raise GrammarError(f"unknown constraint kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        return build(self, source)
 
     def compile_regex(self, pattern: str) -> CompiledGrammar:
-        """Full-match a Python-`re`-style pattern (see regex_syntax for the subset)."""
+        """Full-match a Python-`re`-style pattern (see regex.syntax for the subset)."""
         if not isinstance(pattern, str):
             raise GrammarError(f"regex must be a string, got {type(pattern).__name__}")
         return self._cached(("regex", pattern), lambda: self._dfa_grammar("regex", translate(pattern)))
@@ -61,6 +74,21 @@ class GrammarCompiler:
     def compile_grammar(self, text: str) -> CompiledGrammar:
         """A Lark or GBNF/EBNF grammar (handled by sglike.grammar.cfg)."""
         return self._cached(("cfg", text), lambda: self._compile_cfg(text, "grammar"))
+
+    def compile_structural_tag(self, tag: Any) -> CompiledGrammar:
+        """A ``structural_tag`` (JSON text or dict, see structural.tag): free text whose
+        triggered sections follow their structure's JSON schema."""
+        parsed = StructuralTag.parse(tag)
+        return self._cached(("structural_tag", parsed.to_json()),
+                            lambda: triggered_grammar(parsed, self.compile_json_schema, self.token_index))
+
+    @property
+    def token_index(self) -> TokenIndex:
+        """Byte lookups over the vocabulary for structural tags, built on first use."""
+        with self._lock:
+            if self._token_index is None:
+                self._token_index = TokenIndex(self.vocab)
+            return self._token_index
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -94,6 +122,14 @@ class GrammarCompiler:
                 except OSError:
                     pass
         return DFAGrammar(dfa, self.vocab, self.trie, folder)
+
+
+KINDS: dict[str, Callable[[GrammarCompiler, Any], CompiledGrammar]] = {
+    "regex": GrammarCompiler.compile_regex,
+    "json_schema": GrammarCompiler.compile_json_schema,
+    "ebnf": GrammarCompiler.compile_grammar,
+    "structural_tag": GrammarCompiler.compile_structural_tag,
+}
 
 
 def _load_dfa(folder: Path | None) -> ByteDFA | None:

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .structural_tag import StructuralTag
+from sglike.grammar.structural.tag import StructuralTag
 
 _DEFAULT_MAX_NEW_TOKENS = 128
 _CONSTRAINTS = ("regex", "json_schema", "ebnf", "structural_tag")

@@ -7,8 +7,8 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
-from .. import charset as cs
 from ..errors import GrammarError
+from ..regex import charset as cs
 from .ir import Alt, Cls, Expr, Lit, Ref, Rep, Seq
 from .lark_frontend import build_lark
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from ..regex_ir import Alt, Cls, Lit, Regex, Rep, Seq
+from ..regex.ir import Alt, Cls, Lit, Regex, Rep, Seq
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,6 @@ class Cfg:
     """
     names: list[str]
     rules: list[tuple[int, tuple[int, ...]]]
-    terminals: list  # list[ByteDfa]
+    terminals: list  # list[regex.byte_dfa.ByteDFA]
     terminal_names: list[str]
     start: int

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from ..errors import GrammarError
-from .bytedfa import ByteDfa, compile_dfa
+from ..regex.byte_dfa import ByteDFA, expr_to_byte_dfa
 from .ir import Alt, Cfg, Cls, Expr, Lit, Ref, Regex, Rep, Seq, term
+
+MAX_DFA_STATES = 20000  # per terminal
 
 
 def lower(rules: dict[str, Expr], start: str) -> Cfg:
@@ -36,7 +38,7 @@ class _Lowerer:
         self.names: list[str] = []
         self.ids: dict[str, int] = {}
         self.rules: list[tuple[int, tuple[int, ...]]] = []
-        self.terminals: list[ByteDfa] = []
+        self.terminals: list[ByteDFA] = []
         self.terminal_names: list[str] = []
         self.term_ids: dict[Expr, int] = {}
         self.helpers: dict[Expr, int] = {}
@@ -149,7 +151,7 @@ class _Lowerer:
     def _terminal(self, e: Expr) -> int | None:
         if e in self.term_ids:
             return self.term_ids[e]
-        dfa = compile_dfa(e)
+        dfa = expr_to_byte_dfa(e, MAX_DFA_STATES, allow_empty=True)
         if dfa.accept[0] and all(t < 0 for t in dfa.rows[0]) and len(dfa.rows) == 1:
             self.term_ids[e] = None  # matches only the empty string: drop it
             return None

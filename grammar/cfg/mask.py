@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..token_trie import TokenTrie, WalkTable, unique, walk
+from ..masks.token_trie import TokenTrie, WalkTable, unique, walk
 from .earley import EarleySet, Recognizer
 
 MAX_CACHE_BYTES = 64 << 20  # per cache; a cache that would outgrow this starts over
@@ -82,7 +82,7 @@ class TerminalWalks:
 
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
-        self.dfas = [WalkTable(d.table, np.array(d.accept + [False])) for d in rec.cfg.terminals]
+        self.dfas = [WalkTable(d.trans, d.accepting) for d in rec.cfg.terminals]
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self.root = self.frontier(np.zeros(1, dtype=np.int64))

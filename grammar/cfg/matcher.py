@@ -5,10 +5,10 @@ import numpy as np
 import torch
 
 from ..base import CompiledGrammar, GrammarMatcher
+from ..masks.token_trie import trie_for
 from ..vocab import Vocabulary
 from .earley import EarleySet, Recognizer
 from .ir import Cfg
-from ..token_trie import trie_for
 from .mask import MaskBuilder
 
 MAX_JUMP_BYTES = 4096

@@ -5,8 +5,9 @@ import json
 from typing import Any
 
 from ..errors import GrammarError
-from ..regex_syntax import translate
-from .convert import REGEX_MAX_CHARS, Converter, RecursiveSchema
+from ..regex.syntax import translate
+from .common import RecursiveSchema
+from .convert import REGEX_MAX_CHARS, Converter
 from .recursive import schema_to_lark
 
 __all__ = ["schema_to_grammar", "schema_to_regex", "schema_to_lark", "normalize_schema_input"]

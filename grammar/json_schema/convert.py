@@ -19,27 +19,23 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
-from .. import charset as cs
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
+from ..regex.syntax import NOTHING, translate
+from .common import IGNORED, RAW, STRING, RecursiveSchema, alt, counts, literal
+from .dependencies import expand
+from .exclusive import negate, one_of
 from .formats import FORMATS
+from .lengths import fit_length
 from .merge import merge
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
+from .regex_tree import length_bounds
+from .structures import array, obj
 
 ANY_DEPTH: int | None = None  # None: any JSON value nests freely (CFG); n: at most n+1 levels
 REGEX_MAX_CHARS = 100_000  # a longer regex is compiled through the CFG path instead
-_RAW = cs.complement(cs.normalize([(0, 0x1F), (0x22, 0x22), (0x5C, 0x5C)]))
-_HEX4 = r"(?:[0-9a-cA-Ce-fE-F][0-9a-fA-F]{3}|[dD][0-7][0-9a-fA-F]{2})"
-_SURR = r"[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u' + _HEX4 + r"|\\u" + _SURR + ")"
-STRING = f'"{CHAR}*"'
 # length-bounded strings: no \u escapes (a subset: far fewer DFA states per repetition)
 SHORT_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])'
 SCALARS = ["null", "true", "false", NUMBER, STRING]
-_IGNORED = {"title", "description", "default", "examples", "$comment", "$id", "$schema",
-            "$anchor", "deprecated", "readOnly", "writeOnly", "contentMediaType",
-            "contentEncoding", "contentSchema", "format", "$defs", "definitions", "nullable",
-            "discriminator", "xml", "externalDocs", "example", "$vocabulary", "$dynamicAnchor"}
 _UNSUPPORTED = {"if", "then", "else", "$dynamicRef",
                 "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
 _BY_TYPE = {
@@ -53,41 +49,12 @@ _BY_TYPE = {
 }
 
 
-class RecursiveSchema(GrammarError):
-    """The schema refers to itself; it needs a context-free grammar."""
-
-
-def _alt(parts: list[str]) -> str:
-    parts = [p for p in dict.fromkeys(parts) if p != NOTHING]
-    if not parts:
-        return NOTHING
-    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
-
-
-def counts(s: dict, lo_key: str, hi_key: str) -> tuple[int, int | None]:
-    """(min, max) of a count keyword pair (minItems/maxItems, ...); 1.0 counts as 1."""
-    out = []
-    for key, default in ((lo_key, 0), (hi_key, None)):
-        v = s.get(key, default)
-        if v is not None:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or int(v) != v:
-                raise GrammarError(f"{key!r} must be a non-negative integer, got {v!r}")
-            v = int(v)
-        out.append(v)
-    return out[0], out[1]
-
-
 def _depth(v: Any) -> int:
     if isinstance(v, list):
         return 1 + max(map(_depth, v), default=0)
     if isinstance(v, dict):
         return 1 + max(map(_depth, v.values()), default=0)
     return 0
-
-
-def literal(value: Any) -> str:
-    """Regex for the compact JSON text of `value`."""
-    return re.escape(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
 class Converter:
@@ -123,7 +90,7 @@ class Converter:
             if ref in seen or ref in self.stack:
                 raise RecursiveSchema(f"recursive schema ($ref {ref!r} refers to itself)")
             seen.append(ref)
-            rest = {k: v for k, v in s.items() if k != "$ref" and k not in _IGNORED}
+            rest = {k: v for k, v in s.items() if k != "$ref" and k not in IGNORED}
             target = self.lookup(ref)
             s = target if not rest else {"allOf": [target, rest]}
         return s
@@ -144,10 +111,8 @@ class Converter:
                 merged = merge(merged, self.deep_resolve(sub), self.resolve)
             return self.conv(merged)
         if any(k in s for k in ("dependentRequired", "dependentSchemas", "dependencies")):
-            from .dependencies import expand
             return self.conv(expand(s, self.resolve))
         if "not" in s:
-            from .exclusive import negate
             return negate(self, {k: v for k, v in s.items() if k != "not"}, s["not"])
         for key in ("anyOf", "oneOf"):
             if key in s:
@@ -155,15 +120,14 @@ class Converter:
                 branches = [merge(rest, self.deep_resolve(b), self.resolve) if rest else b
                             for b in s[key]]
                 if key == "oneOf" and len(branches) > 1:
-                    from .exclusive import one_of
-                    return _alt(one_of(self, branches))
-                return _alt([self.conv(b) for b in branches])
+                    return alt(one_of(self, branches))
+                return alt([self.conv(b) for b in branches])
         for k in s:
             if k in _UNSUPPORTED:
                 raise GrammarError(f"JSON Schema keyword {k!r} is not supported")
         if "enum" in s or "const" in s:
             return self.enum(s)
-        return _alt([self.typed(t, s) for t in self.types(s)])
+        return alt([self.typed(t, s) for t in self.types(s)])
 
     def ref(self, s: dict) -> str:
         """A schema with `$ref`: inlined here (RecursiveSchema on a cycle)."""
@@ -201,12 +165,12 @@ class Converter:
         values = s["enum"] if "enum" in s else [s["const"]]
         if "enum" in s and "const" in s:
             values = [v for v in values if json.dumps(v, sort_keys=True) == json.dumps(s["const"], sort_keys=True)]
-        rest = {k: v for k, v in s.items() if k not in ("enum", "const") and k not in _IGNORED}
+        rest = {k: v for k, v in s.items() if k not in ("enum", "const") and k not in IGNORED}
         if rest:
             check = re.compile(self.enum_filter(rest, values), re.DOTALL)
             values = [v for v in values
                       if check.fullmatch(json.dumps(v, separators=(",", ":"), ensure_ascii=False))]
-        return _alt([literal(v) for v in values])
+        return alt([literal(v) for v in values])
 
     def enum_filter(self, rest: dict, values: list[Any]) -> str:
         """A Python regex (compact JSON) for the enum's sibling keywords: values outside it
@@ -233,10 +197,8 @@ class Converter:
         if t == "string":
             return self.string(s)
         if t == "array":
-            from .structures import array
             return array(self, s)
         if t == "object":
-            from .structures import obj
             return obj(self, s)
         raise GrammarError(f"unknown JSON Schema type {t!r}")
 
@@ -256,14 +218,12 @@ class Converter:
             raise GrammarError("'pattern' together with 'format' is not supported")
         if kinds:
             if kinds[0] == "pattern":
-                core = translate(s["pattern"], search=True, allowed=_RAW, ecma_space=True)
+                core = translate(s["pattern"], search=True, allowed=RAW, ecma_space=True)
             else:
                 core = FORMATS[s["format"]]
             if lo or hi is not None:  # fine when every match already has a length in range
-                from .regex_tree import length_bounds
                 cmin, cmax = length_bounds(core)
                 if cmin < lo or (hi is not None and (cmax is None or cmax > hi)):
-                    from .lengths import fit_length
                     fitted = fit_length(core, lo, hi)
                     if fitted is None:
                         raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
@@ -282,7 +242,7 @@ class Converter:
         """Any JSON value: needs a CFG, unless ANY_DEPTH caps the nesting (a subset)."""
         if self.any_depth is None:
             raise RecursiveSchema("any JSON value (nested to any depth)")
-        rx = _alt(SCALARS)
+        rx = alt(SCALARS)
         for _ in range(self.any_depth + 1):
             rx = self.compound_value(rx)
         return rx
@@ -293,4 +253,4 @@ class Converter:
         arr = rf"\[{ws}(?:{inner}(?:{ws},{ws}{inner})*)?{ws}\]"
         member = f"{STRING}{ws}:{ws}{inner}"
         objr = rf"\{{{ws}(?:{member}(?:{ws},{ws}{member})*)?{ws}\}}"
-        return _alt(SCALARS + [arr, objr])
+        return alt(SCALARS + [arr, objr])

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
-from .convert import RecursiveSchema, _alt
+from ..regex.syntax import NOTHING, translate
+from .common import RecursiveSchema, SchemaConverter, alt
 from .merge import merge
 from .superset import Approx, Superset, kinds_of_types, matches, overlaps, same_value
-
-if TYPE_CHECKING:
-    from .convert import Converter
 
 FRACTION = r"-?(?:0|[1-9][0-9]*)\.[0-9]*[1-9][0-9]*"  # non-integral, no exponent
 _NUMERIC = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
 
 
-def one_of(cv: "Converter", branches: list[Any]) -> list[str]:
+def one_of(cv: SchemaConverter, branches: list[Any]) -> list[str]:
     """Regexes for the branches, each limited to instances valid for that branch only."""
     out = []
     for i, b in enumerate(branches):
@@ -40,7 +37,7 @@ def one_of(cv: "Converter", branches: list[Any]) -> list[str]:
     return out
 
 
-def negate(cv: "Converter", rest: Any, neg: Any) -> str:
+def negate(cv: SchemaConverter, rest: Any, neg: Any) -> str:
     """Regex for `rest` without the instances `neg` may accept."""
     neg = cv.deep_resolve(neg)
     if neg is True or neg == {}:
@@ -55,7 +52,7 @@ def negate(cv: "Converter", rest: Any, neg: Any) -> str:
         raise GrammarError(f"JSON Schema keyword 'not' is not supported here ({e})") from None
 
 
-def exclude(cv: "Converter", s: Any, others: list[Any]) -> str:
+def exclude(cv: SchemaConverter, s: Any, others: list[Any]) -> str:
     """Regex for `s` minus every instance some schema in `others` may accept
     (GrammarError when that is not expressible)."""
     sup = Superset(cv)
@@ -84,7 +81,7 @@ def exclude(cv: "Converter", s: Any, others: list[Any]) -> str:
             parts.append(fixed)
         else:
             raise GrammarError(f"instances of type {t!r} may also match")
-    return _alt(parts)
+    return alt(parts)
 
 
 def _union(parts: list[Approx]) -> Approx:
@@ -103,7 +100,7 @@ def _pure_enum(s: Any) -> list[Any] | None:
     return None
 
 
-def _filter_enum(cv: "Converter", s: dict, banned: Approx, others: list[Any]) -> dict:
+def _filter_enum(cv: SchemaConverter, s: dict, banned: Approx, others: list[Any]) -> dict:
     """The enum without values another schema may accept."""
     values = list(s["enum"]) if "enum" in s else [s["const"]]
     if "enum" in s and "const" in s:
@@ -121,7 +118,7 @@ def _filter_enum(cv: "Converter", s: dict, banned: Approx, others: list[Any]) ->
     out["enum"] = kept
     return out
 
-def _forbid_required(cv: "Converter", s: dict, others: list[Any]) -> str | None:
+def _forbid_required(cv: SchemaConverter, s: dict, others: list[Any]) -> str | None:
     """Objects of `s` that lack, for every other schema accepting objects, one property that
     schema requires (so it rejects them); emitted objects only carry declared properties."""
     props, required = dict(s.get("properties", {})), set(s.get("required", []))

@@ -7,7 +7,7 @@ repetition of a fixed-length piece (or a group that again has that shape); e.g.
 """
 from __future__ import annotations
 
-from ..regex_syntax import NOTHING
+from ..regex.syntax import NOTHING
 from .regex_tree import Node, length_bounds, parse
 
 

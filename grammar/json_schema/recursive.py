@@ -15,7 +15,8 @@ import re
 from typing import Any
 
 from ..errors import GrammarError
-from .convert import _IGNORED, Converter, RecursiveSchema
+from .common import IGNORED, RecursiveSchema
+from .convert import Converter
 from .regex_tree import PLACEHOLDER_BASE, PLACEHOLDER_LIMIT, LarkWriter, placeholder
 
 _PLACEHOLDERS = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(PLACEHOLDER_LIMIT)}]")
@@ -34,7 +35,7 @@ class RuleConverter(Converter):
 
     def ref(self, s: dict) -> str:
         ref = s["$ref"]
-        if any(k != "$ref" and k not in _IGNORED for k in s):
+        if any(k != "$ref" and k not in IGNORED for k in s):
             try:
                 return super().ref(s)
             except RecursiveSchema:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
+from ..regex.syntax import NOTHING, translate
 
 PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A
 PLACEHOLDER_LIMIT = 0xFFFFD

@@ -3,19 +3,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import GrammarError
-from ..regex_syntax import NOTHING, translate
-from .convert import _RAW, STRING, _alt, counts, literal
+from ..regex.syntax import NOTHING, translate
+from .common import RAW, STRING, SchemaConverter, alt, counts, literal
 from .merge import merge
 from .superset import overlaps
 
-if TYPE_CHECKING:
-    from .convert import Converter
 
-
-def _rest(cv: "Converter", first: str, more: list[str], tail: str, lo: int, hi: int | None) -> str:
+def _rest(cv: SchemaConverter, first: str, more: list[str], tail: str, lo: int, hi: int | None) -> str:
     """`first` then elements: fixed `more` (each optional positionally) then `tail` repeated;
     total count (including first) in [lo, hi]."""
     sep = f"{cv.ws},{cv.ws}"
@@ -39,7 +36,7 @@ def _rest(cv: "Converter", first: str, more: list[str], tail: str, lo: int, hi: 
     return first + after(1)
 
 
-def array(cv: "Converter", s: dict) -> str:
+def array(cv: SchemaConverter, s: dict) -> str:
     lo, hi = counts(s, "minItems", "maxItems")
     if s.get("uniqueItems") and (hi is None or hi > 1):
         raise GrammarError("JSON Schema keyword 'uniqueItems' is not supported")
@@ -68,7 +65,7 @@ def array(cv: "Converter", s: dict) -> str:
     return rf"\[{ws}{body}{ws}\]"
 
 
-def _contains(cv: "Converter", s: dict, lo: int, hi: int | None) -> str:
+def _contains(cv: SchemaConverter, s: dict, lo: int, hi: int | None) -> str:
     """`contains` (at least one element matching): elements, one of them also `contains`."""
     min_c = counts(s, "minContains", "maxContains")[0] if "minContains" in s else 1
     rest = {k: v for k, v in s.items() if k not in ("contains", "minContains", "maxContains")}
@@ -88,7 +85,7 @@ def _contains(cv: "Converter", s: dict, lo: int, hi: int | None) -> str:
     return rf"\[{ws}{body}{ws}\]"
 
 
-def obj(cv: "Converter", s: dict) -> str:
+def obj(cv: SchemaConverter, s: dict) -> str:
     props: dict[str, Any] = dict(s.get("properties", {}))
     required = list(s.get("required", []))
     patterns: dict[str, Any] = s.get("patternProperties", {})
@@ -184,12 +181,12 @@ def _members(members: list[tuple[str, bool]], sep: str) -> str:
     first = ""  # first(i): the rest from i when nothing was emitted yet
     for m, req in reversed(members):
         new_after = f"{sep}{m}{after}" if req else f"(?:{sep}{m})?{after}"
-        first = f"{m}{after}" if req else _alt([f"{m}{after}", first]) if first else f"(?:{m}{after})?"
+        first = f"{m}{after}" if req else alt([f"{m}{after}", first]) if first else f"(?:{m}{after})?"
         after = new_after
     return first
 
 
-def _property_names(cv: "Converter", names: Any) -> str | None:
+def _property_names(cv: SchemaConverter, names: Any) -> str | None:
     """Regex (a JSON string) for the allowed keys, None when any key is allowed."""
     names = cv.deep_resolve(names)
     if names is True or names == {}:
@@ -200,7 +197,7 @@ def _property_names(cv: "Converter", names: Any) -> str | None:
     return rx
 
 
-def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | None,
+def _free_map(cv: SchemaConverter, patterns: dict, addl: Any, lo: int, hi: int | None,
               key_rx: str | None = None) -> str:
     """An object without declared properties: keys from patternProperties (each value
     satisfying every pattern its key may also match), else any key (or propertyNames)."""
@@ -208,7 +205,7 @@ def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | Non
     if patterns:
         if key_rx is not None:
             raise GrammarError("'propertyNames' together with 'patternProperties' is not supported")
-        keys = {p: '"' + translate(p, search=True, allowed=_RAW, ecma_space=True) + '"' for p in patterns}
+        keys = {p: '"' + translate(p, search=True, allowed=RAW, ecma_space=True) + '"' for p in patterns}
         alts = []
         for p, key in keys.items():
             value = patterns[p]
@@ -218,7 +215,7 @@ def _free_map(cv: "Converter", patterns: dict, addl: Any, lo: int, hi: int | Non
             rx = cv.share(cv.conv(value))
             if rx != NOTHING:
                 alts.append(f"{key}{ws}:{ws}{rx}")
-        member = _alt(alts)
+        member = alt(alts)
     elif addl is False:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     else:

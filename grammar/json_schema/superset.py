@@ -10,13 +10,12 @@ spelling: 1, 1.0, 1e2), fraction (non-integral numbers), string, array, object.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import GrammarError
+from ..regex.syntax import NOTHING, translate
+from .common import RAW, SchemaConverter, literal
 from .numbers import NUMBER
-
-if TYPE_CHECKING:
-    from .convert import Converter
 
 ANY_TEXT = r"(?:.|\n)*"
 WS = r"[ \t\n\r]*"
@@ -66,7 +65,7 @@ def _union(parts: list[Approx]) -> Approx:
 class Superset:
     """Computes `Approx` maps for schemas of one root (uses the converter's $ref lookup)."""
 
-    def __init__(self, cv: "Converter"):
+    def __init__(self, cv: SchemaConverter):
         self.cv = cv
         self.active: list[str] = []  # $refs being expanded (a cycle gives the generic map)
 
@@ -139,7 +138,6 @@ class Superset:
     def values(self, values: list[Any]) -> Approx:
         """Enum values: strings, null and booleans exactly (canonical spelling), the rest
         by kind (1 == 1.0 and key order or whitespace vary)."""
-        from .convert import literal
         exact: dict[str, list[str]] = {}
         for v in values:
             k = _kind_of_value(v)
@@ -159,9 +157,7 @@ class Superset:
 
     def pattern(self, pattern: str) -> str:
         """Strings whose raw text matches the pattern, or that contain an escape."""
-        from .convert import _RAW
-        from ..regex_syntax import translate
-        core = translate(pattern, search=True, allowed=_RAW, ecma_space=True)
+        core = translate(pattern, search=True, allowed=RAW, ecma_space=True)
         return rf'(?:"{core}"|"{ANY_TEXT}\\{ANY_TEXT}")'
 
     def required_member(self, s: dict) -> str | None:
@@ -187,20 +183,17 @@ class Superset:
 
 
 def _key(name: str) -> str:
-    from .convert import literal
     return literal(name)
 
 
 def matches(approx: Approx) -> str:
     """One regex for all kinds of an Approx (the empty language when there are none)."""
-    from ..regex_syntax import NOTHING
     parts = list(dict.fromkeys(approx.values()))
     return "(?:" + "|".join(parts) + ")" if parts else NOTHING
 
 
 def overlaps(a: str, b: str) -> bool:
     """Whether two converter regexes share a string (GrammarError when it cannot be told)."""
-    from ..regex_syntax import NOTHING, translate
     if a == NOTHING or b == NOTHING:
         return False
     import interegular

@@ -2,8 +2,8 @@
 
 Compilation runs in a worker thread and is cached by (kind, source), so a slow compile
 never stalls other requests; a request waits in the queue until its grammar is ready, and
-an invalid pattern or schema fails only that request. A ``structural_tag`` compiles each
-structure's schema plus its trigger and literal masks (``triggered_grammar``) there too.
+an invalid pattern or schema fails only that request. Every kind, ``structural_tag``
+included, compiles through ``GrammarCompiler.compile(kind, source)``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ class GrammarHook:
         self.vocab_size = vocab_size
         self.eos_ids = eos_ids
         self._compiler = None
-        self._index = None  # TokenIndex for structural tags, built on first use
         self._pool: ThreadPoolExecutor | None = None
         self._futures: dict[tuple[str, str], Future] = {}
 
@@ -40,31 +39,7 @@ class GrammarHook:
         return self._compiler
 
     def _compile(self, kind: str, source: str):
-        compiler = self._get_compiler()
-        if kind == "regex":
-            return compiler.compile_regex(source)
-        if kind == "json_schema":
-            return compiler.compile_json_schema(source)
-        if kind == "structural_tag":
-            return self._compile_structural_tag(source)
-        return compiler.compile_grammar(source)
-
-    def _compile_structural_tag(self, source: str):
-        from ..structural_tag import StructuralTag
-        from .token_index import TokenIndex
-        from .triggered_grammar import TriggeredGrammar
-
-        compiler = self._get_compiler()
-        tag = StructuralTag.parse(source)
-        schemas = []
-        for i, s in enumerate(tag.structures):
-            try:
-                schemas.append(compiler.compile_json_schema(s.schema))
-            except ValueError as exc:
-                raise ValueError(f"structures[{i}].schema: {exc}") from None
-        if self._index is None:
-            self._index = TokenIndex(compiler.vocab)
-        return TriggeredGrammar(tag, schemas, self._index)
+        return self._get_compiler().compile(kind, source)
 
     def start(self, req: Req) -> str | None:
         """Begin compiling the request's constraint, if any. Returns an error message when

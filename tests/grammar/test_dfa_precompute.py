@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from sglike.grammar import GrammarCompiler
-from sglike.grammar import dfa_masks_batch as batch
-from sglike.grammar import regex_grammar
-from sglike.grammar.regex_grammar import DFAGrammar
-from sglike.grammar.token_masks import dfa_token_mask
+from sglike.grammar.masks import dfa_masks_batch as batch
+from sglike.grammar.masks.token_masks import dfa_token_mask
+from sglike.grammar.regex import dfa_grammar
+from sglike.grammar.regex.dfa_grammar import DFAGrammar
 
 TINY_PATTERNS = [r"[a-c]+\d{2}", r"(ab|é)*x", r"[^a]{1,3}", r"(?s).\n?", r'\{"[a-z]{0,4}":(true|12)\}']
 REAL_PATTERNS = [r"\d{1,4}(\.\d{1,2})?", r"[a-z]{1,30}@[a-z]+\.(com|org)", r"(?s).{0,40}",
@@ -66,7 +66,7 @@ def test_sparse_walk_gives_up_on_too_many_pairs(real_compiler, monkeypatch):
 
 def test_time_budget_leaves_the_rest_lazy(tiny_vocab, monkeypatch):
     monkeypatch.setattr(batch, "CHUNK", 2)
-    monkeypatch.setattr(regex_grammar, "PRECOMPUTE_SECONDS", 0.0)
+    monkeypatch.setattr(dfa_grammar, "PRECOMPUTE_SECONDS", 0.0)
     g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}x")
     assert len(g._row_of) == 2 < g.dfa.dead  # one chunk, then out of time
     lazy = lazy_twin(g)

@@ -1,4 +1,4 @@
-"""The regex -> byte DFA compiler (regex_parse + byte_nfa + determinize) against two
+"""The regex -> byte DFA compiler (regex.parse + byte_nfa + determinize) against two
 independent twins: interegular's FSM (same language, compared DFA to DFA) and Python's `re`
 (on sampled strings, including case-insensitive matching)."""
 from __future__ import annotations
@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sglike.grammar import determinize
-from sglike.grammar.byte_dfa import ByteDFA, regex_to_byte_dfa, regex_to_byte_dfa_reference
 from sglike.grammar.errors import GrammarError
 from sglike.grammar.json_schema import schema_to_grammar
-from sglike.grammar.regex_syntax import translate
+from sglike.grammar.regex import determinize
+from sglike.grammar.regex.byte_dfa import ByteDFA, regex_to_byte_dfa
+from sglike.grammar.regex.reference import regex_to_byte_dfa_reference
+from sglike.grammar.regex.syntax import translate
 
 PATTERNS = [
     r"\d{1,4}(\.\d{1,2})?", r"[a-z]+( [a-z]+){0,3}", r"(yes|no|maybe)", r"[^\n]{0,20}",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sglike.grammar import GrammarCompiler, GrammarError
-from sglike.grammar.token_masks import allowed_reference
+from sglike.grammar.masks.token_masks import allowed_reference
 
 
 def ids(vocab, *toks: bytes) -> list[int]:

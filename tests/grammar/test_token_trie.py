@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sglike.grammar.byte_dfa import regex_to_byte_dfa
-from sglike.grammar import token_trie
-from sglike.grammar.token_trie import TokenTrie, WalkTable, walk
+from sglike.grammar.masks import token_trie
+from sglike.grammar.masks.token_trie import TokenTrie, WalkTable, walk
+from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
 from sglike.grammar.vocab import Vocabulary
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,

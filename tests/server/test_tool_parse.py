@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from sglike.grammar.structural.tag import StructuralTag
 from sglike.runtime.server import tool_calls as tc
 from sglike.runtime.server.protocol_openai import Tool
-from sglike.runtime.structural_tag import StructuralTag
 
 TOOLS = [Tool(function={"name": "f", "parameters": {"type": "object"}}), Tool(function={"name": "g"})]
 

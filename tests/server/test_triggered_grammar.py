@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from sglike.grammar import GrammarCompiler, Vocabulary
+from sglike.grammar.structural.tag import StructuralTag
+from sglike.grammar.structural.token_index import TokenIndex
+from sglike.grammar.structural.triggered import TriggeredGrammar
 from sglike.runtime.sampling_params import SamplingParams
-from sglike.runtime.scheduler.token_index import TokenIndex
-from sglike.runtime.scheduler.triggered_grammar import TriggeredGrammar
-from sglike.runtime.structural_tag import StructuralTag
 
 TOKENS = ["<eos>", "<", "t", ">", "<t>", "<t", "t>", "x", "y", " ", "a", "b", "=", "a=", "b=", "<t>a", ">a=",
           '"', '"a', 'b"', '"ab"', '"b"', '"}', "{", "}", ":", "1", "2", '{"', '":', "\n", "/", "</",

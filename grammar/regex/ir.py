@@ -19,7 +19,7 @@ class Cls:
 
 @dataclass(frozen=True)
 class Regex:
-    """A Python-`re`-syntax regular expression (full match; see regex_parse for the subset)."""
+    """A Python-`re`-syntax regular expression (full match; see parse.py for the subset)."""
     pattern: str
 
 

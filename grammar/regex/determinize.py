@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import GrammarError
 from .byte_nfa import ByteNfa
-from .errors import GrammarError
 
 _EMPTY: frozenset[int] = frozenset()
 MOORE_BUDGET = 10_000_000  # element steps of minimization before settling for what is merged

@@ -19,9 +19,8 @@ from typing import Union
 import numpy as np
 import torch
 
-from sglike.grammar import CompiledGrammar, GrammarMatcher
-
-from ..structural_tag import StructuralTag
+from ..base import CompiledGrammar, GrammarMatcher
+from .tag import StructuralTag
 from .token_index import TokenIndex
 
 Det = tuple  # ("free", k) | ("begin", t, seen) | ("end", s, j)

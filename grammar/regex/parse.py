@@ -1,4 +1,4 @@
-"""Python `re` syntax -> the regular IR (regex_ir), with `re`'s own parser.
+"""Python `re` syntax -> the regular IR (ir.py), with `re`'s own parser.
 
 Full-match semantics. `\\d \\w \\s` are ASCII (as with re.ASCII); `.` excludes "\\n" unless
 DOTALL; IGNORECASE folds simple case pairs (str.lower/upper and re's extra folds). Anchors,
@@ -12,10 +12,10 @@ import re._constants as C
 import re._parser as sre_parse
 from functools import lru_cache
 
+from ..errors import GrammarError
 from . import charset as cs
-from .errors import GrammarError
-from .regex_ir import Alt, Cls, Lit, RegularExpr, Rep, Seq
-from .regex_syntax import class_items
+from .ir import Alt, Cls, Lit, RegularExpr, Rep, Seq
+from .syntax import class_items
 
 CASED_LIMIT = 0x1F000  # no code point at or above this has a case mapping
 _CATEGORIES = {C.CATEGORY_DIGIT: (cs.DIGIT, False), C.CATEGORY_NOT_DIGIT: (cs.DIGIT, True),

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..vocab import Vocabulary
 from .token_trie import TokenTrie, WalkTable, walk
-from .vocab import Vocabulary
 
 
 def dfa_token_mask(trie: TokenTrie, dfa: WalkTable, state: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .vocab import Vocabulary
+from ..vocab import Vocabulary
 
 
 class TokenTrie:

@@ -7,13 +7,15 @@ Generation is free text until the generated text contains a trigger; from there 
 must continue as one structure whose ``begin`` starts with that trigger: the rest of
 ``begin``, a JSON value valid for ``schema``, then ``end``. After ``end`` the text is free
 again (another trigger starts another section). Checked here, compiled in
-``scheduler/triggered_grammar.py``.
+``triggered.py``.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from ..errors import GrammarError
 
 _FIELD = "sampling_params.structural_tag"
 
@@ -32,22 +34,22 @@ class StructuralTag:
 
     @classmethod
     def parse(cls, value: str | dict[str, Any]) -> "StructuralTag":
-        """Parse and check a structural tag; ``ValueError`` names the bad field."""
+        """Parse and check a structural tag; GrammarError (a ValueError) names the bad field."""
         if isinstance(value, str):
             try:
                 value = json.loads(value)
             except (json.JSONDecodeError, RecursionError) as exc:
-                raise ValueError(f"{_FIELD} is not valid JSON: {exc}") from None
+                raise GrammarError(f"{_FIELD} is not valid JSON: {exc}") from None
         if not isinstance(value, dict):
-            raise ValueError(f"{_FIELD} must be an object with structures and triggers")
+            raise GrammarError(f"{_FIELD} must be an object with structures and triggers")
         unknown = sorted(set(value) - {"type", "structures", "triggers"})
         if unknown:
-            raise ValueError(f"{_FIELD} has unknown field(s): {', '.join(unknown)}")
+            raise GrammarError(f"{_FIELD} has unknown field(s): {', '.join(unknown)}")
         structures = tuple(_structure(s, i) for i, s in enumerate(_list(value.get("structures"), "structures")))
         raw = value.get("triggers")
         triggers = [s.begin for s in structures] if raw is None else _list(raw, "triggers")
         if any(not isinstance(t, str) or not t for t in triggers):
-            raise ValueError(f"{_FIELD}.triggers must be non-empty strings")
+            raise GrammarError(f"{_FIELD}.triggers must be non-empty strings")
         tag = cls(structures, tuple(dict.fromkeys(triggers)))
         tag._check_triggers()
         return tag
@@ -63,38 +65,38 @@ class StructuralTag:
         for a in self.triggers:
             for b in self.triggers:
                 if a != b and a in b:
-                    raise ValueError(f"{_FIELD}.triggers: {a!r} occurs inside {b!r}; triggers must not contain each other")
+                    raise GrammarError(f"{_FIELD}.triggers: {a!r} occurs inside {b!r}; triggers must not contain each other")
         for i, s in enumerate(self.structures):
             if not any(s.begin.startswith(t) for t in self.triggers):
-                raise ValueError(f"{_FIELD}.structures[{i}].begin {s.begin!r} does not start with any trigger")
+                raise GrammarError(f"{_FIELD}.structures[{i}].begin {s.begin!r} does not start with any trigger")
         for t in self.triggers:
             begins = sorted(s.begin for s in self.structures if s.begin.startswith(t))
             if not begins:
-                raise ValueError(f"{_FIELD}.triggers: no structure begins with {t!r}")
+                raise GrammarError(f"{_FIELD}.triggers: no structure begins with {t!r}")
             for a, b in zip(begins, begins[1:]):
                 if b.startswith(a):
-                    raise ValueError(f"{_FIELD}.structures: begin {a!r} is a prefix of begin {b!r}; "
+                    raise GrammarError(f"{_FIELD}.structures: begin {a!r} is a prefix of begin {b!r}; "
                                      "begins must tell the structures apart")
 
 
 def _list(value: Any, name: str) -> list[Any]:
     if not isinstance(value, list) or not value:
-        raise ValueError(f"{_FIELD}.{name} must be a non-empty list")
+        raise GrammarError(f"{_FIELD}.{name} must be a non-empty list")
     return value
 
 
 def _structure(value: Any, i: int) -> Structure:
     where = f"{_FIELD}.structures[{i}]"
     if not isinstance(value, dict):
-        raise ValueError(f"{where} must be an object with begin, schema and end")
+        raise GrammarError(f"{where} must be an object with begin, schema and end")
     unknown = sorted(set(value) - {"begin", "schema", "end"})
     if unknown:
-        raise ValueError(f"{where} has unknown field(s): {', '.join(unknown)}")
+        raise GrammarError(f"{where} has unknown field(s): {', '.join(unknown)}")
     begin, schema, end = value.get("begin"), value.get("schema"), value.get("end", "")
     if not isinstance(begin, str) or not begin:
-        raise ValueError(f"{where}.begin must be a non-empty string")
+        raise GrammarError(f"{where}.begin must be a non-empty string")
     if not isinstance(schema, (dict, bool)):
-        raise ValueError(f"{where}.schema must be a JSON schema object")
+        raise GrammarError(f"{where}.schema must be a JSON schema object")
     if not isinstance(end, str):
-        raise ValueError(f"{where}.end must be a string")
+        raise GrammarError(f"{where}.end must be a string")
     return Structure(begin, schema, end)

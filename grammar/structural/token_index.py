@@ -1,20 +1,21 @@
 """Byte-level lookups over a vocabulary, for literal text and trigger masks.
 
-Built once per engine (in the grammar worker thread) from ``sglike.grammar.Vocabulary``.
+Built once per `GrammarCompiler` (on its first structural tag) from its `Vocabulary`.
 """
 from __future__ import annotations
 
 import bisect
-from typing import Any
 
 import numpy as np
+
+from ..vocab import Vocabulary
 
 
 class TokenIndex:
     """Which tokens spell a prefix of some text, which extend it, and which single-byte
     token stands for each byte. Special tokens (EOS included) have no text here."""
 
-    def __init__(self, vocab: Any) -> None:
+    def __init__(self, vocab: Vocabulary) -> None:
         self.size: int = vocab.size
         self.token_bytes: list[bytes] = list(vocab.token_bytes)
         self.special: frozenset[int] = frozenset(vocab.special_ids)

@@ -1,12 +1,12 @@
-"""Thompson NFA over bytes for the regular IR (regex_ir); UTF-8 paths share their suffixes."""
+"""Thompson NFA over bytes for the regular IR (ir.py); UTF-8 paths share their suffixes."""
 from __future__ import annotations
 
 from functools import lru_cache
 
+from ..errors import GrammarError
 from . import charset as cs
-from .errors import GrammarError
-from .regex_ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
-from .regex_parse import parse_regex
+from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
+from .parse import parse_regex
 
 MAX_NFA_STATES = 2_000_000
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import CompiledGrammar, GrammarMatcher
+from ..base import CompiledGrammar, GrammarMatcher
+from ..masks.dfa_masks_batch import precompute_masks
+from ..masks.token_masks import dfa_token_mask
+from ..masks.token_trie import TokenTrie, WalkTable
+from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
-from .dfa_masks_batch import precompute_masks
-from .token_masks import dfa_token_mask
-from .token_trie import TokenTrie, WalkTable
-from .vocab import Vocabulary
 
 CACHE_VERSION = "2"
 PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask at compile time...

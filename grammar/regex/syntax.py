@@ -1,4 +1,4 @@
-"""Python `re` syntax -> a normalized regex (for regex_parse, Lark terminals and the
+"""Python `re` syntax -> a normalized regex (for parse.py, Lark terminals and the
 interegular-based oneOf check), or GrammarError.
 
 Supported: literals, escapes, classes, `.`, \\d \\w \\s (ASCII, as with re.ASCII; \\s may use the
@@ -14,8 +14,8 @@ import re._constants as C
 import re._parser as sre_parse
 from typing import Any, Callable
 
+from ..errors import GrammarError
 from . import charset as cs
-from .errors import GrammarError
 
 NOTHING = "\ud800"  # a lone surrogate: no UTF-8 encoding, so the byte DFA drops it
 MAX_CLASS = 30000  # interegular (oneOf disjointness check) enumerates classes char by char

@@ -1,69 +1,15 @@
-"""Regex -> minimal byte-level DFA as numpy tables (regex_parse -> byte_nfa -> determinize).
-
-`regex_to_byte_dfa_reference` builds the same language through interegular's character FSM;
-it is the independent twin the parity tests compare against (slow on large patterns)."""
+"""The independent twin of `regex_to_byte_dfa`: the same language through interegular's
+character FSM (its own parser and determinizer), expanded to UTF-8 byte paths. The parity
+tests compare the two; it is slow on large patterns."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import interegular
 import numpy as np
 from interegular.fsm import anything_else
 
+from ..errors import GrammarError
 from . import charset as cs
-from .byte_nfa import ByteNfa
-from .determinize import determinize
-from .errors import GrammarError
-from .regex_ir import RegularExpr
-from .regex_parse import parse_regex
-
-MAX_STATES = 200_000
-
-
-@dataclass(frozen=True)
-class ByteDFA:
-    """Byte transitions over live states; state `dead` (= num_states) is the sink.
-
-    trans: int32 [num_states + 1, 256]; accepting: bool [num_states + 1].
-    """
-
-    trans: np.ndarray
-    accepting: np.ndarray
-    initial: int
-
-    @property
-    def dead(self) -> int:
-        return self.trans.shape[0] - 1
-
-    def walk(self, state: int, data: bytes) -> int:
-        """State after `data` (the dead state if it leaves the language)."""
-        for b in data:
-            state = int(self.trans[state, b])
-        return state
-
-    def accepts(self, text: str) -> bool:
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return bool(self.accepting[self.walk(self.initial, data)])
-
-
-def regex_to_byte_dfa(pattern: str) -> ByteDFA:
-    """The minimal byte DFA of a Python-`re`-syntax regex, full-match semantics; GrammarError
-    when the pattern is unsupported or its language is empty."""
-    return expr_to_byte_dfa(parse_regex(pattern))
-
-
-def expr_to_byte_dfa(expr: RegularExpr, max_states: int = MAX_STATES) -> ByteDFA:
-    """The minimal byte DFA of a regular IR expression; GrammarError when the language is empty."""
-    nfa = ByteNfa()
-    start = nfa.new()
-    final = nfa.add(expr, start)
-    trans, accepting = determinize(nfa, start, final, max_states)
-    if not accepting[0] and (trans[0] == trans.shape[0] - 1).all():
-        raise GrammarError("the grammar's language is empty (no string satisfies it)")
-    return ByteDFA(trans, accepting, 0)
+from .byte_dfa import MAX_STATES, ByteDFA
 
 
 def regex_to_byte_dfa_reference(pattern: str) -> ByteDFA:
