@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .attention import check_backend_name
+
 SCHEDULE_POLICIES = ("lpm", "fcfs", "dfs-weight")
 
 
@@ -22,7 +24,7 @@ class EngineConfig:
     context_length: int | None = None  # None: from the model config
     schedule_policy: str = "lpm"
     disable_radix_cache: bool = False
-    attention_backend: str = "torch"
+    attention_backend: str = "torch"  # torch | torch_ref (see runtime/attention/__init__.py)
     random_seed: int = 0
     grammar_cache_dir: str | None = None  # None: ~/.cache/sglike/grammar
     enable_jump_forward: bool = True
@@ -37,6 +39,7 @@ class EngineConfig:
                 raise ValueError(f"{name} must be >= 1")
         if self.max_total_tokens is not None and self.max_total_tokens < 2:
             raise ValueError("max_total_tokens must be >= 2")
+        check_backend_name(self.attention_backend)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EngineConfig":

@@ -5,7 +5,7 @@ new token sees whole (no mask), and the rest (the request's own cached tokens pa
 shared prefix, then its new tokens, causally). Requests sharing a prefix (same KV slots)
 form a group: the prefix is gathered once and all the group's new tokens query it in one
 matmul. The parts are merged through their log-sum-exps.
-``TorchAttentionBackend._extend_after_prefix`` is the plain reference twin.
+``extend.extend_attention`` (per request) is the plain reference twin.
 """
 from __future__ import annotations
 

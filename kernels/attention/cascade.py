@@ -1,12 +1,12 @@
-"""Shared-prefix ("cascade") decode attention for the torch backend.
+"""Shared-prefix ("cascade") decode attention: the plan and the kernel.
 
 Requests that share a prompt prefix (one system prompt, ``n > 1``, the choices of a
 ``select``, forks of a program) hold the very same KV slots for it: the radix cache hands
 them the same slots. Plain decode gathers every request's copy of that prefix in every
 layer. Here each group's prefix is gathered once and attended by all of the group's queries
 in one matmul; the rest of every sequence is attended as usual; the two partial results are
-merged exactly through their log-sum-exps. ``TorchAttentionBackend._decode`` is the plain
-reference twin (tests check parity).
+merged exactly through their log-sum-exps. ``decode.decode_attention`` is the plain
+reference twin (tests/kernels check parity).
 """
 from __future__ import annotations
 
