@@ -1,7 +1,16 @@
-"""Per-request sampling parameters (SGLang's names), validated once at submission."""
+"""Per-request sampling parameters (SGLang's names), validated once at submission.
+
+Every field of SGLang's native ``sampling_params`` is accepted (a null value means the
+default, as in SGLang); names SGLang does not know are refused. ``sampling_seed`` is
+SGLang's name for ``seed``. Accepted and ignored: ``custom_params`` (read only by custom
+logit processors, which sglike does not have) and ``stream_interval`` (sglike streams every
+step). ``stop_regex`` is validated here and matched by the stop checker.
+"""
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -9,6 +18,7 @@ from sglike.grammar.structural.tag import StructuralTag
 
 _DEFAULT_MAX_NEW_TOKENS = 128
 _CONSTRAINTS = ("regex", "json_schema", "ebnf", "structural_tag")
+_ALIASES = {"sampling_seed": "seed"}  # SGLang's name -> ours
 
 
 @dataclass
@@ -24,6 +34,7 @@ class SamplingParams:
     repetition_penalty: float = 1.0
     stop: list[str] = field(default_factory=list)
     stop_token_ids: list[int] = field(default_factory=list)
+    stop_regex: list[str] = field(default_factory=list)  # Python `re` patterns
     ignore_eos: bool = False
     n: int = 1
     seed: int | None = None
@@ -34,24 +45,27 @@ class SamplingParams:
     json_schema: str | None = None
     ebnf: str | None = None
     structural_tag: str | None = None  # JSON text; see runtime/structural_tag.py
+    logit_bias: dict[int, float] | None = None  # token id -> added to its logit before sampling
+    custom_params: dict[str, Any] | None = None  # accepted, ignored
+    stream_interval: int | None = None  # accepted, ignored
 
     @classmethod
     def from_dict(cls, params: dict[str, Any] | None) -> "SamplingParams":
-        params = dict(params or {})
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
+        unknown = sorted(set(params or {}) - known - set(_ALIASES))
         if unknown:
             raise ValueError(f"unknown sampling_params field(s): {', '.join(unknown)}")
-        if params.get("max_new_tokens") is None:
-            params.pop("max_new_tokens", None)
-        if isinstance(params.get("stop"), str):
-            params["stop"] = [params["stop"]]
-        if params.get("stop") is None:
-            params["stop"] = []
+        params = {_ALIASES.get(k, k): v for k, v in (params or {}).items() if v is not None}
+        for name in ("stop", "stop_regex"):
+            if isinstance(params.get(name), str):
+                params[name] = [params[name]]
         if isinstance(params.get("stop_token_ids"), int):
             params["stop_token_ids"] = [params["stop_token_ids"]]
-        if params.get("stop_token_ids") is None:
-            params["stop_token_ids"] = []
+        for name in ("stop", "stop_regex", "stop_token_ids"):
+            if isinstance(params.get(name), tuple):
+                params[name] = list(params[name])
+        if isinstance(params.get("logit_bias"), dict):
+            params["logit_bias"] = _token_keys(params["logit_bias"])
         for name in ("json_schema", "structural_tag"):
             if isinstance(params.get(name), (dict, bool)):
                 params[name] = json.dumps(params[name])
@@ -91,6 +105,20 @@ class SamplingParams:
             bad("stop", "must be non-empty strings")
         if any(not isinstance(t, int) or t < 0 for t in self.stop_token_ids):
             bad("stop_token_ids", "must be non-negative integers")
+        for pattern in self.stop_regex:
+            if not isinstance(pattern, str) or not pattern:
+                bad("stop_regex", "must be non-empty strings")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"sampling_params.stop_regex: invalid pattern {pattern!r}: {exc}") from None
+        if self.logit_bias is not None and (
+                not isinstance(self.logit_bias, dict)
+                or any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v)
+                       for v in self.logit_bias.values())):
+            bad("logit_bias", "must map token ids to finite numbers")
+        if self.custom_params is not None and not isinstance(self.custom_params, dict):
+            bad("custom_params", "must be an object")
         for name in _CONSTRAINTS:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -112,3 +140,17 @@ class SamplingParams:
             if value is not None:
                 return kind, value
         return None
+
+
+def _token_keys(bias: dict) -> dict:
+    """``{"123": 2.5}`` (JSON keys are strings) -> ``{123: 2.5}``."""
+    out = {}
+    for key, value in bias.items():
+        try:
+            token = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"sampling_params.logit_bias: key {key!r} is not a token id") from None
+        if token < 0:
+            raise ValueError(f"sampling_params.logit_bias: token id {token} is negative")
+        out[token] = value
+    return out

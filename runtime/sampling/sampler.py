@@ -33,6 +33,7 @@ class Sampler:
             apply_penalties(
                 logits, pen_rows, [inp.params[i] for i in pen_rows], [inp.prompt_ids[i] for i in pen_rows], [inp.output_ids[i] for i in pen_rows]
             )
+        _add_logit_bias(logits, inp.params)
         for row, banned in enumerate(inp.banned_ids):
             if banned:
                 logits[row, banned] = float("-inf")
@@ -58,6 +59,17 @@ class Sampler:
             if gen is not None:
                 noise[i].exponential_(generator=gen)
         return noise.clamp_min_(1e-20)
+
+
+def _add_logit_bias(logits: torch.Tensor, params: list[SamplingParams]) -> None:
+    """logits: [N, V] float32, in place: each row's ``logit_bias`` added to its tokens (ids
+    outside the model's vocabulary are skipped)."""
+    vocab = logits.shape[1]
+    for row, sp in enumerate(params):
+        bias = {t: b for t, b in (sp.logit_bias or {}).items() if 0 <= t < vocab}
+        if bias:
+            ids = torch.tensor(list(bias), dtype=torch.int64, device=logits.device)  # [k]
+            logits[row, ids] += torch.tensor(list(bias.values()), dtype=logits.dtype, device=logits.device)
 
 
 def _filtered_probs(logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:

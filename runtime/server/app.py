@@ -1,8 +1,14 @@
-"""The FastAPI app: routes of the native and OpenAI APIs, auth, errors and metrics."""
+"""The FastAPI app: routes of the native and OpenAI APIs, auth, errors and metrics.
+
+Request bodies are read as JSON whatever their Content-Type says (``curl -d`` sends
+``application/x-www-form-urlencoded``), as SGLang's own server does; a body that is not
+JSON gets a 400 saying so.
+"""
 from __future__ import annotations
 
 import dataclasses
 import hmac
+import importlib.metadata
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,12 +24,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import serving_chat, serving_completions, serving_native
 from .engine_client import EngineUnavailable
 from .errors import APIError, validation_error
-from .protocol_native import AbortRequestBody, DetokenizeRequest, GenerateRequest, TokenizeRequest
+from .protocol_native import (AbortRequestBody, ConcatAppendRequest, DetokenizeRequest, GenerateRequest,
+                              TokenizeRequest)
 from .protocol_openai import ChatCompletionRequest, CompletionRequest
 from .tokenizer_manager import GenerateInput, TokenizerManager
 
 logger = logging.getLogger("sglike.server")
 _OPEN_PATHS = ("/health", "/metrics")
+_JSON = b"application/json"
+_SENT_CONTENT_TYPE = "sglike.sent_content_type"  # scope key: the Content-Type a client sent
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("sglike")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.1.0"
 
 
 @dataclass
@@ -40,7 +56,8 @@ class ServerState:
 
 
 def create_app(state: ServerState) -> FastAPI:
-    app = FastAPI(title="sglike", version="0.1.0")
+    version = _version()
+    app = FastAPI(title="sglike", version=version)
     app.state.server = state
     tm = state.tm
     _install_error_handlers(app)
@@ -70,6 +87,7 @@ def create_app(state: ServerState) -> FastAPI:
             pass
         return Response(status_code=200)
 
+    @app.get("/model_info")
     @app.get("/get_model_info")
     async def get_model_info() -> dict[str, Any]:
         tok = tm.tokenizer
@@ -92,13 +110,26 @@ def create_app(state: ServerState) -> FastAPI:
             raise APIError(400, f"tokens: id {bad[0]} is outside the vocabulary (0..{vocab - 1})", param="tokens")
         return {"text": tm.tokenizer.decode(body.tokens, skip_special_tokens=body.skip_special_tokens)}
 
+    @app.get("/server_info")
     @app.get("/get_server_info")
     async def get_server_info() -> dict[str, Any]:
         stats = await _stats(tm)
         config = dataclasses.asdict(tm.config)
-        return {**config, "served_model_name": state.model_name, "version": "0.1.0",
+        return {**config, "served_model_name": state.model_name, "version": version,
                 "context_length": tm.engine.info.get("context_length"),
                 "internal_states": [stats], **stats}
+
+    @app.get("/version")
+    async def get_version() -> dict[str, Any]:
+        return {"version": version}
+
+    @app.post("/concate_and_append_request")
+    async def concate_and_append_request(body: ConcatAppendRequest) -> dict[str, Any]:
+        """SGLang's fork join (``RuntimeEndpoint.concatenate_and_append``). Its frontend has
+        already appended the forks' texts and committed each fork with a zero-token request,
+        which left those prefixes in the radix cache, where the next request finds them; so
+        there is nothing to move, only to answer."""
+        return {"success": True, "dst_rid": body.dst_rid, "src_rids": body.src_rids}
 
     @app.post("/flush_cache")
     async def flush_cache() -> Response:
@@ -121,6 +152,7 @@ def create_app(state: ServerState) -> FastAPI:
                 tm.metrics.set_engine_stats(await tm.engine.control("stats", timeout_s=5))
             except Exception as exc:  # scraping must work even when the engine is slow
                 logger.warning("metrics: no engine stats: %s", exc)
+        tm.metrics.model_name = state.model_name  # the sglang:* metrics' label
         return Response(tm.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # -- OpenAI ----------------------------------------------------------------------
@@ -150,7 +182,8 @@ def create_app(state: ServerState) -> FastAPI:
 
 class _AuthAndCount:
     """Pure ASGI middleware (keeps disconnect detection and streaming intact): checks the
-    API key and counts responses by route and status."""
+    API key, reads every request body as JSON (see the module docstring) and counts
+    responses by route and status."""
 
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app, self.state = app, state
@@ -160,6 +193,7 @@ class _AuthAndCount:
             await self.app(scope, receive, send)
             return
         status = 500
+        _json_body(scope)
 
         async def send_and_note(message: Message) -> None:
             nonlocal status
@@ -174,6 +208,18 @@ class _AuthAndCount:
             await self.app(scope, receive, send_and_note)
         route = getattr(scope.get("route"), "path", "unmatched")
         self.state.tm.metrics.http_requests.labels(route, str(status)).inc()
+
+
+def _json_body(scope: Scope) -> None:
+    """Mark a body-carrying request as JSON, remembering what the client said it was."""
+    if scope["method"] not in ("POST", "PUT", "PATCH"):
+        return
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+    sent = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+    if b"json" in sent.lower():
+        return
+    scope[_SENT_CONTENT_TYPE] = sent.decode("latin-1") or None
+    scope["headers"] = headers + [(b"content-type", _JSON)]
 
 
 def _authorized(headers: Headers, key: str) -> bool:
@@ -201,8 +247,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return exc.response()
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error(list(exc.errors())).response()
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_error(list(exc.errors()), request.scope.get(_SENT_CONTENT_TYPE)).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

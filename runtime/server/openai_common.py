@@ -3,6 +3,7 @@ OpenAI's response pieces (finish reasons, usage, logprobs)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -12,6 +13,10 @@ from .protocol_openai import ResponseFormat, _SamplingFields
 from .serving_common import SequenceResult
 
 JSON_OBJECT_SCHEMA: dict[str, Any] = {"type": "object"}
+_LOGIT_BIAS_LIMIT = 100.0  # OpenAI's range for logit_bias values
+# SGLang-side names in error messages -> the OpenAI request's names (plus the prompt field)
+_OPENAI_NAMES = {"min_new_tokens": "min_tokens"}
+_PROMPT_PARAMS = ("text", "input_ids")
 
 
 def sampling_params(req: _SamplingFields, max_tokens: int | None) -> dict[str, Any]:
@@ -20,7 +25,13 @@ def sampling_params(req: _SamplingFields, max_tokens: int | None) -> dict[str, A
         "max_new_tokens": max_tokens, "min_new_tokens": req.min_tokens, "n": req.n,
         "stop": req.stop, "stop_token_ids": req.stop_token_ids, "ignore_eos": req.ignore_eos,
         "skip_special_tokens": req.skip_special_tokens, "seed": req.seed,
-        "regex": req.regex, "ebnf": req.ebnf}
+        "spaces_between_special_tokens": req.spaces_between_special_tokens,
+        "no_stop_trim": req.no_stop_trim, "regex": req.regex, "ebnf": req.ebnf}
+    if req.logit_bias:
+        bad = next((v for v in req.logit_bias.values() if not -_LOGIT_BIAS_LIMIT <= v <= _LOGIT_BIAS_LIMIT), None)
+        if bad is not None:
+            raise APIError(400, f"logit_bias: values must be in [-100, 100] (got {bad})", param="logit_bias")
+        params["logit_bias"] = req.logit_bias
     for name in ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
                  "repetition_penalty"):
         value = getattr(req, name)
@@ -37,16 +48,33 @@ def response_format_constraint(fmt: ResponseFormat | None) -> tuple[str, str] | 
     if fmt is None or fmt.type == "text":
         return None
     if fmt.type == "json_object":
-        return "json_schema", json.dumps(JSON_OBJECT_SCHEMA)
+        return "json_schema", json.dumps(fmt.schema_ if fmt.schema_ is not None else JSON_OBJECT_SCHEMA)
     if fmt.type == "structural_tag":
         if fmt.structures is None:
             raise APIError(400, "response_format.structures is required for type structural_tag",
                            param="response_format.structures")
         return "structural_tag", json.dumps({"structures": fmt.structures, "triggers": fmt.triggers})
+    if (fmt.json_schema is None or fmt.json_schema.schema_ is None) and fmt.schema_ is not None:
+        return "json_schema", json.dumps(fmt.schema_)
     if fmt.json_schema is None or fmt.json_schema.schema_ is None:
         raise APIError(400, "response_format.json_schema.schema is required for type json_schema",
                        param="response_format.json_schema")
     return "json_schema", json.dumps(fmt.json_schema.schema_)
+
+
+def openai_error(exc: APIError, prompt_field: str, max_field: str) -> APIError:
+    """``exc`` with the request's OpenAI field names (``messages``/``prompt``, ``max_tokens``)
+    where the engine side named SGLang's (``text``, ``max_new_tokens``); context-length errors
+    get OpenAI's ``context_length_exceeded`` code."""
+    names = {**_OPENAI_NAMES, "max_new_tokens": max_field, **{p: prompt_field for p in _PROMPT_PARAMS}}
+    param = names.get(exc.param or "")
+    if param is None:
+        return exc
+    message = exc.message.replace("sampling_params.", "")
+    message = re.sub(r"\b(" + "|".join(names) + r")\b", lambda m: names[m.group(1)], message)
+    too_long = param in (prompt_field, max_field) and ("context length" in message or "KV pool" in message)
+    return APIError(exc.status, message, param=param, retry_after=exc.retry_after,
+                    code="context_length_exceeded" if too_long else exc.code)
 
 
 def finish_reason(res: SequenceResult | str | None) -> str | None:

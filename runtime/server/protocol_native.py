@@ -63,3 +63,10 @@ class DetokenizeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tokens: list[int]
     skip_special_tokens: bool = True
+
+
+class ConcatAppendRequest(BaseModel):
+    """SGLang's ``/concate_and_append_request`` (fork join): the forks' ids and the parent's."""
+
+    src_rids: list[str]
+    dst_rid: str

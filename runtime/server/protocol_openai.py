@@ -31,6 +31,7 @@ class _SamplingFields(_Model):
     frequency_penalty: Optional[float] = Field(default=None, ge=-2.0, le=2.0)
     seed: Optional[int] = None
     user: Optional[str] = None
+    logit_bias: Optional[dict[str, float]] = None  # token id (as a string) -> bias added to its logit
     # SGLang extras (passed in the openai client's extra_body)
     top_k: Optional[int] = Field(default=None, ge=-1)
     min_p: Optional[float] = Field(default=None, ge=0.0, le=1.0)
@@ -39,6 +40,8 @@ class _SamplingFields(_Model):
     stop_token_ids: Optional[list[int]] = None
     ignore_eos: bool = False
     skip_special_tokens: bool = True
+    spaces_between_special_tokens: bool = True
+    no_stop_trim: bool = False
     regex: Optional[str] = None
     ebnf: Optional[str] = None
     rid: Optional[str] = None
@@ -54,6 +57,8 @@ class JsonSchemaFormat(_Model):
 class ResponseFormat(_Model):
     type: Literal["text", "json_object", "json_schema", "structural_tag"]
     json_schema: Optional[JsonSchemaFormat] = None
+    # {"type": "json_object", "schema": {...}}: the shape older instructor versions send
+    schema_: Optional[dict[str, Any]] = Field(default=None, alias="schema")
     # type structural_tag (SGLang): [{"begin", "schema", "end"}] entered after a trigger
     structures: Optional[list[dict[str, Any]]] = None
     triggers: Optional[list[str]] = None

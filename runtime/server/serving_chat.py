@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse, Response
 
 from . import tool_calls as tc
 from .errors import APIError
-from .openai_common import (TokenText, finish_reason, new_id, now, response_format_constraint,
-                            sampling_params, usage)
+from .openai_common import (TokenText, finish_reason, new_id, now, openai_error,
+                            response_format_constraint, sampling_params, usage)
 from .protocol_openai import ChatCompletionRequest
-from .serving_common import (DONE, SequenceResult, collect, first_chunk, sse, sse_response,
+from .serving_common import (DONE, SequenceResult, build, collect, first_chunk, sse, sse_response,
                              until_disconnect, with_first)
 from .tokenizer_manager import Chunk, GenerateInput, TokenizerManager
 
@@ -85,8 +85,16 @@ def _message(r: SequenceResult, req: ChatCompletionRequest, mode: str) -> tuple[
 
 async def create_chat_completion(tm: TokenizerManager, req: ChatCompletionRequest, model: str,
                                  request: Request) -> Response:
+    max_field = "max_completion_tokens" if req.max_completion_tokens is not None else "max_tokens"
+    try:
+        return await _create(tm, req, model, request)
+    except APIError as exc:
+        raise openai_error(exc, "messages", max_field) from None
+
+
+async def _create(tm: TokenizerManager, req: ChatCompletionRequest, model: str, request: Request) -> Response:
     inp, mode = _input(tm, req, tc.tool_mode(req.tools, req.tool_choice))
-    reqs = tm.build([inp])
+    reqs = build(tm, [inp])
     chunks = tm.generate(reqs)
     rid, created = new_id("chatcmpl"), now()
     tokens = TokenText(tm.tokenizer)

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from .errors import APIError, param_from_message
-from .tokenizer_manager import Chunk
+from .tokenizer_manager import Chunk, GenerateInput, TokenizerManager
 
 T = TypeVar("T")
 DONE = "data: [DONE]\n\n"
@@ -20,6 +20,18 @@ _DISCONNECT_POLL_S = 0.5
 
 def sse(data: Any) -> str:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def build(tm: TokenizerManager, inputs: list[GenerateInput]) -> list[Any]:
+    """``tm.build`` after the checks that need the vocabulary size (``logit_bias`` ids)."""
+    vocab = len(tm.tokenizer)
+    for inp in inputs:
+        bias = inp.sampling_params.get("logit_bias") if isinstance(inp.sampling_params, dict) else None
+        for key in bias if isinstance(bias, dict) else ():
+            if str(key).lstrip("-").isdigit() and not 0 <= int(key) < vocab:
+                raise APIError(400, f"logit_bias: token id {key} is outside the vocabulary (0..{vocab - 1})",
+                               param="logit_bias")
+    return tm.build(inputs)
 
 
 def abort_error(chunk: Chunk) -> APIError | None:
@@ -67,6 +79,8 @@ class SequenceResult:
     token_ids: list[int] = field(default_factory=list)
     logprobs: list[tuple[float, int]] = field(default_factory=list)
     top_logprobs: list[list[tuple[float, int]]] = field(default_factory=list)
+    input_logprobs: list[tuple[float | None, int]] = field(default_factory=list)  # prompt tokens
+    input_top_logprobs: list[list[tuple[float, int]] | None] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -80,6 +94,8 @@ class SequenceResult:
         self.token_ids += chunk.new_token_ids
         self.logprobs += out.output_token_logprobs
         self.top_logprobs += out.output_top_logprobs
+        self.input_logprobs += out.input_token_logprobs
+        self.input_top_logprobs += out.input_top_logprobs
         self.prompt_tokens, self.completion_tokens = out.prompt_tokens, out.completion_tokens
         self.cached_tokens = out.cached_tokens
         if chunk.finished:

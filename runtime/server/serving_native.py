@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from .errors import APIError
 from .protocol_native import GenerateRequest
-from .serving_common import (DONE, collect, first_chunk, sse, sse_response, until_disconnect,
+from .serving_common import (DONE, build, collect, first_chunk, sse, sse_response, until_disconnect,
                              with_first)
 from .tokenizer_manager import Chunk, GenerateInput, TokenizerManager
 
@@ -45,7 +45,7 @@ async def generate(tm: TokenizerManager, body: GenerateRequest, request: Request
     inputs = _inputs(body)
     if not inputs:
         raise APIError(400, "text: the batch is empty", param="text")
-    reqs = tm.build(inputs)
+    reqs = build(tm, inputs)
     single = not body.is_batch and len(reqs) == 1
     chunks = tm.generate(reqs)
     if not body.stream:

@@ -24,7 +24,11 @@ CALL_BEGIN, CALL_END = "<tool_call>", "</tool_call>"
 
 
 def tool_mode(tools: list[Tool] | None, choice: Any) -> str:
-    """One of "none", "auto", "required", "named" (no tools: "none")."""
+    """One of "none", "auto", "required", "named" (no tools: "none"; a choice that needs
+    tools without them is a 400, as OpenAI's)."""
+    if not tools and (choice == "required" or isinstance(choice, NamedToolChoice)):
+        raise APIError(400, "tool_choice: a tool_choice other than 'none' or 'auto' requires tools",
+                       param="tool_choice")
     if not tools or choice == "none":
         return "none"
     names = [t.function.name for t in tools]

@@ -24,8 +24,9 @@ def _error(r: httpx.Response, status: int) -> dict:
     ("/v1/chat/completions", {**CHAT, "response_format": {"type": "json_schema"}}, "response_format"),
     ("/v1/chat/completions", {**CHAT, "tools": [{"type": "function", "function": {"name": "f"}}],
                               "tool_choice": {"type": "function", "function": {"name": "g"}}}, "tool_choice"),
-    ("/v1/completions", {"model": "default", "prompt": "hi", "max_tokens": 10**6}, "max_new_tokens"),
-    ("/v1/completions", {"model": "default", "prompt": "hi " * 9000, "max_tokens": 1}, "text"),
+    ("/v1/completions", {"model": "default", "prompt": "hi", "max_tokens": 10**6}, "max_tokens"),
+    ("/v1/completions", {"model": "default", "prompt": "hi " * 9000, "max_tokens": 1}, "prompt"),
+    ("/v1/chat/completions", {**CHAT, "tool_choice": "required"}, "tool_choice"),
     ("/v1/completions", {"model": "default", "prompt": []}, "prompt"),
     ("/v1/completions", {"model": "default", "prompt": "x", "max_tokens": 1, "regex": "(unclosed"}, None),
     ("/v1/chat/completions", {**CHAT, "response_format": {"type": "json_schema", "json_schema": {
