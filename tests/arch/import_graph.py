@@ -39,9 +39,9 @@ def _import_nodes(tree: ast.AST):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def imported_names(module: str, path: Path) -> set[str]:
-    """Absolute names a module imports: ``a.b`` for ``import a.b`` and, for
-    ``from a import x``, ``a.x`` when that is a module of the house, else ``a``."""
+def imported_names(module: str, path: Path, modules: dict[str, Path] | None = None) -> set[str]:
+    """Absolute names a module imports: ``a.b`` for ``import a.b``; for ``from a import x``,
+    ``a.x``, and ``a`` too unless every ``x`` is a submodule of ``a`` in ``modules``."""
     is_pkg = path.name == "__init__.py"
     names: set[str] = set()
     for node in _import_nodes(ast.parse(path.read_text(), str(path))):
@@ -53,8 +53,10 @@ def imported_names(module: str, path: Path) -> set[str]:
             anchor = module.split(".") if is_pkg else module.split(".")[:-1]
             anchor = anchor[: len(anchor) - (node.level - 1)]
             base = ".".join(anchor + ([base] if base else []))
-        names.add(base)
-        names.update(f"{base}.{alias.name}" for alias in node.names)
+        subs = {f"{base}.{alias.name}" for alias in node.names}
+        names.update(subs)
+        if modules is None or not subs <= set(modules):
+            names.add(base)
     return names
 
 
@@ -63,7 +65,7 @@ def house_graph() -> dict[str, set[str]]:
     modules = house_modules()
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
-        graph[module] = {n for n in imported_names(module, path) if n in modules and n != module}
+        graph[module] = {n for n in imported_names(module, path, modules) if n in modules and n != module}
     return graph
 
 
