@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from .backend.base import Backend
+from .binding import ProgramSignature
 from .ir import (Arg, Expr, Fork, Join, RoleBegin, RoleEnd, Text, VarRef, VarScopeBegin, VarScopeEnd,
                  as_expr, describe, flatten)
-
-if TYPE_CHECKING:
-    from .program import Program
+from .state import ProgramState
 
 
 class TraceStop(Exception):
@@ -161,13 +160,13 @@ class TracerGroup:
         self.parent.nodes.append(Join(mode))
 
 
-def trace_program(program: "Program", args: Sequence[Any], kwargs: dict[str, Any],
+def trace_program(program: ProgramSignature, args: Sequence[Any], kwargs: dict[str, Any],
                   backend: Backend | None = None) -> TracedProgram:
     """Trace ``program`` with the given arguments; missing ones become placeholders."""
-    given = program._arguments(args, kwargs)
+    given = program.arguments(args, kwargs)
     arguments = {n: given[n] if n in given else ArgPlaceholder(n) for n in program.arg_names}
     state = TracerState()
-    traced = TracedProgram(program.__name__)
+    traced = TracedProgram(program.name)
     try:
         program.func(state, **arguments)
     except TraceStop as stop:
@@ -178,11 +177,9 @@ def trace_program(program: "Program", args: Sequence[Any], kwargs: dict[str, Any
     return traced
 
 
-def constant_prefix(program: "Program", backend: Backend) -> str:
+def constant_prefix(program: ProgramSignature, backend: Backend) -> str:
     """The text every run of ``program`` starts with, rendered with the backend's chat
     template (empty when the program starts with something run-dependent)."""
-    from .state import ProgramState
-
     try:
         traced = trace_program(program, (), {}, backend)
     except Exception:  # noqa: BLE001 - a program that cannot be traced just gets no precache
@@ -192,4 +189,4 @@ def constant_prefix(program: "Program", backend: Backend) -> str:
         return ""
     state = ProgramState(backend)
     state += nodes
-    return state._text
+    return state.text()
