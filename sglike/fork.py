@@ -1,4 +1,15 @@
-"""``ForkGroup``: the branches made by ``s.fork(n)`` and how they join back.
+"""``ForkGroup``: the branches made by ``s.fork(n)`` and how they join back (SGLang's semantics).
+
+- ``forks += expr`` appends to every branch; a list/tuple gives one item per branch; a
+  callable is called with each branch's index (``forks += lambda i: f"... {i} ..."``).
+- ``forks[i] += expr`` extends one branch (Python calls ``forks[i] = forks[i]`` after it).
+- ``join()`` / ``join("gather_variable")``: every variable a branch set after the fork
+  becomes, on the parent, the list of the values of the branches that set it (in fork
+  order); the parent's text is unchanged. Unlike SGLang, a variable the parent already
+  had is gathered too when the branches set it again (so a fork loop can reuse a name).
+- ``join("concate_and_append")``: what each branch added after the fork point (text and
+  chat messages) is appended to the parent in fork order; the next request on the parent
+  reuses the branches' KV through the backend's prefix cache.
 
 The group runs its branches in lockstep, one batch per round; a backend error raises
 from whatever forced the run (a read, ``join()``, or the end of the program).
@@ -40,7 +51,6 @@ class ForkGroup:
     def __init__(self, parent: Branch, states: Sequence[Branch]) -> None:
         self.parent = parent
         self.states = list(states)
-        self._fork_vars = dict(parent.buffer.variables)
 
     def __len__(self) -> int:
         return len(self.states)
@@ -48,15 +58,22 @@ class ForkGroup:
     def __getitem__(self, i: int) -> Any:
         return self.states[i]
 
+    def __setitem__(self, i: int, value: Any) -> None:
+        """Completes ``forks[i] += expr``; a branch cannot be replaced by something else."""
+        if value is not self.states[i]:
+            raise TypeError("fork branches cannot be replaced; extend one with forks[i] += ...")
+
     def __iter__(self) -> Iterator[Any]:
         return iter(self.states)
 
     def __iadd__(self, other: Any) -> "ForkGroup":
-        """``forks += expr`` appends to every branch; a list gives one item per branch."""
+        """Append to every branch: the same expression, one list item each, or ``other(i)``."""
         if isinstance(other, (list, tuple)):
             if len(other) != len(self.states):
                 raise ValueError(f"got {len(other)} expressions for {len(self.states)} forks")
             items = list(other)
+        elif callable(other):
+            items = [other(i) for i in range(len(self.states))]
         else:
             items = [other] * len(self.states)
         for st, item in zip(self.states, items):
@@ -84,8 +101,7 @@ class ForkGroup:
             raise
 
     def join(self, mode: str = "gather_variable") -> None:
-        """Bring results back: ``gather_variable`` makes each new variable a list in the
-        parent; ``concate_and_append`` appends each branch's new text to the parent."""
+        """Bring the branches' results back to the parent (see the module docstring)."""
         kind = JOIN_MODES.get(mode)
         if kind is None:
             raise ValueError(f"join mode must be one of {sorted(JOIN_MODES)} (got {mode!r})")
@@ -95,11 +111,12 @@ class ForkGroup:
         if kind == "concat":
             self.parent += ConcatAndAppend(tuple(st.buffer for st in self.states))
             return
-        names: list[str] = []
+        gathered: dict[str, tuple[list[Any], list[Any]]] = {}
         for st in self.states:
-            for k, v in st.buffer.variables.items():
-                if (k not in self._fork_vars or self._fork_vars[k] is not v) and k not in names:
-                    names.append(k)
-        for k in names:
-            self.parent.buffer.set_result(k, [st.buffer.variables.get(k) for st in self.states],
-                                          [st.buffer.meta_info.get(k) for st in self.states])
+            for name in st.buffer.written:
+                values, metas = gathered.setdefault(name, ([], []))
+                values.append(st.buffer.variables[name])
+                metas.append(st.buffer.meta_info.get(name))
+        for name, (values, metas) in gathered.items():
+            self.parent.buffer.set_result(name, values, metas)
+

@@ -146,6 +146,15 @@ class ProgramState:
         self._children.append(group)
         return group
 
+    @contextlib.contextmanager
+    def copy(self) -> Iterator["ProgramState"]:
+        """``with s.copy() as c:``: a one-branch fork, joined (gather) when the block ends."""
+        group = self.fork(1)
+        try:
+            yield group[0]
+        finally:
+            group.join()
+
     # operations the fork group uses on its branches
     def has_pending(self) -> bool:
         return bool(self._pending)

@@ -126,6 +126,14 @@ class TracerState:
     def fork(self, size: int = 1) -> "TracerGroup":
         return TracerGroup(self, size)
 
+    @contextlib.contextmanager
+    def copy(self) -> Iterator["TracerState"]:
+        group = self.fork(1)
+        try:
+            yield group[0]
+        finally:
+            group.join()
+
 
 class TracerGroup:
     """Recording twin of ForkGroup."""
@@ -149,8 +157,17 @@ class TracerGroup:
     def __iter__(self) -> Iterator[TracerState]:
         return iter(self.states)
 
+    def __setitem__(self, i: int, value: Any) -> None:
+        if value is not self.states[i]:
+            raise TypeError("fork branches cannot be replaced; extend one with forks[i] += ...")
+
     def __iadd__(self, other: Any) -> "TracerGroup":
-        items = other if isinstance(other, (list, tuple)) else [other] * len(self.states)
+        if isinstance(other, (list, tuple)):
+            items = list(other)
+        elif callable(other):
+            items = [other(i) for i in range(len(self.states))]
+        else:
+            items = [other] * len(self.states)
         for st, item in zip(self.states, items):
             st += item
         return self
