@@ -118,7 +118,8 @@ class Join(Expr):
 
 @dataclass(frozen=True, eq=False)
 class ConcatAndAppend(Expr):
-    """Append the texts that each forked state added after the fork point."""
+    """``join("concate_and_append")``: append what each branch (a ProgramBuffer) added
+    after the fork point, in fork order."""
 
     states: tuple[Any, ...]
 

@@ -1,58 +1,51 @@
 """``@program`` / ``@function``: a Python function over a state, with run/run_batch/bind/trace."""
 from __future__ import annotations
 
-import inspect
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
 from .backend.base import Backend
+from .binding import ProgramSignature
 from .context import RunDefaults, resolve_backend
 from .state import ProgramState
+from .tracer import TracedProgram, constant_prefix, trace_program
 from .workers import background_pool
 
 
 class Program:
     """A DSL program. Call :meth:`run` with the function's arguments (after ``s``)."""
 
-    def __init__(self, func: Callable[..., Any], bound: dict[str, Any] | None = None) -> None:
+    def __init__(self, func: Callable[..., Any], bound: dict[str, Any] | None = None, *,
+                 signature: ProgramSignature | None = None) -> None:
+        self.signature = signature or ProgramSignature.of(func, bound)
         self.func = func
-        self.bound = dict(bound or {})
-        params = list(inspect.signature(func).parameters.values())
-        if not params:
-            raise TypeError(f"program {func.__name__} must take the state as its first argument")
-        self.arg_names = [p.name for p in params[1:]]
+        self.bound = dict(self.signature.bound)
+        self.arg_names = list(self.signature.arg_names)
         self.__name__ = func.__name__
         self.__doc__ = func.__doc__
 
     def bind(self, **kwargs: Any) -> "Program":
         """A copy with some arguments fixed."""
-        unknown = set(kwargs) - set(self.arg_names)
-        if unknown:
-            raise TypeError(f"{self.__name__}() has no argument(s) {sorted(unknown)}")
-        return Program(self.func, {**self.bound, **kwargs})
+        return Program(self.func, signature=self.signature.bind(**kwargs))
 
     def _arguments(self, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-        call = dict(self.bound)
-        free = [n for n in self.arg_names if n not in self.bound]
-        if len(args) > len(free):
-            raise TypeError(f"{self.__name__}() takes {len(free)} positional argument(s), got {len(args)}")
-        call.update(zip(free, args))
-        call.update(kwargs)
-        return call
+        return self.signature.arguments(args, kwargs)
 
     def _execute(self, state: ProgramState, arguments: dict[str, Any]) -> None:
         """Run the function on ``state``; record (and re-raise) any error."""
         try:
             self.func(state, **arguments)
-            state._finish_children()
-            if state._roles:
-                raise RuntimeError(f"program {self.__name__} returned inside an open {state._roles[-1][0]!r} message")
+            state.finish_children()
+            role = state.buffer.current_role
+            if role is not None:
+                raise RuntimeError(f"program {self.__name__} returned inside an open {role!r} message")
         except BaseException as exc:
-            state._error = exc
+            state.record_error(exc)
             raise
         finally:
-            state._stream.finish(state._error)
+            state.finish_stream()
 
     def run(self, *args: Any, backend: Backend | None = None, stream: bool = False, **kwargs: Any) -> ProgramState:
         """Run once. Sampling keywords (max_new_tokens, temperature, stop, ...) become
@@ -90,9 +83,7 @@ class Program:
         if not items:
             return []
         if precache and len(items) > 1:
-            from .tracer import constant_prefix
-
-            prefix = constant_prefix(self, chosen)
+            prefix = constant_prefix(self.signature, chosen)
             if prefix:
                 chosen.cache_prefix(prefix)
         threads = _num_threads(num_threads, len(items))
@@ -113,11 +104,9 @@ class Program:
             bar.close()
         return states
 
-    def trace(self, *args: Any, backend: Backend | None = None, **kwargs: Any):
+    def trace(self, *args: Any, backend: Backend | None = None, **kwargs: Any) -> TracedProgram:
         """Record the program's IR without running a model (see :mod:`sglike.tracer`)."""
-        from .tracer import trace_program
-
-        return trace_program(self, args, kwargs, backend)
+        return trace_program(self.signature, args, kwargs, backend)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calling a program inside another program with a state runs it on that state."""
@@ -140,18 +129,10 @@ def _num_threads(num_threads: int | str, n: int) -> int:
     return max(1, min(int(num_threads), n))
 
 
-def _thread_id() -> int:
-    import threading
-
-    return threading.get_ident()
-
-
 class _Started:
     """Lets run(stream=True) return only after the runner thread is marked."""
 
     def __init__(self) -> None:
-        import threading
-
         self._event = threading.Event()
 
     def set(self) -> None:
@@ -162,7 +143,7 @@ class _Started:
 
 
 def _run_marked(ready: _Started, state: ProgramState, body: Callable[[], None]) -> None:
-    state._runner = _thread_id()
+    state.mark_runner()
     ready.set()
     body()
 

@@ -1,49 +1,51 @@
-"""``ProgramState`` (the ``s`` a program appends to) and ``ForkGroup`` (``s.fork(n)``).
+"""``ProgramState``: the ``s`` a program appends to (``s += ...``, ``s["x"]``, ``s.fork(n)``).
 
 A root state runs each appended expression at once in the program's thread. Forked
 states are lazy: they queue what is appended and run when something needs a result;
-then all branches of the group run in lockstep so each round of gens/selects reaches
-the backend as one batch.
+then all branches of the group run in lockstep (see :mod:`sglike.fork`) so each round
+of gens/selects reaches the backend as one batch.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, AsyncIterator, Iterator, Sequence
+from typing import Any, AsyncIterator, Iterator
 
 from .backend.base import Backend
+from .buffer import ProgramBuffer
 from .chat_template import ChatTemplate
 from .context import RunDefaults
-from .interpreter import ProgramError, drive, drive_lockstep, nodes_steps
-from .ir import Expr, RoleBegin, RoleEnd, Text, VarScopeBegin, VarScopeEnd, as_expr, flatten
-from .streaming import TextStream
+from .fork import JOIN_MODES, ForkGroup
+from .interpreter import drive, nodes_steps
+from .ir import Expr, RoleBegin, RoleEnd, VarScopeBegin, VarScopeEnd, as_expr, flatten
 
-JOIN_MODES = {"gather_variable": "gather", "gather": "gather",
-              "concate_and_append": "concat", "concat_and_append": "concat", "concat": "concat"}
+__all__ = ["ProgramState", "ForkGroup", "JOIN_MODES"]
 
 
 class ProgramState:
     """The running state of a program: text so far, variables, messages, metadata."""
 
     def __init__(self, backend: Backend, defaults: RunDefaults | None = None, *, streaming: bool = False,
-                 chat_template: ChatTemplate | None = None) -> None:
+                 chat_template: ChatTemplate | None = None, buffer: ProgramBuffer | None = None) -> None:
         self.backend = backend
-        self.chat_template = chat_template or backend.chat_template
-        self._defaults = defaults or RunDefaults()
-        self._text = ""
-        self.variables: dict[str, Any] = {}
-        self.meta_info: dict[str, Any] = {}
-        self._messages: list[dict[str, str]] = []
-        self._roles: list[tuple[str, int]] = []
-        self._scopes: dict[str, int] = {}
-        self._streaming = streaming
-        self._stream = TextStream()
-        self._current_var: str | None = None
+        self.buffer = buffer or ProgramBuffer(chat_template or backend.chat_template, defaults, streaming=streaming)
         self._error: BaseException | None = None
         self._runner: int | None = None  # thread id running the program (streaming runs)
         self._group: ForkGroup | None = None  # set on forked (lazy) states
         self._pending: list[Expr] = []
         self._children: list[ForkGroup] = []
+
+    @property
+    def variables(self) -> dict[str, Any]:
+        return self.buffer.variables
+
+    @property
+    def meta_info(self) -> dict[str, Any]:
+        return self.buffer.meta_info
+
+    @property
+    def chat_template(self) -> ChatTemplate:
+        return self.buffer.chat_template
 
     # ---- appending ----------------------------------------------------------------
     def __iadd__(self, other: Any) -> "ProgramState":
@@ -51,24 +53,15 @@ class ProgramState:
         if self._group is not None:
             self._pending.extend(flatten(expr))
         else:
-            drive(self, nodes_steps(self, flatten(expr)))
+            drive(self.backend, self.buffer, nodes_steps(self.buffer, flatten(expr)))
         return self
-
-    def _append(self, text: str, var: str | None = None, published: bool = False) -> None:
-        self._text += text
-        if self._streaming and not published:
-            self._stream.put(var, text)
-
-    def _publish(self, var: str | None, text: str) -> None:
-        if self._streaming:
-            self._stream.put(var, text)
 
     # ---- reading ------------------------------------------------------------------
     def sync(self) -> None:
         """Wait until the results appended so far are available."""
         if self._runner is not None and self._runner != threading.get_ident():
-            self._stream.wait()
-        if self._group is not None and self._group._has_pending():
+            self.buffer.stream.wait()
+        if self._group is not None and self._group.has_pending():
             self._group.flush()
 
     def __getitem__(self, name: str) -> Any:
@@ -77,8 +70,9 @@ class ProgramState:
     def get_var(self, name: str) -> Any:
         self.sync()
         if name not in self.variables:
-            hint = f" (the program failed: {self._error!r})" if self._error else ""
-            raise KeyError(f"no variable {name!r}{hint}")
+            if self._error is not None:
+                raise KeyError(f"no variable {name!r} (the program failed: {self._error!r})") from self._error
+            raise KeyError(f"no variable {name!r}")
         return self.variables[name]
 
     def __setitem__(self, name: str, value: Any) -> None:
@@ -86,7 +80,7 @@ class ProgramState:
 
     def set_var(self, name: str, value: Any) -> None:
         self.sync()
-        self.variables[name] = value
+        self.buffer.set_var(name, value)
 
     def __contains__(self, name: str) -> bool:
         self.sync()
@@ -94,11 +88,11 @@ class ProgramState:
 
     def text(self) -> str:
         self.sync()
-        return self._text
+        return self.buffer.current_text
 
     def messages(self) -> list[dict[str, str]]:
         self.sync()
-        return [dict(m) for m in self._messages]
+        return self.buffer.chat_messages()
 
     def get_meta_info(self, name: str) -> Any:
         self.sync()
@@ -140,127 +134,73 @@ class ProgramState:
         self += VarScopeEnd(name)
 
     # ---- fork/join ----------------------------------------------------------------
-    def fork(self, size: int = 1) -> "ForkGroup":
+    def fork(self, size: int = 1) -> ForkGroup:
         """``size`` copies of this state; their appends run together (batched)."""
         if size < 1:
             raise ValueError("fork(size) needs size >= 1")
         self.sync()
-        group = ForkGroup(self, [self._copy_for_fork() for _ in range(size)])
+        children = [ProgramState(self.backend, buffer=self.buffer.branch()) for _ in range(int(size))]
+        group = ForkGroup(self, children)
+        for child in children:
+            child._group = group
         self._children.append(group)
         return group
 
-    def _copy_for_fork(self) -> "ProgramState":
-        child = ProgramState(self.backend, self._defaults, chat_template=self.chat_template)
-        child._text = self._text
-        child.variables = dict(self.variables)
-        child.meta_info = dict(self.meta_info)
-        child._messages = [dict(m) for m in self._messages]
-        child._roles = list(self._roles)
-        child._scopes = dict(self._scopes)
-        return child
+    @contextlib.contextmanager
+    def copy(self) -> Iterator["ProgramState"]:
+        """``with s.copy() as c:``: a one-branch fork, joined (gather) when the block ends."""
+        group = self.fork(1)
+        try:
+            yield group[0]
+        finally:
+            group.join()
 
-    def _finish_children(self) -> None:
-        """Run every queued fork branch (called when a program returns)."""
+    # operations the fork group uses on its branches
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def take_pending(self) -> list[Expr]:
+        """The queued nodes of a lazy (forked) state, removed from the queue."""
+        nodes, self._pending = self._pending, []
+        return nodes
+
+    def record_error(self, exc: BaseException) -> None:
+        self._error = exc
+
+    def finish_children(self) -> None:
+        """Run every queued fork branch below this state (called when a program returns)."""
         for group in self._children:
             group.flush()
             for st in group.states:
-                st._finish_children()
+                st.finish_children()
+
+    # ---- run bookkeeping (used by Program) ------------------------------------------
+    def mark_runner(self) -> None:
+        """Record the current thread as the one running the program (streaming runs)."""
+        self._runner = threading.get_ident()
+
+    def finish_stream(self) -> None:
+        """End the text stream (with the program's error, if any) so readers never hang."""
+        self.buffer.stream.finish(self._error)
 
     # ---- streaming ----------------------------------------------------------------
     def text_iter(self, var_name: str | None = None) -> Iterator[str]:
         """Yield text as it is produced (only ``var_name``'s, when given)."""
-        if not self._streaming:
+        if not self.buffer.streaming:
             self.sync()
-            value = self._text if var_name is None else self.variables.get(var_name, "")
+            value = self.buffer.current_text if var_name is None else self.variables.get(var_name, "")
             yield from ([value] if value else [])
             return
-        yield from self._stream.iter(var_name)
+        yield from self.buffer.stream.iter(var_name)
 
     async def text_async_iter(self, var_name: str | None = None) -> AsyncIterator[str]:
         """Async twin of :meth:`text_iter`."""
-        if not self._streaming:
+        if not self.buffer.streaming:
             for chunk in self.text_iter(var_name):
                 yield chunk
             return
-        async for chunk in self._stream.aiter(var_name):
+        async for chunk in self.buffer.stream.aiter(var_name):
             yield chunk
 
     def __repr__(self) -> str:
-        return f"ProgramState({self._text[-200:]!r}, variables={list(self.variables)})"
-
-
-class ForkGroup:
-    """The states made by ``s.fork(n)``: index, iterate, ``+=`` all, ``join()``."""
-
-    def __init__(self, parent: ProgramState, states: Sequence[ProgramState]) -> None:
-        self.parent = parent
-        self.states = list(states)
-        self._fork_pos = len(parent._text)
-        self._fork_vars = dict(parent.variables)
-        self._fork_msgs = len(parent._messages)
-        for st in self.states:
-            st._group = self
-
-    def __len__(self) -> int:
-        return len(self.states)
-
-    def __getitem__(self, i: int) -> ProgramState:
-        return self.states[i]
-
-    def __iter__(self) -> Iterator[ProgramState]:
-        return iter(self.states)
-
-    def __iadd__(self, other: Any) -> "ForkGroup":
-        """``forks += expr`` appends to every branch; a list gives one item per branch."""
-        if isinstance(other, (list, tuple)):
-            if len(other) != len(self.states):
-                raise ValueError(f"got {len(other)} expressions for {len(self.states)} forks")
-            for st, item in zip(self.states, other):
-                st += item
-        else:
-            for st in self.states:
-                st += other
-        return self
-
-    def _has_pending(self) -> bool:
-        return any(st._pending for st in self.states)
-
-    def flush(self) -> None:
-        """Run every branch's queued nodes in lockstep (one batch per round)."""
-        runners, owners = [], []
-        for st in self.states:
-            if st._pending:
-                nodes, st._pending = st._pending, []
-                runners.append(nodes_steps(st, nodes))
-                owners.append(st)
-        if not runners:
-            return
-        try:
-            drive_lockstep(self.parent.backend, runners)
-        except BaseException as exc:
-            for st in owners:
-                st._error = exc
-            raise
-
-    def join(self, mode: str = "gather_variable") -> None:
-        """Bring results back: ``gather_variable`` makes each new variable a list in the
-        parent; ``concate_and_append`` appends each branch's new text to the parent."""
-        kind = JOIN_MODES.get(mode)
-        if kind is None:
-            raise ValueError(f"join mode must be one of {sorted(JOIN_MODES)} (got {mode!r})")
-        self.flush()
-        for st in self.states:
-            st._finish_children()
-        if kind == "concat":
-            self.parent += Text("".join(st._text[self._fork_pos:] for st in self.states))
-            for st in self.states:
-                self.parent._messages.extend(dict(m) for m in st._messages[self._fork_msgs:])
-            return
-        names: list[str] = []
-        for st in self.states:
-            for k, v in st.variables.items():
-                if (k not in self._fork_vars or self._fork_vars[k] is not v) and k not in names:
-                    names.append(k)
-        for k in names:
-            self.parent.variables[k] = [st.variables.get(k) for st in self.states]
-            self.parent.meta_info[k] = [st.meta_info.get(k) for st in self.states]
+        return f"ProgramState({self.buffer.current_text[-200:]!r}, variables={list(self.variables)})"

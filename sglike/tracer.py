@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from .backend.base import Backend
+from .binding import ProgramSignature
 from .ir import (Arg, Expr, Fork, Join, RoleBegin, RoleEnd, Text, VarRef, VarScopeBegin, VarScopeEnd,
                  as_expr, describe, flatten)
-
-if TYPE_CHECKING:
-    from .program import Program
+from .state import ProgramState
 
 
 class TraceStop(Exception):
@@ -127,6 +126,14 @@ class TracerState:
     def fork(self, size: int = 1) -> "TracerGroup":
         return TracerGroup(self, size)
 
+    @contextlib.contextmanager
+    def copy(self) -> Iterator["TracerState"]:
+        group = self.fork(1)
+        try:
+            yield group[0]
+        finally:
+            group.join()
+
 
 class TracerGroup:
     """Recording twin of ForkGroup."""
@@ -150,8 +157,17 @@ class TracerGroup:
     def __iter__(self) -> Iterator[TracerState]:
         return iter(self.states)
 
+    def __setitem__(self, i: int, value: Any) -> None:
+        if value is not self.states[i]:
+            raise TypeError("fork branches cannot be replaced; extend one with forks[i] += ...")
+
     def __iadd__(self, other: Any) -> "TracerGroup":
-        items = other if isinstance(other, (list, tuple)) else [other] * len(self.states)
+        if isinstance(other, (list, tuple)):
+            items = list(other)
+        elif callable(other):
+            items = [other(i) for i in range(len(self.states))]
+        else:
+            items = [other] * len(self.states)
         for st, item in zip(self.states, items):
             st += item
         return self
@@ -161,13 +177,13 @@ class TracerGroup:
         self.parent.nodes.append(Join(mode))
 
 
-def trace_program(program: "Program", args: Sequence[Any], kwargs: dict[str, Any],
+def trace_program(program: ProgramSignature, args: Sequence[Any], kwargs: dict[str, Any],
                   backend: Backend | None = None) -> TracedProgram:
     """Trace ``program`` with the given arguments; missing ones become placeholders."""
-    given = program._arguments(args, kwargs)
+    given = program.arguments(args, kwargs)
     arguments = {n: given[n] if n in given else ArgPlaceholder(n) for n in program.arg_names}
     state = TracerState()
-    traced = TracedProgram(program.__name__)
+    traced = TracedProgram(program.name)
     try:
         program.func(state, **arguments)
     except TraceStop as stop:
@@ -178,11 +194,9 @@ def trace_program(program: "Program", args: Sequence[Any], kwargs: dict[str, Any
     return traced
 
 
-def constant_prefix(program: "Program", backend: Backend) -> str:
+def constant_prefix(program: ProgramSignature, backend: Backend) -> str:
     """The text every run of ``program`` starts with, rendered with the backend's chat
     template (empty when the program starts with something run-dependent)."""
-    from .state import ProgramState
-
     try:
         traced = trace_program(program, (), {}, backend)
     except Exception:  # noqa: BLE001 - a program that cannot be traced just gets no precache
@@ -192,4 +206,4 @@ def constant_prefix(program: "Program", backend: Backend) -> str:
         return ""
     state = ProgramState(backend)
     state += nodes
-    return state._text
+    return state.text()
