@@ -1,5 +1,6 @@
-"""Static import graph of the house packages (module- and function-level imports, read
-with ``ast``; ``if TYPE_CHECKING:`` blocks are skipped, since they never run)."""
+"""Static import graph of the house packages, read with ``ast``: module-level,
+function-level and ``if TYPE_CHECKING:`` imports all count (a type-only circle is still a
+circle in the design)."""
 from __future__ import annotations
 
 import ast
@@ -21,22 +22,8 @@ def house_modules() -> dict[str, Path]:
     return found
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
 def _import_nodes(tree: ast.AST):
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            stack.extend(node.orelse)
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node
-        stack.extend(ast.iter_child_nodes(node))
+    return (node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom)))
 
 
 def imported_names(module: str, path: Path, modules: dict[str, Path] | None = None) -> set[str]:

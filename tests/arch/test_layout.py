@@ -36,6 +36,12 @@ def test_no_import_circles():
     assert not found, "import circles:\n" + "\n".join(" <-> ".join(c) for c in found)
 
 
+def test_the_dsl_circles_named_in_issue_11_stay_untangled():
+    graph = house_graph()
+    assert "sglike.state" not in graph["sglike.interpreter"]
+    assert "sglike.program" not in graph["sglike.tracer"]
+
+
 @pytest.mark.parametrize("package", LIBRARY_PACKAGES)
 def test_library_packages_never_import_the_dsl(package):
     graph = house_graph()
