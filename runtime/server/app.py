@@ -214,12 +214,11 @@ def _json_body(scope: Scope) -> None:
     """Mark a body-carrying request as JSON, remembering what the client said it was."""
     if scope["method"] not in ("POST", "PUT", "PATCH"):
         return
-    headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
     sent = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
     if b"json" in sent.lower():
         return
     scope[_SENT_CONTENT_TYPE] = sent.decode("latin-1") or None
-    scope["headers"] = headers + [(b"content-type", _JSON)]
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"] + [(b"content-type", _JSON)]
 
 
 def _authorized(headers: Headers, key: str) -> bool:
