@@ -22,7 +22,9 @@ test: install
 	$(PY) -m pytest -q -p no:cacheprovider --timeout=900
 
 bench: install
-	-$(PY) -m pip install -q xgrammar outlines-core
+	-$(PY) -m pip install -q xgrammar outlines-core matplotlib
+	-CMAKE_ARGS="-DGGML_NATIVE=ON" $(PY) -m pip install -q llama-cpp-python  # built for this CPU's ISA
+	$(PY) benchmarks/bench_decode.py --plot benchmarks/decode.png
 	$(PY) benchmarks/bench_offline.py
 	$(PY) benchmarks/bench_prefix_cache.py
 	$(PY) benchmarks/bench_grammar.py
