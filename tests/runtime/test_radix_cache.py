@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from sglike.runtime.mem.allocator import SlotAllocator
+from sglike.runtime.mem.cache_manager import KVCacheManager
 from sglike.runtime.mem.prefix_cache import NoPrefixCache
 from sglike.runtime.mem.radix_cache import RadixCache
 
@@ -122,10 +123,10 @@ def test_flush_refuses_locked_and_frees_all():
 def test_cache_finished_frees_duplicates():
     alloc, cache = _make(16)
     s1 = alloc.alloc(3)
-    cache.cache_finished([1, 2, 3], s1, 0, None)
+    KVCacheManager(cache).cache_finished([1, 2, 3], s1, 0, None)
     # a request that started before the first finished computed the same prefix itself
     s2 = alloc.alloc(4)
-    cache.cache_finished([1, 2, 3, 4], s2, 0, None)
+    KVCacheManager(cache).cache_finished([1, 2, 3, 4], s2, 0, None)
     assert cache.cached_size() == 4
     assert alloc.available_size() == 16 - 4
     assert cache.match_prefix([1, 2, 3, 4]).slots.tolist() == s1.tolist() + s2[3:].tolist()
@@ -133,7 +134,7 @@ def test_cache_finished_frees_duplicates():
     m = cache.match_prefix([1, 2, 9])
     cache.lock(m.handle)
     own = alloc.alloc(2)
-    cache.cache_finished([1, 2, 9, 9], torch.cat([m.slots, own]), 2, m.handle)
+    KVCacheManager(cache).cache_finished([1, 2, 9, 9], torch.cat([m.slots, own]), 2, m.handle)
     assert cache.protected_size() == 0 and cache.cached_size() == 6
     assert alloc.available_size() + cache.cached_size() == 16
 
@@ -144,15 +145,15 @@ def test_cache_unfinished_returns_locked_cache_slots():
     m = cache.match_prefix([1, 2, 5, 6])
     cache.lock(m.handle)
     slots = torch.cat([m.slots, alloc.alloc(2)])
-    new_slots, h, owned_from = cache.cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
+    new_slots, h, owned_from = KVCacheManager(cache).cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
     assert new_slots.tolist() == slots.tolist() and owned_from == 4
     assert cache.protected_size() == 4 and m.handle.lock_ref == 1 and h.lock_ref == 1
     # a duplicate chunk (same tokens computed twice) is freed and replaced by cache slots
     dup = alloc.alloc(4)
-    new2, h2, _ = cache.cache_unfinished([1, 2, 5, 6], dup, 0, None)
+    new2, h2, _ = KVCacheManager(cache).cache_unfinished([1, 2, 5, 6], dup, 0, None)
     assert new2.tolist() == slots.tolist() and h2 is h and h.lock_ref == 2
     cache.unlock(h)
-    cache.cache_finished([1, 2, 5, 6], new2, 4, h2)
+    KVCacheManager(cache).cache_finished([1, 2, 5, 6], new2, 4, h2)
     assert cache.protected_size() == 0
     assert alloc.available_size() + cache.cached_size() == 16
 
@@ -162,7 +163,7 @@ def test_no_prefix_cache_still_frees_everything():
     cache = NoPrefixCache(alloc)
     s = alloc.alloc(5)
     m = cache.match_prefix([1, 2])
-    cache.cache_finished([1, 2, 3, 4, 5], s, 0, m.handle)
+    KVCacheManager(cache).cache_finished([1, 2, 3, 4, 5], s, 0, m.handle)
     assert alloc.available_size() == 8 and cache.cached_size() == 0
 
 
@@ -186,6 +187,7 @@ class Twin:
         self.size = self.rng.choice([12, 24, 48])
         self.alloc = SlotAllocator(self.size)
         self.cache = RadixCache(self.alloc)
+        self.kv = KVCacheManager(self.cache)
         self.ref: dict[tuple[int, ...], int] = {}  # cached prefix -> slot of its last token
         self.ts: dict[tuple[int, ...], int] = {}  # cached prefix -> reference LRU time
         self.clock = 0
@@ -276,7 +278,7 @@ class Twin:
         dups = req.slots[req.owned_from : max(already, req.owned_from)].tolist()
         self.ref_insert(req.tokens, req.slots)
         free_before = self.alloc.available_size()
-        slots, handle, owned_from = self.cache.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
+        slots, handle, owned_from = self.kv.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
         assert owned_from == len(req.tokens)
         assert self.alloc.available_size() - free_before == len(dups)
         assert slots.tolist() == self.ref_match(req.tokens)
@@ -286,7 +288,7 @@ class Twin:
         self.clock += 1
         self.ref_insert(req.tokens, req.slots)
         self.reqs.remove(req)
-        self.cache.cache_finished(req.tokens, req.slots, req.owned_from, req.handle)
+        self.kv.cache_finished(req.tokens, req.slots, req.owned_from, req.handle)
 
     def op_insert(self) -> None:
         tokens = self.tokens()
