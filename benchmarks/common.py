@@ -58,7 +58,7 @@ def setup_run(args):
 
     from sglike.runtime.device import resolve_dtype
     from sglike.runtime.model_loader import resolve_model
-    from sglike.runtime.tokenizer import load_tokenizer
+    from sglike.runtime.api.tokenizer import load_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)

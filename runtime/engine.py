@@ -7,10 +7,11 @@ import uuid
 from typing import Any, AsyncIterator, Iterator
 
 from .config import EngineConfig
+from .engine_core import EngineCore
 from .engine_driver import EngineDriver
-from .frontend import OutputAssembler, RequestBuilder
+from .api.output import OutputAssembler
+from .api.request_builder import RequestBuilder
 from .io_struct import TokenizedRequest, TokenOutput
-from .scheduler.scheduler import Scheduler
 
 
 def _per_prompt(value: Any, n: int, name: str) -> list[Any]:
@@ -44,16 +45,18 @@ class _Batch:
 
 
 class Engine:
-    """In-process engine: a scheduler on a background thread, plus tokenization.
+    """In-process engine: an ``EngineCore`` on a background thread (``EngineDriver``), plus
+    the API side (``api.RequestBuilder`` in, ``api.OutputAssembler`` out).
 
     Thread-safe: calls from several threads (or an asyncio loop) are batched together.
     """
 
     def __init__(self, model_path: str | None = None, **options: Any) -> None:
         self.config = EngineConfig.from_kwargs(model_path=model_path, **options)
-        self._driver = EngineDriver(lambda: Scheduler(self.config))
-        self.scheduler = self._driver.scheduler
-        self.tokenizer = self.scheduler.tokenizer
+        self._driver = EngineDriver(lambda: EngineCore.from_config(self.config))
+        self.scheduler = self._driver.core.scheduler
+        self.tokenizer = self._driver.core.tokenizer
+        self.source = self._driver.core.source
         self.builder = RequestBuilder(
             self.tokenizer, self.config, context_length=self.scheduler.context_length, max_total_tokens=self.scheduler.max_total_tokens
         )
@@ -151,15 +154,15 @@ class Engine:
         self._driver.abort(rid)
 
     def flush_cache(self) -> bool:
-        return bool(self._driver.call(lambda s: s.flush_cache()))
+        return bool(self._driver.control("flush_cache"))
 
     def get_server_info(self) -> dict[str, Any]:
-        info = self._driver.call(lambda s: s.info())
-        return {**info, "model_path": self.scheduler.source.path, "context_length": self.scheduler.context_length}
+        info = self._driver.control("stats")
+        return {**info, "model_path": self.source.path, "context_length": self.scheduler.context_length}
 
     def free_slots(self) -> int:
         """Free KV slots plus slots only held by the (evictable) cache."""
-        return int(self._driver.call(lambda s: s.allocator.available_size() + s.cache.evictable_size()))
+        return int(self._driver.call(lambda s: s.kv.free_size()))
 
     def shutdown(self) -> None:
         self._driver.shutdown()

@@ -1,4 +1,5 @@
-"""Runs a Scheduler on one background thread and routes its outputs to waiting callers.
+"""The in-process transport: runs an ``EngineCore`` on one background thread and routes its
+outputs to waiting callers (the offline ``Engine``).
 
 Callers from any thread (or asyncio loop) submit requests with a callback; concurrent
 callers are batched together by the scheduler. The thread sleeps while there is no work.
@@ -8,10 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
-from .io_struct import FinishReason, TokenizedRequest, TokenOutput
-from .scheduler.scheduler import Scheduler
+from .engine_core import EngineCore
+from .io_struct import AbortRequest, ControlReply, ControlRequest, FinishReason, TokenizedRequest, TokenOutput
 
 log = logging.getLogger(__name__)
 
@@ -19,34 +20,42 @@ OutputCallback = Callable[[TokenOutput], None]
 
 
 class EngineDriver:
-    """``make_scheduler`` runs on the engine thread: torch work that starts on one thread and
+    """``make_core`` runs on the engine thread: torch work that starts on one thread and
     continues on another runs ~1.7x slower here (two OpenMP teams), so the model is loaded
     by the same thread that runs it."""
 
-    def __init__(self, make_scheduler: Callable[[], Scheduler]) -> None:
-        self._inbox: deque[tuple[str, object]] = deque()
+    def __init__(self, make_core: Callable[[], EngineCore]) -> None:
+        self._inbox: deque[Any] = deque()
         self._callbacks: dict[str, OutputCallback] = {}
+        self._replies: dict[str, tuple[threading.Event, list[ControlReply]]] = {}
         self._wake = threading.Condition()
         self._stopped = False
         self.error: BaseException | None = None
         ready = threading.Event()
-        box: dict[str, object] = {}
-        self._thread = threading.Thread(target=self._start, args=(make_scheduler, box, ready), name="sglike-engine", daemon=True)
+        box: dict[str, Any] = {}
+        self._thread = threading.Thread(target=self._start, args=(make_core, box, ready), name="sglike-engine", daemon=True)
         self._thread.start()
         ready.wait()
         if "error" in box:
-            raise box["error"]  # type: ignore[misc]
-        self.scheduler: Scheduler = box["scheduler"]  # type: ignore[assignment]
+            raise box["error"]
+        self.core: EngineCore = box["core"]
 
-    def _start(self, make_scheduler: Callable[[], Scheduler], box: dict, ready: threading.Event) -> None:
+    def _start(self, make_core: Callable[[], EngineCore], box: dict, ready: threading.Event) -> None:
         try:
-            box["scheduler"] = self.scheduler = make_scheduler()
+            box["core"] = core = make_core()
         except BaseException as exc:  # noqa: BLE001 - re-raised in the constructor's thread
             box["error"] = exc
             ready.set()
             return
         ready.set()
-        self._loop()
+        try:
+            core.run(self)
+        except BaseException as exc:  # noqa: BLE001 - fail every caller instead of hanging
+            log.exception("engine loop crashed")
+            self.error = exc
+            self._fail_all(exc)
+
+    # -- the caller's side ----------------------------------------------------------------
 
     def submit(self, reqs: list[TokenizedRequest], callback: OutputCallback) -> None:
         with self._wake:
@@ -57,35 +66,30 @@ class EngineDriver:
                     raise ValueError(f"rid {req.rid!r} is already running")
             for req in reqs:
                 self._callbacks[req.rid] = callback
-                self._inbox.append(("add", req))
+                self._inbox.append(req)
             self._wake.notify()
 
     def abort(self, rid: str) -> None:
-        with self._wake:
-            self._inbox.append(("abort", rid))
-            self._wake.notify()
+        self._put(AbortRequest(rid))
 
-    def call(self, fn: Callable[[Scheduler], object]) -> object:
-        """Run ``fn(scheduler)`` on the engine thread (between steps) and return its result."""
+    def control(self, kind: str, arg: Any = None) -> Any:
+        """Send a control request (``EngineCore.CONTROLS``) and wait for its reply."""
+        msg = ControlRequest(kind, arg)
         done = threading.Event()
-        box: dict[str, object] = {}
-
-        def run(s: Scheduler) -> None:
-            try:
-                box["value"] = fn(s)
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-                box["error"] = exc
-            done.set()
-
-        with self._wake:
-            self._inbox.append(("call", run))
-            self._wake.notify()
+        box: list[ControlReply] = []
+        self._replies[msg.req_id] = (done, box)
+        self._put(msg)
         while not done.wait(0.5):
             if not self._thread.is_alive():
+                self._replies.pop(msg.req_id, None)
                 raise RuntimeError(f"the engine thread died: {self.error}")
-        if "error" in box:
-            raise box["error"]  # type: ignore[misc]
-        return box.get("value")
+        if box[0].error is not None:
+            raise RuntimeError(box[0].error)
+        return box[0].value
+
+    def call(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(scheduler)`` on the engine thread (between steps) and return its result."""
+        return self.control("call", fn)
 
     def shutdown(self) -> None:
         with self._wake:
@@ -93,43 +97,34 @@ class EngineDriver:
             self._wake.notify()
         self._thread.join(timeout=30)
 
-    def _loop(self) -> None:
-        try:
-            while True:
-                with self._wake:
-                    while not self._inbox and not self.scheduler.has_work() and not self._stopped:
-                        self._wake.wait()
-                    if self._stopped:
-                        break
-                    messages = list(self._inbox)
-                    self._inbox.clear()
-                for kind, payload in messages:
-                    self._handle(kind, payload)
-                for out in self.scheduler.step():
-                    self._deliver(out)
-        except BaseException as exc:  # noqa: BLE001 - fail every caller instead of hanging
-            log.exception("engine loop crashed")
-            self.error = exc
-            self._fail_all(exc)
-
-    def _handle(self, kind: str, payload: object) -> None:
-        if kind == "add":
-            try:
-                self.scheduler.add_request(payload)  # type: ignore[arg-type]
-            except Exception as exc:  # noqa: BLE001 - one bad request must not stop the engine
-                log.exception("request %s rejected", payload.rid)  # type: ignore[attr-defined]
-                reason = FinishReason("abort", message=f"invalid request: {type(exc).__name__}: {exc}")
-                self._deliver(TokenOutput(payload.rid, [], True, reason, 0, 0, 0))  # type: ignore[attr-defined]
-        elif kind == "abort":
-            self.scheduler.abort(payload)  # type: ignore[arg-type]
-        else:
-            payload(self.scheduler)  # type: ignore[operator]
-
-    def _deliver(self, out: TokenOutput) -> None:
+    def _put(self, msg: Any) -> None:
         with self._wake:
-            callback = self._callbacks.pop(out.rid, None) if out.finished else self._callbacks.get(out.rid)
-        if callback is not None:
-            callback(out)
+            self._inbox.append(msg)
+            self._wake.notify()
+
+    # -- Transport (the engine thread's side) -----------------------------------------------
+
+    def receive(self, block: bool) -> list[Any] | None:
+        with self._wake:
+            while block and not self._inbox and not self._stopped:
+                self._wake.wait()
+            if self._stopped:
+                return None
+            messages = list(self._inbox)
+            self._inbox.clear()
+        return messages
+
+    def send_outputs(self, outputs: list[TokenOutput]) -> None:
+        for out in outputs:
+            with self._wake:
+                callback = self._callbacks.pop(out.rid, None) if out.finished else self._callbacks.get(out.rid)
+            if callback is not None:
+                callback(out)
+
+    def send_reply(self, reply: ControlReply) -> None:
+        done, box = self._replies.pop(reply.req_id)
+        box.append(reply)
+        done.set()
 
     def _fail_all(self, exc: BaseException) -> None:
         with self._wake:

@@ -2,7 +2,9 @@
 so they cross a ZMQ socket unchanged in the server and a method call in the offline Engine."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from .sampling_params import SamplingParams
 
@@ -23,6 +25,28 @@ class TokenizedRequest:
 @dataclass
 class AbortRequest:
     rid: str
+
+
+@dataclass
+class ControlRequest:
+    """Ask the engine for something that is not generation; answered by ``ControlReply``.
+
+    ``kind``: "stats" (scheduler.info()), "flush_cache" (scheduler.flush_cache()),
+    "shutdown" (finish in-flight work, then exit) or, in-process only, "call"
+    (``arg(scheduler)`` between steps).
+    """
+
+    kind: str
+    arg: Any = None
+    req_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class ControlReply:
+    req_id: str
+    kind: str
+    value: Any = None
+    error: str | None = None
 
 
 @dataclass

@@ -1,13 +1,14 @@
-"""The prefix-cache interface the scheduler talks to, and the no-op cache.
+"""The prefix-cache interface (token-id prefixes -> KV slots), and the no-op cache.
 
-A prefix cache owns KV slots whose contents are valid for a token-id prefix. The scheduler
-uses it in four moves:
+A prefix cache owns KV slots whose contents are valid for a token-id prefix:
 
 1. ``match_prefix(tokens)`` -> ``PrefixMatch(slots, handle)``: the longest cached prefix.
-2. ``lock(handle)`` / ``unlock(handle)``: a locked prefix is never evicted.
-3. ``cache_unfinished(...)`` after a prefill chunk, ``cache_finished(...)`` when a request
-   ends: hand the request's computed KV to the cache (which frees what it does not keep).
+2. ``insert(tokens, slots)``: keep what is new.
+3. ``lock(handle)`` / ``unlock(handle)``: a locked prefix is never evicted.
 4. ``evict(n)`` when the allocator runs dry: free at least ``n`` unlocked slots if it can.
+
+What a *request* does with it (hand its KV over after a prefill chunk and when it ends)
+is ``cache_manager.KVCacheManager``; the caches themselves are chosen in ``registry``.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class PrefixMatch:
 
 class PrefixCache(ABC):
     """Maps token-id prefixes to KV slots. Subclasses: ``NoPrefixCache``, ``RadixCache``."""
+
+    shares_prefixes = True  # False: nothing is ever matched (requests keep their own KV)
 
     def __init__(self, allocator: SlotAllocator) -> None:
         self.allocator = allocator
@@ -65,32 +68,11 @@ class PrefixCache(ABC):
     def flush(self) -> None:
         """Drop every cached prefix (the caller ensures no request runs)."""
 
-    # -- request-level helpers (shared by every tree-backed cache) -------------------------
-
-    def cache_finished(self, tokens: list[int], slots: torch.Tensor, owned_from: int, handle: Any) -> None:
-        """A request ended: ``slots[i]`` holds KV of ``tokens[i]``. ``slots[:owned_from]``
-        came from the cache (locked via ``handle``), the rest belong to the request."""
-        already = self.insert(tokens, slots)
-        if already > owned_from:
-            self.allocator.free(slots[owned_from:already])
-        self.unlock(handle)
-
-    def cache_unfinished(
-        self, tokens: list[int], slots: torch.Tensor, owned_from: int, handle: Any
-    ) -> tuple[torch.Tensor, Any, int]:
-        """A chunk was prefilled: cache it and return ``(slots, handle, owned_from)`` to use
-        from now on (the cache's own slots for the whole prefix, locked via the new handle)."""
-        already = self.insert(tokens, slots)
-        if already > owned_from:
-            self.allocator.free(slots[owned_from:already])
-        match = self.match_prefix(tokens)
-        self.lock(match.handle)
-        self.unlock(handle)
-        return match.slots, match.handle, len(match.slots)
-
 
 class NoPrefixCache(PrefixCache):
     """``disable_radix_cache=True``: nothing is shared; finished requests free all their slots."""
+
+    shares_prefixes = False
 
     def match_prefix(self, tokens: list[int]) -> PrefixMatch:
         return PrefixMatch(torch.empty(0, dtype=torch.int64, device=self.allocator.device), None)
@@ -115,9 +97,3 @@ class NoPrefixCache(PrefixCache):
 
     def flush(self) -> None:
         pass
-
-    def cache_finished(self, tokens, slots, owned_from, handle) -> None:
-        self.allocator.free(slots[owned_from:])
-
-    def cache_unfinished(self, tokens, slots, owned_from, handle):
-        return slots, handle, owned_from

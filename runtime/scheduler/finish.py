@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..io_struct import FinishReason
-from ..stop_checker import StopChecker
+from ..api.stop import StopChecker
 from .request import Req
 
 

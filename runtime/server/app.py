@@ -77,7 +77,7 @@ def create_app(state: ServerState) -> FastAPI:
     @app.get("/health")
     async def health() -> Response:
         if not tm.engine.alive:
-            return APIError(503, f"engine is not running: {tm.engine.error}").response()
+            return APIError(503, tm.engine.status, retry_after=5).response()
         return Response(status_code=200)
 
     @app.get("/health_generate")

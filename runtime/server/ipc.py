@@ -1,8 +1,9 @@
 """Messages and ZMQ plumbing between the API process and the engine process.
 
 Everything on the wire is a pickled Python object. The API process PUSHes requests
-(``TokenizedRequest``, ``AbortRequest`` and the control messages below) to the engine's
-PULL socket; the engine PUSHes back lists of ``TokenOutput`` and control replies.
+(``TokenizedRequest``, ``AbortRequest``, ``ControlRequest``: ``io_struct``) to the engine's
+PULL socket; the engine PUSHes back ``EngineReady``/``EngineFailed`` (below), then lists of
+``TokenOutput`` and ``ControlReply``s.
 """
 from __future__ import annotations
 
@@ -10,30 +11,10 @@ import os
 import pickle
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import zmq
-
-
-@dataclass
-class ControlRequest:
-    """Ask the engine for something that is not generation; answered by ``ControlReply``.
-
-    ``kind``: "stats" (scheduler.info()), "flush_cache" (scheduler.flush_cache()) or
-    "shutdown" (finish in-flight work, then exit).
-    """
-
-    kind: str
-    req_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-
-
-@dataclass
-class ControlReply:
-    req_id: str
-    kind: str
-    value: Any = None
-    error: str | None = None
 
 
 @dataclass

@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import uvicorn
 
 from ..config import EngineConfig
+from ..engine_core import SchedulerFactory
 from .engine_client import EngineClient, EngineUnavailable
-from .engine_process import DEFAULT_SCHEDULER
 from .metrics import ServerMetrics
 
 logger = logging.getLogger("sglike.server")
@@ -31,14 +31,14 @@ class ServerOptions:
     served_model_name: str | None = None
     log_level: str = "info"
     drain_timeout_s: float = 120.0
-    scheduler_factory: str = DEFAULT_SCHEDULER  # tests may swap in a fake
+    scheduler_factory: SchedulerFactory | None = None  # None: the real engine; tests pass a fake's class
 
 
 async def build_state(config: EngineConfig, options: ServerOptions, builder_cls=None, assembler_cls=None):
     """Start the engine and make the app's state (raises ``EngineUnavailable``).
-    ``builder_cls``/``assembler_cls`` replace the frontend's (tests use fakes)."""
+    ``builder_cls``/``assembler_cls`` replace api.RequestBuilder/OutputAssembler (tests use fakes)."""
     from ..model_loader.resolve import resolve_model
-    from ..tokenizer import load_tokenizer
+    from ..api.tokenizer import load_tokenizer
     from .app import ServerState
     from .tokenizer_manager import TokenizerManager
 

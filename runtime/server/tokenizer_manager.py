@@ -52,9 +52,10 @@ class Chunk:
 class TokenizerManager:
     def __init__(self, config: EngineConfig, engine: EngineClient, tokenizer: Any,
                  metrics: ServerMetrics, builder: Any = None, assembler_cls: Any = None) -> None:
-        """``builder``/``assembler_cls`` default to ``frontend.RequestBuilder``/``OutputAssembler``."""
+        """``builder``/``assembler_cls`` default to ``api.RequestBuilder``/``api.OutputAssembler``."""
         if builder is None or assembler_cls is None:
-            from ..frontend import OutputAssembler, RequestBuilder
+            from ..api.output import OutputAssembler
+            from ..api.request_builder import RequestBuilder
 
             builder = builder or RequestBuilder(
                 tokenizer, config, context_length=engine.info.get("context_length"),
@@ -102,7 +103,7 @@ class TokenizerManager:
         if self.draining:
             raise APIError(503, "server is shutting down", retry_after=5)
         if not self.engine.alive:
-            raise APIError(503, f"engine is not available: {self.engine.error}", retry_after=5)
+            raise APIError(503, self.engine.status, retry_after=5)
         limit = self.config.max_queued_requests
         if limit is not None and self.engine.num_in_flight + num > self.config.max_running_requests + limit:
             raise APIError(429, "too many requests queued; retry later", retry_after=1)

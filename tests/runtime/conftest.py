@@ -16,7 +16,7 @@ def default_source():
 
 @pytest.fixture(scope="session")
 def default_tokenizer(default_source):
-    from sglike.runtime.tokenizer import load_tokenizer
+    from sglike.runtime.api.tokenizer import load_tokenizer
 
     return load_tokenizer(default_source)
 

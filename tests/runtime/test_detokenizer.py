@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from sglike.runtime.detokenizer import MAX_PENDING_TOKENS, IncrementalDetokenizer
-from sglike.runtime.stop_checker import StopChecker
+from sglike.runtime.api.detokenizer import MAX_PENDING_TOKENS, IncrementalDetokenizer
+from sglike.runtime.api.stop import StopChecker
 
 TEXTS = [
     "Hello, world!",

@@ -93,11 +93,11 @@ def test_tight_memory_all_finish_identically_and_free_everything(real_engine):
 def test_policies_give_the_same_greedy_outputs(real_engine, policy):
     prompts = _questions(4) + ["Unrelated prompt about trains", "Another one about boats"]
     expected = [o["output_ids"] for o in real_engine.generate(prompts, GREEDY)]
-    real_engine.scheduler.order = __import__("sglike.runtime.scheduler.policy", fromlist=["POLICIES"]).POLICIES[policy]
+    real_engine.scheduler.admission.order = __import__("sglike.runtime.scheduler.policy", fromlist=["POLICIES"]).POLICIES[policy]
     try:
         assert [o["output_ids"] for o in real_engine.generate(prompts, GREEDY)] == expected
     finally:
-        real_engine.scheduler.order = __import__("sglike.runtime.scheduler.policy", fromlist=["POLICIES"]).POLICIES["lpm"]
+        real_engine.scheduler.admission.order = __import__("sglike.runtime.scheduler.policy", fromlist=["POLICIES"]).POLICIES["lpm"]
 
 
 def test_flush_is_refused_while_requests_run(real_engine):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sglike.runtime.mem.allocator import SlotAllocator
+from sglike.runtime.mem.cache_manager import KVCacheManager
 from sglike.runtime.mem.prefix_cache import NoPrefixCache
 from sglike.runtime.mem.radix_cache import RadixCache
 
@@ -113,10 +114,10 @@ def test_flush_refuses_locked_and_frees_all():
 def test_cache_finished_frees_duplicates():
     alloc, cache = _make(16)
     s1 = alloc.alloc(3)
-    cache.cache_finished([1, 2, 3], s1, 0, None)
+    KVCacheManager(cache).cache_finished([1, 2, 3], s1, 0, None)
     # a request that started before the first finished computed the same prefix itself
     s2 = alloc.alloc(4)
-    cache.cache_finished([1, 2, 3, 4], s2, 0, None)
+    KVCacheManager(cache).cache_finished([1, 2, 3, 4], s2, 0, None)
     assert cache.cached_size() == 4
     assert alloc.available_size() == 16 - 4
     assert cache.match_prefix([1, 2, 3, 4]).slots.tolist() == s1.tolist() + s2[3:].tolist()
@@ -124,7 +125,7 @@ def test_cache_finished_frees_duplicates():
     m = cache.match_prefix([1, 2, 9])
     cache.lock(m.handle)
     own = alloc.alloc(2)
-    cache.cache_finished([1, 2, 9, 9], torch.cat([m.slots, own]), 2, m.handle)
+    KVCacheManager(cache).cache_finished([1, 2, 9, 9], torch.cat([m.slots, own]), 2, m.handle)
     assert cache.protected_size() == 0 and cache.cached_size() == 6
     assert alloc.available_size() + cache.cached_size() == 16
 
@@ -135,15 +136,15 @@ def test_cache_unfinished_returns_locked_cache_slots():
     m = cache.match_prefix([1, 2, 5, 6])
     cache.lock(m.handle)
     slots = torch.cat([m.slots, alloc.alloc(2)])
-    new_slots, h, owned_from = cache.cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
+    new_slots, h, owned_from = KVCacheManager(cache).cache_unfinished([1, 2, 5, 6], slots, 2, m.handle)
     assert new_slots.tolist() == slots.tolist() and owned_from == 4
     assert cache.protected_size() == 4 and m.handle.lock_ref == 1 and h.lock_ref == 1
     # a duplicate chunk (same tokens computed twice) is freed and replaced by cache slots
     dup = alloc.alloc(4)
-    new2, h2, _ = cache.cache_unfinished([1, 2, 5, 6], dup, 0, None)
+    new2, h2, _ = KVCacheManager(cache).cache_unfinished([1, 2, 5, 6], dup, 0, None)
     assert new2.tolist() == slots.tolist() and h2 is h and h.lock_ref == 2
     cache.unlock(h)
-    cache.cache_finished([1, 2, 5, 6], new2, 4, h2)
+    KVCacheManager(cache).cache_finished([1, 2, 5, 6], new2, 4, h2)
     assert cache.protected_size() == 0
     assert alloc.available_size() + cache.cached_size() == 16
 
@@ -153,5 +154,5 @@ def test_no_prefix_cache_still_frees_everything():
     cache = NoPrefixCache(alloc)
     s = alloc.alloc(5)
     m = cache.match_prefix([1, 2])
-    cache.cache_finished([1, 2, 3, 4, 5], s, 0, m.handle)
+    KVCacheManager(cache).cache_finished([1, 2, 3, 4, 5], s, 0, m.handle)
     assert alloc.available_size() == 8 and cache.cached_size() == 0

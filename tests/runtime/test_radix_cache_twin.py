@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from sglike.runtime.mem.allocator import SlotAllocator
+from sglike.runtime.mem.cache_manager import KVCacheManager
 from sglike.runtime.mem.radix_cache import RadixCache
 
 
@@ -34,6 +35,7 @@ class Twin:
         self.size = self.rng.choice([12, 24, 48])
         self.alloc = SlotAllocator(self.size)
         self.cache = RadixCache(self.alloc)
+        self.kv = KVCacheManager(self.cache)
         self.ref: dict[tuple[int, ...], int] = {}  # cached prefix -> slot of its last token
         self.ts: dict[tuple[int, ...], int] = {}  # cached prefix -> reference LRU time
         self.clock = 0
@@ -124,7 +126,7 @@ class Twin:
         dups = req.slots[req.owned_from : max(already, req.owned_from)].tolist()
         self.ref_insert(req.tokens, req.slots)
         free_before = self.alloc.available_size()
-        slots, handle, owned_from = self.cache.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
+        slots, handle, owned_from = self.kv.cache_unfinished(req.tokens, req.slots, req.owned_from, req.handle)
         assert owned_from == len(req.tokens)
         assert self.alloc.available_size() - free_before == len(dups)
         assert slots.tolist() == self.ref_match(req.tokens)
@@ -134,7 +136,7 @@ class Twin:
         self.clock += 1
         self.ref_insert(req.tokens, req.slots)
         self.reqs.remove(req)
-        self.cache.cache_finished(req.tokens, req.slots, req.owned_from, req.handle)
+        self.kv.cache_finished(req.tokens, req.slots, req.owned_from, req.handle)
 
     def op_insert(self) -> None:
         tokens = self.tokens()

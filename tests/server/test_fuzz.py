@@ -40,7 +40,7 @@ real_schema.config.generation.update(modes=[GenerationMode.POSITIVE])
 
 @pytest.fixture(scope="module")
 def fake_server():
-    options = ServerOptions(port=free_port(), scheduler_factory=f"{fakes.__name__}:FakeScheduler")
+    options = ServerOptions(port=free_port(), scheduler_factory=fakes.FakeScheduler)
     srv = ServerThread(EngineConfig(max_queued_requests=64), options).start()
     yield srv
     srv.stop()

@@ -15,7 +15,7 @@ from .harness import ServerThread, free_port
 
 @pytest.fixture(scope="module")
 def server():
-    options = ServerOptions(port=free_port(), scheduler_factory=f"{fakes.__name__}:FakeScheduler")
+    options = ServerOptions(port=free_port(), scheduler_factory=fakes.FakeScheduler)
     srv = ServerThread(EngineConfig(max_queued_requests=4, max_running_requests=4), options,
                        )
     srv.start()

@@ -5,7 +5,7 @@ import hashlib
 import logging
 import os
 
-from .model_loader.resolve import ModelSource
+from ..model_loader.resolve import ModelSource
 
 log = logging.getLogger(__name__)
 

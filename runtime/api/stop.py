@@ -1,16 +1,16 @@
-"""Stop strings: find the first one in generated text, and how much text to hold back.
+"""Stop strings: the one matcher (``find``), and what the API side does with its result.
 
 Stop strings are matched on text, not tokens, so they are found even when they span token
 boundaries. Generation halts as soon as a stop string is complete, so "first" means the
-match that *ends* first (ties: the one that starts first, i.e. the longest). The caller
-cuts the output at ``match.start``.
+match that *ends* first (ties: the one that starts first, i.e. the longest).
 
-Typical per-step use, with ``text`` the detokenized output so far and ``new_from`` the
-length it had before this step::
+Who does what: the engine's ``FinishChecker`` calls ``find`` after every token and reports
+the matched string in the request's finish reason. The API side never matches: while
+streaming it holds back a tail that could start a stop string (``holdback``), and at the
+end it cuts the text where the reported string begins (``trim``)::
 
-    match = checker.find(text, new_from)
-    if match: finish(text[: match.start], matched=match.stop)
-    else: stream(text[sent : len(text) - checker.holdback(text)])
+    engine:  match = checker.find(text, new_from)  ->  FinishReason("stop", matched=match.stop)
+    API:     stream(text[sent : len(text) - checker.holdback(text)]); at the end trim(text, matched, sent)
 """
 from __future__ import annotations
 
@@ -61,3 +61,11 @@ class StopChecker:
                     longest = k
                     break
         return longest
+
+
+def trim(text: str, matched: str, sent: int = 0) -> str:
+    """``text`` cut where the engine's reported stop string ``matched`` begins. The engine
+    checked every earlier position, so its match is the string's first occurrence; text
+    already sent (before ``sent``) is never taken back."""
+    cut = text.find(matched)
+    return text[:cut] if cut >= sent else text
