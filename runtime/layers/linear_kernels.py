@@ -18,6 +18,7 @@ from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, unpack_ni
 
 Weights = dict[str, Any]
 DECODE_MAX_M = 32  # rows up to this run the "decode" kernel, more the "prefill" kernel
+REDUCE_RANGE = True  # fbgemm: 7-bit activations (no int16 saturation in AVX2's u8*s8 pairs)
 TILE_BYTES = 256 * 1024  # float scratch per dequantized weight tile (about an L2)
 
 
@@ -114,7 +115,7 @@ def _fbgemm_run(w: Weights, x, bias):
     amax = xf.abs().amax(-1, keepdim=True).clamp_min(1e-12)  # [M, 1]
     pin = torch.zeros(1, xf.shape[1])
     pin[0, 0], pin[0, 1] = 1.0, -1.0
-    y = torch.ops.quantized.linear_dynamic(torch.cat([xf / amax, pin]), w["packed"], True)[:-1] * amax
+    y = torch.ops.quantized.linear_dynamic(torch.cat([xf / amax, pin]), w["packed"], REDUCE_RANGE)[:-1] * amax
     y = y.to(x.dtype)
     return y + bias if bias is not None else y
 
