@@ -7,6 +7,7 @@ from typing import Any
 from .attention import check_backend_name
 
 SCHEDULE_POLICIES = ("lpm", "fcfs", "dfs-weight")
+QUANTIZATIONS = ("auto", "none", "int8", "int4", "w8a8_int8")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -15,6 +16,7 @@ class EngineConfig:
     tokenizer_path: str | None = None  # defaults to the model's own tokenizer
     dtype: str = "auto"  # auto | float32 | bfloat16
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    quantization: str = "auto"  # auto (keep a GGUF's own format where fast) | none | int8 | int4 | w8a8_int8
     max_total_tokens: int | None = None  # KV pool capacity in tokens; None: from mem budget
     kv_memory_gb: float = 1.0  # KV budget when max_total_tokens is None (capped by context)
     max_running_requests: int = 64
@@ -32,6 +34,8 @@ class EngineConfig:
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"dtype must be auto, float32 or bfloat16 (got {self.dtype!r})")
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {QUANTIZATIONS} (got {self.quantization!r})")
         if self.schedule_policy not in SCHEDULE_POLICIES:
             raise ValueError(f"schedule_policy must be one of {SCHEDULE_POLICIES} (got {self.schedule_policy!r})")
         for name in ("max_running_requests", "chunked_prefill_size", "max_prefill_tokens"):

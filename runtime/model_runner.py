@@ -12,17 +12,21 @@ from .device import resolve_device, resolve_dtype
 from .forward_batch import ForwardBatch
 from .mem.allocator import SlotAllocator
 from .mem.kv_pool import KVPool, ReqToTokenTable
-from .model_loader.gguf_loader import gguf_model_config, iter_gguf_weights, open_gguf
+from .model_loader.gguf_loader import gguf_model_config, gguf_tensor_types, iter_gguf_weights, open_gguf
 from .model_loader.hf_loader import hf_model_config, iter_safetensors_weights
 from .model_loader.model_config import ModelConfig
+from .model_loader.quant_plan import QuantPlan, plan_quantization
 from .model_loader.resolve import ModelSource
 from .models import MODEL_REGISTRY
+from .platform import detect_platform
 
 log = logging.getLogger(__name__)
 
 
-def load_model_config(source: ModelSource) -> ModelConfig:
-    return gguf_model_config(open_gguf(source.path)) if source.kind == "gguf" else hf_model_config(source.path)
+def load_model_config(source: ModelSource, reader=None) -> ModelConfig:
+    if source.kind != "gguf":
+        return hf_model_config(source.path)
+    return gguf_model_config(reader if reader is not None else open_gguf(source.path))
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,14 @@ class ModelRunner:
     def __init__(self, config: EngineConfig, source: ModelSource) -> None:
         self.device = resolve_device(config.device)
         self.dtype = resolve_dtype(config.dtype, self.device)
-        self.model_config = load_model_config(source)
+        self.platform = detect_platform(self.device)  # once: the kernel tables key on it
+        reader = open_gguf(source.path) if source.kind == "gguf" else None  # parsed once (slow)
+        self.model_config = load_model_config(source, reader)
         plan = plan_memory(config, self.model_config, self.dtype)
         self.context_length = plan.context_length
-        self.model = self._load_model(source)
+        types = gguf_tensor_types(reader) if reader is not None else None
+        self.quant_plan = plan_quantization(config.quantization, self.platform, types)
+        self.model = self._load_model(source, self.quant_plan, reader)
         cfg = self.model_config
         self.kv_pool = KVPool(plan.max_total_tokens, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim, self.dtype, self.device)
         self.allocator = SlotAllocator(plan.max_total_tokens, self.device)
@@ -64,14 +72,18 @@ class ModelRunner:
         )
         log.info("model %s on %s/%s, KV pool %d tokens", source.name, self.device, self.dtype, plan.max_total_tokens)
 
-    def _load_model(self, source: ModelSource) -> torch.nn.Module:
+    def _load_model(self, source: ModelSource, quant: QuantPlan, reader) -> torch.nn.Module:
         cfg = self.model_config
         model_cls = MODEL_REGISTRY[cfg.architecture]
         with torch.device("meta"):
-            model = model_cls(cfg, max_positions=self.context_length)
-        model = model.to_empty(device="cpu").float()
-        weights = iter_gguf_weights(open_gguf(source.path), cfg) if source.kind == "gguf" else iter_safetensors_weights(source.path)
+            model = model_cls(cfg, max_positions=self.context_length, plan=quant)
+        model = model.to_empty(device="cpu")
+        if source.kind == "gguf":
+            weights = iter_gguf_weights(reader, cfg, keep_blocks=quant.keep_blocks)
+        else:
+            weights = iter_safetensors_weights(source.path)
         model.load_weights(weights)
+        model.process_weights_after_loading(self.platform, self.device)  # quantized storage, packed for this ISA
         model = model.to(device=self.device, dtype=self.dtype)
         model.rope.to(self.device, self.dtype)
         return model.eval()

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from .gguf_blocks import EXACT_INT4, EXACT_INT8, GGUFTensor
 from .model_config import ModelConfig
 
 SUPPORTED_QUANTS = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K")
@@ -96,8 +97,9 @@ def _hf_name(gguf_name: str) -> str | None:
     return f"{_GLOBAL_NAMES[base]}.{kind}" if base in _GLOBAL_NAMES else None
 
 
-def iter_gguf_weights(reader, config: ModelConfig) -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield ``(hf_name, float32 tensor)`` for every weight the model needs."""
+def iter_gguf_weights(reader, config: ModelConfig, keep_blocks: bool = False) -> Iterator[tuple[str, torch.Tensor | GGUFTensor]]:
+    """Yield ``(hf_name, float32 tensor)`` for every weight the model needs; with
+    ``keep_blocks``, Q4_0/Q4_1/Q8_0 matrices come as ``GGUFTensor`` (the file's own blocks)."""
     import gguf
 
     permute = config.extra.get("gguf_arch") == "llama"
@@ -108,10 +110,20 @@ def iter_gguf_weights(reader, config: ModelConfig) -> Iterator[tuple[str, torch.
         qtype = t.tensor_type.name
         if qtype not in SUPPORTED_QUANTS:
             raise ValueError(f"tensor {t.name} uses quantization {qtype}; supported: {', '.join(SUPPORTED_QUANTS)}")
-        arr = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
-        arr = arr.reshape([int(d) for d in reversed(t.shape)]) if arr.ndim != len(t.shape) else arr
+        blocks = keep_blocks and qtype in EXACT_INT4 + EXACT_INT8 and len(t.shape) == 2
+        arr = t.data if blocks else gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
+        if not blocks and arr.ndim != len(t.shape):
+            arr = arr.reshape([int(d) for d in reversed(t.shape)])
         if permute and name.endswith("q_proj.weight"):
             arr = _unpermute_rope(arr, config.num_heads)
         elif permute and name.endswith("k_proj.weight"):
             arr = _unpermute_rope(arr, config.num_kv_heads)
-        yield name, torch.from_numpy(np.array(arr, dtype=np.float32, order="C"))
+        if blocks:
+            yield name, GGUFTensor(qtype, np.ascontiguousarray(arr), (int(t.shape[1]), int(t.shape[0])))
+        else:
+            yield name, torch.from_numpy(np.array(arr, dtype=np.float32, order="C"))
+
+
+def gguf_tensor_types(reader) -> dict[str, str]:
+    """HF weight name -> GGML type name (``"Q4_1"``, ``"F32"``, ...)."""
+    return {name: t.tensor_type.name for t in reader.tensors if (name := _hf_name(t.name)) is not None}

@@ -1,11 +1,12 @@
 """Llama-family decoder (Llama 2/3, SmolLM/SmolLM2, TinyLlama, Mistral, Qwen2) in plain PyTorch.
 
 Attention goes through an ``AttentionBackend`` that owns the KV pool, so the model itself
-holds no per-request state. q/k/v and gate/up projections are fused into one matmul each.
+holds no per-request state. q/k/v and gate/up projections are fused into one matmul each;
+every linear computes through the linear method of the ``QuantPlan``.
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -13,18 +14,27 @@ from torch import nn
 
 from ..attention.base import AttentionBackend
 from ..forward_batch import ForwardBatch
+from ..layers.linear import LinearBase, MergedColumnLinear, QKVLinear, RowLinear
+from ..layers.linear_method import get_linear_method
 from ..layers.norm import RMSNorm
 from ..layers.rotary import RotaryEmbedding
+from ..layers.vocab import LMHead, VocabEmbedding
 from ..model_loader.model_config import ModelConfig
+from ..model_loader.quant_plan import QuantPlan
+from ..platform import Platform
+
+FLOAT_PLAN = QuantPlan("float", "float", "float")
+# checkpoint projection -> (fused module, shard id)
+_FUSED = {"q_proj": ("qkv_proj", "q"), "k_proj": ("qkv_proj", "k"), "v_proj": ("qkv_proj", "v"), "gate_proj": ("gate_up_proj", 0), "up_proj": ("gate_up_proj", 1)}
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan) -> None:
         super().__init__()
         self.layer = layer
         self.hq, self.hk, self.d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        self.qkv_proj = nn.Linear(cfg.hidden_size, (self.hq + 2 * self.hk) * self.d, bias=cfg.attention_bias)
-        self.o_proj = nn.Linear(self.hq * self.d, cfg.hidden_size, bias=False)
+        self.qkv_proj = QKVLinear(cfg.hidden_size, self.d, self.hq, self.hk, cfg.attention_bias, get_linear_method(plan.linear))
+        self.o_proj = RowLinear(self.hq * self.d, cfg.hidden_size, False, get_linear_method(plan.linear))
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, rope: RotaryEmbedding, attn: AttentionBackend, batch: ForwardBatch) -> torch.Tensor:
         t = x.shape[0]
@@ -36,11 +46,11 @@ class LlamaAttention(nn.Module):
 
 
 class LlamaMLP(nn.Module):
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, plan: QuantPlan) -> None:
         super().__init__()
         self.inter = cfg.intermediate_size
-        self.gate_up_proj = nn.Linear(cfg.hidden_size, 2 * cfg.intermediate_size, bias=False)
-        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+        self.gate_up_proj = MergedColumnLinear(cfg.hidden_size, [self.inter, self.inter], False, get_linear_method(plan.linear))
+        self.down_proj = RowLinear(self.inter, cfg.hidden_size, False, get_linear_method(plan.linear))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).split(self.inter, dim=-1)
@@ -48,12 +58,12 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaLayer(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer: int) -> None:
+    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan) -> None:
         super().__init__()
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.self_attn = LlamaAttention(cfg, layer)
+        self.self_attn = LlamaAttention(cfg, layer, plan)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.mlp = LlamaMLP(cfg)
+        self.mlp = LlamaMLP(cfg, plan)
 
     def forward(self, x, positions, rope, attn, batch):
         x = x + self.self_attn(self.input_layernorm(x), positions, rope, attn, batch)
@@ -61,56 +71,78 @@ class LlamaLayer(nn.Module):
 
 
 class LlamaForCausalLM(nn.Module):
-    def __init__(self, cfg: ModelConfig, max_positions: int) -> None:
+    def __init__(self, cfg: ModelConfig, max_positions: int, plan: QuantPlan = FLOAT_PLAN) -> None:
         super().__init__()
         self.config = cfg
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
-        self.layers = nn.ModuleList(LlamaLayer(cfg, i) for i in range(cfg.num_layers))
+        self.embed_tokens = VocabEmbedding(cfg.vocab_size, cfg.hidden_size, get_linear_method(plan.embedding))
+        self.layers = nn.ModuleList(LlamaLayer(cfg, i, plan) for i in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.lm_head = None if cfg.tie_word_embeddings else nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
+        tied = cfg.tie_word_embeddings and plan.lm_head == plan.embedding
+        own = None if tied else LinearBase(cfg.hidden_size, [cfg.vocab_size], False, get_linear_method(plan.lm_head))
+        self.lm_head = LMHead(self.embed_tokens, own)
         self.rope = RotaryEmbedding(cfg.head_dim, max_positions, cfg.rope_theta, cfg.rope_scaling)
 
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch, attn: AttentionBackend) -> torch.Tensor:
         """Returns float32 logits [R, vocab] for ``batch.logit_indices``."""
-        x = self.embed_tokens(batch.input_ids)  # [T, H]
+        x = self.embed_tokens.embed(batch.input_ids, self.norm.weight.dtype)  # [T, H]
         for layer in self.layers:
             x = layer(x, batch.positions, self.rope, attn, batch)
-        x = self.norm(x[batch.logit_indices])  # [R, H]
-        weight = self.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(x, weight).float()
+        return self.lm_head(self.norm(x[batch.logit_indices]))  # [R, vocab]
 
-    def load_weights(self, weights: Iterable[tuple[str, torch.Tensor]]) -> None:
-        """Load HF-named tensors, fusing q/k/v and gate/up on the fly."""
-        params = dict(self.named_parameters())
-        fused = {"q_proj": ("qkv_proj", 0), "k_proj": ("qkv_proj", 1), "v_proj": ("qkv_proj", 2), "gate_proj": ("gate_up_proj", 0), "up_proj": ("gate_up_proj", 1)}
+    def load_weights(self, weights: Iterable[tuple[str, Any]]) -> None:
+        """Load HF-named tensors; fused layers place their shards through their weight loaders."""
+        modules = dict(self.named_modules())
         loaded: set[str] = set()
         for name, tensor in weights:
             name = name.removeprefix("model.")
             if "rotary_emb" in name:
                 continue
             parts = name.split(".")
-            if len(parts) > 2 and parts[-2] in fused:
-                target, shard = fused[parts[-2]]
-                pname = ".".join(parts[:-2] + [target, parts[-1]])
-                self._load_shard(params[pname], tensor, parts[-2], shard)
-            else:
-                pname = name
-                if pname == "lm_head.weight" and self.lm_head is None:
+            prefix, kind, shard = ".".join(parts[:-1]), parts[-1], None
+            if len(parts) > 2 and parts[-2] in _FUSED:
+                target, shard = _FUSED[parts[-2]]
+                prefix = ".".join(parts[:-2] + [target])
+            targets = [prefix]
+            if name == "embed_tokens.weight" and self.lm_head.own is not None and self.config.tie_word_embeddings:
+                targets.append("lm_head.own")
+            elif name == "lm_head.weight":
+                if self.lm_head.own is None:
                     continue
-                if pname not in params:
+                targets = ["lm_head.own"]
+            for target in targets:
+                module = modules.get(target)
+                if module is None:
                     raise ValueError(f"unexpected weight {name!r} in checkpoint")
-                params[pname].data.copy_(tensor)
-            loaded.add(pname)
-        missing = set(params) - loaded
+                self._load(module, kind, tensor, shard)
+                loaded.add(f"{target}.{kind}" if shard is None else f"{target}.{kind}.{shard}")
+        expected = self._expected_weights()
+        missing = expected - loaded
         if missing:
             raise ValueError(f"checkpoint is missing weights: {sorted(missing)[:5]}")
 
-    def _load_shard(self, param: torch.Tensor, tensor: torch.Tensor, proj: str, shard: int) -> None:
-        cfg = self.config
-        if proj in ("q_proj", "k_proj", "v_proj"):
-            sizes = [cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim]
+    @staticmethod
+    def _load(module: nn.Module, kind: str, tensor: Any, shard: Any) -> None:
+        if isinstance(module, LinearBase):
+            module.weight_loader(module.load_target(kind), tensor, shard)
         else:
-            sizes = [cfg.intermediate_size, cfg.intermediate_size]
-        start = sum(sizes[:shard])
-        param.data[start : start + sizes[shard]].copy_(tensor)
+            getattr(module, kind).data.copy_(tensor)
+
+    def _expected_weights(self) -> set[str]:
+        out: set[str] = set()
+        for mname, module in self.named_modules():
+            if isinstance(module, QKVLinear):
+                kinds = ["weight"] + (["bias"] if module.bias is not None else [])
+                out |= {f"{mname}.{k}.{s}" for k in kinds for s in QKVLinear.SHARDS}
+            elif isinstance(module, MergedColumnLinear):
+                out |= {f"{mname}.weight.{s}" for s in range(len(module.output_sizes))}
+            elif isinstance(module, LinearBase):
+                out |= {f"{mname}.weight"} | ({f"{mname}.bias"} if module.bias is not None else set())
+            elif isinstance(module, RMSNorm):
+                out.add(f"{mname}.weight")
+        return out
+
+    def process_weights_after_loading(self, platform: Platform, device: torch.device) -> None:
+        for module in self.modules():
+            if isinstance(module, LinearBase):
+                module.process_weights_after_loading(platform, device)

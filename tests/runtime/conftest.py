@@ -23,10 +23,10 @@ def default_tokenizer(default_source):
 
 @pytest.fixture(scope="session")
 def real_engine():
-    """The default model in float32 with an ample KV pool (shared by many tests)."""
+    """The default model dequantized to float32 (compared with transformers), ample KV pool."""
     from sglike.runtime import Engine
 
-    engine = Engine(dtype="float32", max_total_tokens=16384, max_running_requests=32)
+    engine = Engine(dtype="float32", quantization="none", max_total_tokens=16384, max_running_requests=32)
     yield engine
     engine.shutdown()
 

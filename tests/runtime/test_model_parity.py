@@ -49,7 +49,7 @@ def test_tiny_random_model_matches_transformers(name, tmp_path, default_tokenize
 
 
 def test_default_model_matches_transformers_float32(hf_reference, default_tokenizer):
-    runner = ModelRunner(EngineConfig(dtype="float32", max_total_tokens=1024), resolve_model(None))
+    runner = ModelRunner(EngineConfig(dtype="float32", quantization="none", max_total_tokens=1024), resolve_model(None))
     ids = default_tokenizer.encode("The quick brown fox jumps over the lazy dog. In 1905, Einstein published")
     ours = _prefill_logits(runner, ids)
     with torch.no_grad():

@@ -1,0 +1,160 @@
+"""Matmul kernels for the linear methods, and the table that picks one per
+(method, ISA, phase). Measured on each machine by benchmarks/bench_linear.py.
+
+A kernel says which storage it reads (``storage``), builds it from a method's canonical
+weights (``prepare``) and runs ``y = x @ W^T + b`` on it (``run``). Kernels of one method
+on one ISA share a storage, so the quantized weights exist once.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, unpack_nibbles
+
+Weights = dict[str, Any]
+DECODE_MAX_M = 32  # rows up to this run the "decode" kernel, more the "prefill" kernel
+REDUCE_RANGE = True  # fbgemm: 7-bit activations (no int16 saturation in AVX2's u8*s8 pairs)
+TILE_BYTES = 256 * 1024  # float scratch per dequantized weight tile (about an L2)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    name: str
+    storage: str  # key of the prepared weights it reads
+    prepare: Callable[[Weights], Weights]
+    run: Callable[[Weights, torch.Tensor, torch.Tensor | None], torch.Tensor]
+    supports: Callable[[Weights], bool] = lambda w: True
+
+
+def _tiled_gemm(x: torch.Tensor, n: int, dequant_rows: Callable[[int, int], torch.Tensor], bias) -> torch.Tensor:
+    """x [M, K] @ W^T with W dequantized tile by tile into a small scratch (no full float copy)."""
+    k = x.shape[1]
+    rows = max(16, TILE_BYTES // (4 * k))
+    out_t = torch.empty(n, x.shape[0], dtype=x.dtype, device=x.device)  # [N, M]
+    xt = x.t()
+    for r in range(0, n, rows):
+        torch.mm(dequant_rows(r, min(r + rows, n)).to(x.dtype), xt, out=out_t[r : r + rows])
+    y = out_t.t()
+    return y + bias if bias is not None else y.contiguous()
+
+
+# --- float -------------------------------------------------------------------------------
+def _float_run(w: Weights, x, bias):
+    return F.linear(x, w["weight"], bias)
+
+
+# --- int4 (group-wise scale + min) --------------------------------------------------------
+def _nibbles_prepare(w: Weights) -> Weights:
+    return {"packed": pack_nibbles(w["q"]), "scale": w["scale"], "min": w["min"]}
+
+
+def _nibbles_run(w: Weights, x, bias):
+    p, s, m = w["packed"], w["scale"], w["min"]
+    return _tiled_gemm(x, p.shape[0], lambda a, b: dequantize_int4(unpack_nibbles(p[a:b]), s[a:b], m[a:b]), bias)
+
+
+def _int4pack_prepare(w: Weights) -> Weights:
+    q, s, m = w["q"], w["scale"], w["min"]
+    packed = torch._convert_weight_to_int4pack_for_cpu(q.to(torch.int32), 1)
+    # torch computes (q - 8) * scale + zero, so zero = min + 8 * scale keeps w = scale*q + min
+    sz = torch.stack([s.t(), (m + 8 * s).t()], dim=-1).contiguous()  # [K/g, N, 2]
+    return {"packed": packed, "scale_zeros": sz, "group": q.shape[1] // s.shape[1]}
+
+
+def _int4pack_run(w: Weights, x, bias):
+    sz = w["scale_zeros"]
+    y = torch._weight_int4pack_mm_for_cpu(x.to(sz.dtype).contiguous(), w["packed"], w["group"], sz).to(x.dtype)
+    return y + bias if bias is not None else y
+
+
+def _int4pack_supports(w: Weights) -> bool:
+    n, k = w["q"].shape
+    g = k // w["scale"].shape[1]
+    return n % 64 == 0 and g in (32, 64, 128, 256) and k % g == 0
+
+
+# --- int8 weight-only (scale per channel or per group) -----------------------------------
+def _int8_prepare(w: Weights) -> Weights:
+    return {"q": w["q"], "scale": w["scale"]}
+
+
+def _int8_dequant_run(w: Weights, x, bias):
+    q, s = w["q"], w["scale"]
+    return _tiled_gemm(x, q.shape[0], lambda a, b: dequantize_int8(q[a:b], s[a:b]), bias)
+
+
+def _int8pack_run(w: Weights, x, bias):
+    s = w["scale"][:, 0]
+    y = torch._weight_int8pack_mm(x.to(s.dtype).contiguous(), w["q"], s).to(x.dtype)
+    return y + bias if bias is not None else y
+
+
+def _per_channel(w: Weights) -> bool:
+    return w["scale"].shape[1] == 1
+
+
+# --- dynamic W8A8 (int8 weights per channel, int8 activations per token) -----------------
+def _fbgemm_prepare(w: Weights) -> Weights:
+    q, s = w["q"], w["scale"][:, 0].double()
+    with warnings.catch_warnings():  # torch deprecates quantized tensors; fbgemm still packs from one
+        warnings.simplefilter("ignore", UserWarning)
+        qw = torch._make_per_channel_quantized_tensor(q, s, torch.zeros_like(s, dtype=torch.long), 0)
+    return {"packed": torch.ops.quantized.linear_prepack(qw, None), "k": q.shape[1]}
+
+
+def _fbgemm_run(w: Weights, x, bias):
+    # fbgemm quantizes its input per tensor; scaling each row to amax 1 and appending a row
+    # that spans [-1, 1] pins that range, so every token is quantized on its own scale and
+    # the result does not depend on what else is in the batch.
+    xf = x.float()
+    amax = xf.abs().amax(-1, keepdim=True).clamp_min(1e-12)  # [M, 1]
+    pin = torch.zeros(1, xf.shape[1])
+    pin[0, 0], pin[0, 1] = 1.0, -1.0
+    y = torch.ops.quantized.linear_dynamic(torch.cat([xf / amax, pin]), w["packed"], REDUCE_RANGE)[:-1] * amax
+    y = y.to(x.dtype)
+    return y + bias if bias is not None else y
+
+
+KERNELS: dict[str, Kernel] = {
+    k.name: k
+    for k in (
+        Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run),
+        Kernel("int4_dequant_gemm", "nibbles", _nibbles_prepare, _nibbles_run),
+        Kernel("int4pack_cpu", "int4pack_cpu", _int4pack_prepare, _int4pack_run, _int4pack_supports),
+        Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),
+        Kernel("int8pack", "int8", _int8_prepare, _int8pack_run, _per_channel),
+        Kernel("fbgemm_w8a8", "fbgemm", _fbgemm_prepare, _fbgemm_run, _per_channel),
+    )
+}
+# the kernel each method falls back to when the table's choice does not take a shape
+FALLBACK = {"float": "f.linear", "int4": "int4_dequant_gemm", "int8": "int8_dequant_gemm"}
+
+_AVX512 = {
+    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
+    ("int4", "decode"): "int4pack_cpu", ("int4", "prefill"): "int4pack_cpu",
+    ("int8", "decode"): "int8pack", ("int8", "prefill"): "int8_dequant_gemm",
+    ("w8a8_int8", "decode"): "fbgemm_w8a8", ("w8a8_int8", "prefill"): "fbgemm_w8a8",
+}
+# AVX2 (measured, see bench_linear.py): torch's int4pack/int8pack CPU kernels run 5-60x
+# slower than float32 here, so weight-only methods dequantize tiles into a float GEMM.
+_AVX2 = {**_AVX512, ("int4", "decode"): "int4_dequant_gemm", ("int4", "prefill"): "int4_dequant_gemm"}
+_PORTABLE = {  # no fbgemm: w8a8 is missing on purpose (a clear error, not a slow path)
+    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
+    ("int4", "decode"): "int4_dequant_gemm", ("int4", "prefill"): "int4_dequant_gemm",
+    ("int8", "decode"): "int8_dequant_gemm", ("int8", "prefill"): "int8_dequant_gemm",
+}
+KERNEL_TABLE: dict[tuple[str, str, str], str] = {
+    (method, isa, phase): kernel
+    for isa, table in {"amx": _AVX512, "avx512_bf16": _AVX512, "avx512": _AVX512, "avx2": _AVX2,
+                       "generic": _PORTABLE, "cuda": _PORTABLE}.items()
+    for (method, phase), kernel in table.items()
+}
+
+
+def phase_of(m: int) -> str:
+    return "decode" if m <= DECODE_MAX_M else "prefill"

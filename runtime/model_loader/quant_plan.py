@@ -1,0 +1,65 @@
+"""Which linear method each part of the model uses, from ``quantization`` and the machine.
+
+``auto`` keeps a GGUF's own format where this ISA has a kernel for it that is faster than
+float32 (``AUTO_METHOD``); elsewhere it dequantizes to the model dtype like ``none``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..layers.linear_kernels import KERNEL_TABLE
+from ..platform import Platform
+
+# (isa, GGML type) -> method for `auto`; a type that is not listed loads as float.
+# AVX2 lists nothing: measured there (benchmarks/bench_linear.py), no torch kernel computes
+# weight-only int4/int8 faster than float32, so `auto` keeps today's float path.
+_FAST_WEIGHT_ONLY = {"Q4_0": "int4", "Q4_1": "int4", "Q8_0": "int8"}  # blocks kept exactly
+AUTO_METHOD: dict[tuple[str, str], str] = {
+    (isa, qtype): method for isa in ("amx", "avx512_bf16", "avx512") for qtype, method in _FAST_WEIGHT_ONLY.items()
+}
+# quantization -> (decoder linears, embedding, lm_head)
+EXPLICIT: dict[str, tuple[str, str, str]] = {
+    "none": ("float", "float", "float"),
+    "int8": ("int8", "int8", "int8"),
+    "int4": ("int4", "int8", "int8"),  # a 49k-row LM head in 4 bits costs too much quality
+    "w8a8_int8": ("w8a8_int8", "int8", "w8a8_int8"),
+}
+
+
+@dataclass(frozen=True)
+class QuantPlan:
+    linear: str
+    embedding: str
+    lm_head: str
+
+    @property
+    def keep_blocks(self) -> bool:
+        """Whether the loader should hand over GGUF blocks instead of float tensors."""
+        return any(m != "float" for m in (self.linear, self.embedding, self.lm_head))
+
+
+def _auto_role(isa: str, types: set[str]) -> str:
+    methods = {AUTO_METHOD.get((isa, t), "float") for t in types}
+    return methods.pop() if len(methods) == 1 else "float"
+
+
+def plan_quantization(quantization: str, platform: Platform, tensor_types: dict[str, str] | None) -> QuantPlan:
+    """``tensor_types``: HF weight name -> GGML type for a GGUF, None for a float checkpoint."""
+    if quantization == "auto":
+        if not tensor_types:
+            return QuantPlan("float", "float", "float")
+        linear = {t for n, t in tensor_types.items() if ".layers." in n and n.endswith("proj.weight")}
+        embed = {tensor_types.get("model.embed_tokens.weight", "F32")}
+        head = {tensor_types["lm_head.weight"]} if "lm_head.weight" in tensor_types else embed
+        plan = QuantPlan(_auto_role(platform.isa, linear), _auto_role(platform.isa, embed), _auto_role(platform.isa, head))
+    elif quantization in EXPLICIT:
+        plan = QuantPlan(*EXPLICIT[quantization])
+    else:
+        raise ValueError(f"unknown quantization {quantization!r}; known: auto, {', '.join(EXPLICIT)}")
+    for method in {plan.linear, plan.embedding, plan.lm_head}:
+        if (method, platform.isa, "decode") not in KERNEL_TABLE or (method == "w8a8_int8" and not platform.fbgemm):
+            raise ValueError(
+                f"quantization={quantization!r} needs a {method} kernel this machine lacks (ISA {platform.isa}); "
+                "w8a8_int8 runs on x86 CPUs with torch's fbgemm engine; use quantization='none' or 'int8'"
+            )
+    return plan

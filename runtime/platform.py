@@ -1,0 +1,56 @@
+"""What the machine computes fast: detected once at start into a frozen ``Platform``.
+
+Kernel tables are keyed by ``Platform.isa``: ``cuda``, ``amx``, ``avx512_bf16``, ``avx512``,
+``avx2`` or ``generic`` (anything else, e.g. ARM). Nothing is assumed about the CPU.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Platform:
+    device_type: str  # "cpu" | "cuda"
+    avx2: bool = False
+    avx512: bool = False
+    avx512_bf16: bool = False
+    amx: bool = False
+    fbgemm: bool = False  # torch's x86 quantized engine (dynamic int8 linears)
+
+    @property
+    def isa(self) -> str:
+        if self.device_type == "cuda":
+            return "cuda"
+        for name in ("amx", "avx512_bf16", "avx512", "avx2"):
+            if getattr(self, name):
+                return name
+        return "generic"
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def detect_platform(device: torch.device) -> Platform:
+    if device.type == "cuda":
+        return Platform("cuda")
+    capability = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512", "DEFAULT", ...
+    flags = _cpu_flags()
+    avx512 = capability.startswith("AVX512")
+    return Platform(
+        "cpu",
+        avx2=avx512 or capability == "AVX2",
+        avx512=avx512,
+        avx512_bf16=avx512 and "avx512_bf16" in flags,
+        amx=avx512 and "amx_tile" in flags and "amx_bf16" in flags,
+        fbgemm="fbgemm" in torch.backends.quantized.supported_engines,
+    )
