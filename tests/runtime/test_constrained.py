@@ -120,7 +120,7 @@ def test_jump_forward_saves_decode_steps_and_keeps_output_valid(engine):
 
 def test_lark_json_grammar_outputs_parse_as_json(engine):
     """A Lark grammar through the `ebnf` parameter; json.loads is the independent check."""
-    outs = engine.generate(_chat(engine, "Give me a small JSON object about a city."), {"max_new_tokens": 96, "ebnf": LARK_JSON, "temperature": 0.7, "n": 2, "seed": 3})
+    outs = engine.generate(_chat(engine, "Give me a small JSON object about a city."), {"max_new_tokens": 160, "ebnf": LARK_JSON, "temperature": 0.7, "n": 4, "seed": 3})
     stopped = [o for o in outs if o["meta_info"]["finish_reason"]["type"] == "stop"]
     assert stopped, [o["text"] for o in outs]
     for out in stopped:
