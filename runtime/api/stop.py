@@ -1,6 +1,6 @@
 """Stop strings: the one matcher (``find``), and what the API side does with its result.
 
-Stop strings are matched on text, not tokens, so they are found even when they span token
+Stop strings (and ``stop_regex`` patterns, ``find_regex``) are matched on text, not tokens, so they are found even when they span token
 boundaries. Generation halts as soon as a stop string is complete, so "first" means the
 match that *ends* first (ties: the one that starts first, i.e. the longest).
 
@@ -14,6 +14,7 @@ end it cuts the text where the reported string begins (``trim``)::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -61,6 +62,22 @@ class StopChecker:
                     longest = k
                     break
         return longest
+
+
+def find_regex(patterns: Iterable[str], text: str, new_from: int = 0) -> StopMatch | None:
+    """First match of any ``stop_regex`` pattern that ends after ``new_from`` (ties: the one
+    that starts first). Regexes can span any length, so the whole text is searched; a match
+    that ended in older text was already reported."""
+    best: StopMatch | None = None
+    for pattern in patterns:
+        for m in re.finditer(pattern, text):
+            if m.end() <= new_from or m.end() == m.start():
+                continue
+            match = StopMatch(m.group(0), m.start(), m.end())
+            if best is None or (match.end, match.start) < (best.end, best.start):
+                best = match
+            break
+    return best
 
 
 def trim(text: str, matched: str, sent: int = 0) -> str:

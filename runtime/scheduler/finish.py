@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..io_struct import FinishReason
-from ..api.stop import StopChecker
+from ..api.stop import StopChecker, find_regex
 from .request import Req
 
 
@@ -27,6 +27,8 @@ class FinishChecker:
             if token in req.sp.stop_token_ids or (not req.sp.ignore_eos and token in self.eos_ids):
                 return FinishReason("stop", matched=token)
             matched = self._stop_string(req)
+            if matched is None:
+                matched = self._stop_regex(req)
             if matched is not None:
                 return FinishReason("stop", matched=matched)
             if req.grammar is not None and req.grammar.is_finished():
@@ -45,4 +47,14 @@ class FinishChecker:
         prev = self.tokenizer.decode(tail_ids[:-1], skip_special_tokens=req.sp.skip_special_tokens)
         # only occurrences that end inside the newest token's text count (older ones were seen)
         match = StopChecker(req.sp.stop).find(tail, len(prev))
+        return match.stop if match else None
+
+    def _stop_regex(self, req: Req) -> str | None:
+        """The text matched by a ``stop_regex`` pattern that ends in the newest token."""
+        if not req.sp.stop_regex:
+            return None
+        skip = req.sp.skip_special_tokens
+        text = self.tokenizer.decode(req.output_ids, skip_special_tokens=skip)
+        prev = self.tokenizer.decode(req.output_ids[:-1], skip_special_tokens=skip)
+        match = find_regex(req.sp.stop_regex, text, len(prev))
         return match.stop if match else None

@@ -20,7 +20,7 @@ from .request import Req
 
 def may_jump_forward(req: Req, config: EngineConfig) -> bool:
     """Only constrained requests without logprobs or stop strings jump forward."""
-    return config.enable_jump_forward and req.grammar is not None and not req.return_logprob and not req.sp.stop
+    return config.enable_jump_forward and req.grammar is not None and not req.return_logprob and not req.sp.stop and not req.sp.stop_regex
 
 
 def _utf8_prefix(data: bytes) -> str:
