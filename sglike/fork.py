@@ -45,6 +45,18 @@ class Branch(Protocol):
     def finish_children(self) -> None: ...
 
 
+def per_branch(other: Any, n: int) -> list[Any]:
+    """What ``forks += other`` appends to each of ``n`` branches: a list/tuple gives one item
+    per branch, a callable ``other(i)``, anything else the same expression everywhere."""
+    if isinstance(other, (list, tuple)):
+        if len(other) != n:
+            raise ValueError(f"got {len(other)} expressions for {n} forks")
+        return list(other)
+    if callable(other):
+        return [other(i) for i in range(n)]
+    return [other] * n
+
+
 class ForkGroup:
     """The states made by ``s.fork(n)``: index, iterate, ``+=`` all, ``join()``."""
 
@@ -68,15 +80,7 @@ class ForkGroup:
 
     def __iadd__(self, other: Any) -> "ForkGroup":
         """Append to every branch: the same expression, one list item each, or ``other(i)``."""
-        if isinstance(other, (list, tuple)):
-            if len(other) != len(self.states):
-                raise ValueError(f"got {len(other)} expressions for {len(self.states)} forks")
-            items = list(other)
-        elif callable(other):
-            items = [other(i) for i in range(len(self.states))]
-        else:
-            items = [other] * len(self.states)
-        for st, item in zip(self.states, items):
+        for st, item in zip(self.states, per_branch(other, len(self.states))):
             st += item
         return self
 

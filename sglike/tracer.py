@@ -13,6 +13,7 @@ from typing import Any, Iterator, Sequence
 
 from .backend.base import Backend
 from .binding import ProgramSignature
+from .fork import per_branch
 from .ir import (Arg, Expr, Fork, Join, RoleBegin, RoleEnd, Text, VarRef, VarScopeBegin, VarScopeEnd,
                  as_expr, describe, flatten)
 from .state import ProgramState
@@ -162,13 +163,7 @@ class TracerGroup:
             raise TypeError("fork branches cannot be replaced; extend one with forks[i] += ...")
 
     def __iadd__(self, other: Any) -> "TracerGroup":
-        if isinstance(other, (list, tuple)):
-            items = list(other)
-        elif callable(other):
-            items = [other(i) for i in range(len(self.states))]
-        else:
-            items = [other] * len(self.states)
-        for st, item in zip(self.states, items):
+        for st, item in zip(self.states, per_branch(other, len(self.states))):
             st += item
         return self
 
