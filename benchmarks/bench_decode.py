@@ -11,6 +11,7 @@ so prompt processing is excluded; prefill tok/s is prompt tokens / t(1 new token
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 
 import torch
@@ -77,8 +78,10 @@ def run_system(system, prompts: list[str], batches: list[int], decode_len: int, 
 
 
 def ceiling_cells(row: dict, ceil: Ceilings, params: int) -> list[str]:
-    mem = ceil.matvec_gbps * 1e9 / row["bytes"]  # batch-1 tok/s if a step only read its weights once
     flops = ceil.gemm_gflops * 1e9 / (2 * params)  # tok/s if every token only paid its matmul FLOPs
+    if row["bytes"] < 2**20:  # weights held in opaque packed objects (fbgemm), not tensors
+        return ["n/a (packed)", "n/a", f"{flops:.0f}"]
+    mem = ceil.matvec_gbps * 1e9 / row["bytes"]  # batch-1 tok/s if a step only read its weights once
     return [f"{row['bytes'] / 2**20:.0f} MiB", f"{mem:.1f}", f"{flops:.0f}"]
 
 
@@ -96,7 +99,7 @@ def plot(rows: list[dict], batches: list[int], path: str, title: str) -> None:
     ax.set_xticks(batches, [str(b) for b in batches])
     ax.set_xlabel("batch size (concurrent sequences)")
     ax.set_ylabel("decode tok/s (all sequences)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 90), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -146,3 +146,18 @@ def test_info_routes_and_sglang_metrics(real_server):
         assert re.search(rf'^{re.escape(name)}{{.*model_name="{re.escape(model)}"', metrics, re.M), name
     count = re.search(r'^sglang:time_to_first_token_seconds_count{.*} (\S+)$', metrics, re.M)
     assert count and float(count.group(1)) >= 1
+
+
+def test_stop_regex_through_the_native_api(real_server):
+    """SGLang's frontend sends stop_regex: the output stops at the first match (re on the
+    unconstrained greedy output is the reference) and finish_reason names the matched text."""
+    import re
+
+    with real_server.client() as c:
+        base = {"text": "Count from one to ten: one, two,", "sampling_params": {"max_new_tokens": 16, "temperature": 0}}
+        full = c.post("/generate", json=base).json()["text"]
+        first = re.search(r",", full)
+        assert first, full
+        r = c.post("/generate", json={**base, "sampling_params": {**base["sampling_params"], "stop_regex": [r","]}}).json()
+        assert r["text"] == full[: first.start()]
+        assert r["meta_info"]["finish_reason"] == {"type": "stop", "matched": ","}
