@@ -28,7 +28,7 @@ def test_request_alone_equals_inside_a_batch_of_16(real_engine):
 def test_chunked_prefill_equals_unchunked(real_engine):
     prompt = " ".join(_mixed_prompts(6, seed=3))  # several hundred tokens
     reference = real_engine.generate(prompt, GREEDY)
-    chunked = Engine(dtype="float32", chunked_prefill_size=64, max_prefill_tokens=64, max_total_tokens=4096, disable_radix_cache=True)
+    chunked = Engine(dtype="float32", quantization="none", chunked_prefill_size=64, max_prefill_tokens=64, max_total_tokens=4096, disable_radix_cache=True)
     try:
         out = chunked.generate(prompt, GREEDY)
         assert out["meta_info"]["prompt_tokens"] > 3 * 64

@@ -90,7 +90,7 @@ def test_engine_outputs_same_with_torch_and_torch_ref(real_engine) -> None:
     before = real_engine.get_server_info()["cascade_decode_steps"]
     fast = real_engine.generate(prompts, params)
     assert real_engine.get_server_info()["cascade_decode_steps"] > before
-    ref_engine = Engine(dtype="float32", max_total_tokens=4096, max_running_requests=8, attention_backend="torch_ref")
+    ref_engine = Engine(dtype="float32", quantization="none", max_total_tokens=4096, max_running_requests=8, attention_backend="torch_ref")
     try:
         plain = ref_engine.generate(prompts, params)
         assert ref_engine.get_server_info()["cascade_decode_steps"] == 0

@@ -22,7 +22,7 @@ def _questions(n: int) -> list[str]:
 
 def test_outputs_identical_with_cache_on_and_off(real_engine):
     prompts = _questions(10) + _questions(3)  # repeats hit the cache fully
-    off = Engine(dtype="float32", disable_radix_cache=True, max_total_tokens=8192)
+    off = Engine(dtype="float32", quantization="none", disable_radix_cache=True, max_total_tokens=8192)
     try:
         expected = [o["output_ids"] for o in off.generate(prompts, GREEDY)]
         assert off.get_server_info()["prompt_tokens_cached"] == 0
@@ -73,7 +73,7 @@ def test_tight_memory_all_finish_identically_and_free_everything(real_engine):
     prompts = [" ".join(rng.choice(words) for _ in range(rng.randint(5, 150))) for _ in range(50)]
     params = {"max_new_tokens": 24, "temperature": 0, "ignore_eos": True}
     expected = [o["output_ids"] for o in real_engine.generate(prompts, params)]
-    tight = Engine(dtype="float32", max_total_tokens=400, max_running_requests=8)  # room for about two
+    tight = Engine(dtype="float32", quantization="none", max_total_tokens=400, max_running_requests=8)  # room for about two
     try:
         got = tight.generate(prompts, params)
         assert [o["output_ids"] for o in got] == expected
