@@ -93,10 +93,13 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
 }
 
 // one 32-weight block of one weight row against MT activation rows, into acc / min_acc
+// (xq, xs, xsum: the quantized activations, scales and sums from row m0 on; raw pointers
+// so the compiler keeps them in registers)
 template <int MT, bool Q4>
-__attribute__((target("avx2,fma"), always_inline)) inline void block_dot(const QuantizedX& xq, int64_t m0, int64_t nb, const void* wq,
-                                                                   const float* d, const float* mn, int64_t b, __m256 (&acc)[MT],
-                                                                   float (&min_acc)[MT]) {
+__attribute__((target("avx2,fma"), always_inline)) inline void block_dot(const int16_t* __restrict xq, const float* __restrict xs,
+                                                                   const float* __restrict xsum, int64_t nb, const void* __restrict wq,
+                                                                   const float* __restrict d, const float* __restrict mn, int64_t b,
+                                                                   __m256 (&acc)[MT], float (&min_acc)[MT]) {
   __m256i wa, wb;  // weights 0-15 and 16-31 as int16
   if (Q4) {
     const __m128i low = _mm_set1_epi8(0x0F);
@@ -109,11 +112,11 @@ __attribute__((target("avx2,fma"), always_inline)) inline void block_dot(const Q
     wb = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16)));
   }
   for (int m = 0; m < MT; ++m) {
-    const int64_t row = (m0 + m) * nb + b;
-    const __m256i* xb = reinterpret_cast<const __m256i*>(xq.q.data() + row * kBlock);
+    const int64_t row = m * nb + b;
+    const __m256i* xb = reinterpret_cast<const __m256i*>(xq + row * kBlock);
     const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(wa, _mm256_loadu_si256(xb)), _mm256_madd_epi16(wb, _mm256_loadu_si256(xb + 1)));
-    acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[b] * xq.scale[row]), acc[m]);
-    if (Q4) min_acc[m] += mn[b] * xq.sum[row];
+    acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d[b] * xs[row]), acc[m]);
+    if (Q4) min_acc[m] += mn[b] * xsum[row];
   }
 }
 
@@ -125,12 +128,14 @@ __attribute__((target("avx2,fma"))) void row_tile(const QuantizedX& xq, int64_t 
   __m256 even[MT], odd[MT];
   float min_even[MT], min_odd[MT];
   for (int m = 0; m < MT; ++m) even[m] = odd[m] = _mm256_setzero_ps(), min_even[m] = min_odd[m] = 0.f;
+  const int16_t* q = xq.q.data() + m0 * k;
+  const float *xs = xq.scale.data() + m0 * nb, *xsum = xq.sum.data() + m0 * nb;
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    block_dot<MT, Q4>(xq, m0, nb, wq, d, mn, b, even, min_even);
-    block_dot<MT, Q4>(xq, m0, nb, wq, d, mn, b + 1, odd, min_odd);
+    block_dot<MT, Q4>(q, xs, xsum, nb, wq, d, mn, b, even, min_even);
+    block_dot<MT, Q4>(q, xs, xsum, nb, wq, d, mn, b + 1, odd, min_odd);
   }
-  if (b < nb) block_dot<MT, Q4>(xq, m0, nb, wq, d, mn, b, even, min_even);
+  if (b < nb) block_dot<MT, Q4>(q, xs, xsum, nb, wq, d, mn, b, even, min_even);
   for (int m = 0; m < MT; ++m) out[m * ldo] = hsum(_mm256_add_ps(even[m], odd[m])) + min_even[m] + min_odd[m];
 }
 
