@@ -12,7 +12,7 @@ import torch
 
 from sglike.kernels import cpu
 
-from .linear_kernels import Kernel, Weights, tiled_gemm
+from .linear_kernels import TILE_ROWS, Kernel, Weights, tiled_gemm
 from .quant_ref import dequantize_int8
 
 BLOCK = cpu.BLOCK
@@ -39,10 +39,8 @@ def _q4_decode(w: Weights, x, bias):
 
 def _q4_prefill(w: Weights, x, bias):
     qs, s, m = w["qs"], w["scale"], w["min"]
-    k = qs.shape[1] * BLOCK
-    rows = max(16, (1 << 20) // (4 * k))
-    scratch = torch.empty(rows, k)
-    return tiled_gemm(x, qs.shape[0], lambda a, b: cpu.q4_dequant_rows(qs, s, m, a, b, scratch), bias, rows)
+    scratch = torch.empty(TILE_ROWS, qs.shape[1] * BLOCK)
+    return tiled_gemm(x, qs.shape[0], lambda a, b: cpu.q4_dequant_rows(qs, s, m, a, b, scratch), bias)
 
 
 def _q4_supports(w: Weights) -> bool:

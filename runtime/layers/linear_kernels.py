@@ -18,7 +18,7 @@ from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, unpack_ni
 
 Weights = dict[str, Any]
 REDUCE_RANGE = True  # fbgemm: 7-bit activations (no int16 saturation in AVX2's u8*s8 pairs)
-TILE_BYTES = 256 * 1024  # float scratch per dequantized weight tile (about an L2)
+TILE_ROWS = 512  # weight rows per dequantized tile (measured: as fast as the float GEMM)
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,14 @@ class Kernel:
 
 
 def tiled_gemm(x: torch.Tensor, n: int, dequant_rows: Callable[[int, int], torch.Tensor], bias, rows: int | None = None) -> torch.Tensor:
-    """x [M, K] @ W^T with W dequantized ``rows`` rows at a time into a small scratch (no full float copy)."""
-    k = x.shape[1]
-    rows = rows or max(16, TILE_BYTES // (4 * k))
-    out_t = torch.empty(n, x.shape[0], dtype=x.dtype, device=x.device)  # [N, M]
-    xt = x.t()
+    """x [M, K] @ W^T with W dequantized ``rows`` rows at a time into a small scratch (no full
+    float copy); each tile runs as ``x @ tile^T`` (the layout torch's GEMM is fastest at)."""
+    rows = rows or TILE_ROWS
+    y = torch.empty(x.shape[0], n, dtype=x.dtype, device=x.device)
     for r in range(0, n, rows):
-        torch.mm(dequant_rows(r, min(r + rows, n)).to(x.dtype), xt, out=out_t[r : r + rows])
-    y = out_t.t()
-    return y + bias if bias is not None else y.contiguous()
+        end = min(r + rows, n)
+        y[:, r:end] = torch.mm(x, dequant_rows(r, end).to(x.dtype).t())
+    return y + bias if bias is not None else y
 
 
 # --- float -------------------------------------------------------------------------------
