@@ -41,4 +41,7 @@ def model_weight_bytes(engine) -> int:
     for name, t in list(model.named_parameters()) + list(model.named_buffers()):
         if "rope" not in name and "rotary" not in name:
             total += t.numel() * t.element_size()
+    for module in model.modules():  # quantized layers keep their kernels' storage as plain tensors
+        for store in getattr(module, "storage", {}).values():
+            total += sum(t.numel() * t.element_size() for t in store.values() if isinstance(t, torch.Tensor))
     return total

@@ -20,20 +20,20 @@ def rms_norm_reference(x: torch.Tensor, weight: torch.Tensor, eps: float, residu
     return out if residual is None else (out, x)
 
 
-def _fused_ok(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return cpu_ext.available() and x.dtype == torch.float32 and weight.dtype == torch.float32 and x.device.type == "cpu" and x.dim() == 2
-
-
 class RMSNorm(torch.nn.Module):
     def __init__(self, dim: int, eps: float) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.ones(dim))
         self.eps = eps
+        self._fused: bool | None = None  # decided on first call, once the weight's dtype/device are final
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None):
         """norm(x); with ``residual``: (norm(x + residual), x + residual) — the sum may be
         written into ``residual``'s storage."""
-        if not _fused_ok(x, self.weight):
+        if self._fused is None:
+            w = self.weight
+            self._fused = cpu_ext.available() and w.dtype == torch.float32 and w.device.type == "cpu"
+        if not (self._fused and x.dtype == torch.float32 and x.dim() == 2):
             return rms_norm_reference(x, self.weight, self.eps, residual)
         if residual is None:
             return cpu_ext.rms_norm(x, self.weight, self.eps)
