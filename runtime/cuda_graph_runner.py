@@ -43,7 +43,8 @@ class CudaGraphRunner:
         self.splits = {bs: attn.splits_for(bs, context_length) for bs in self.sizes}  # any length fits
         self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.outputs: dict[int, torch.Tensor] = {}
-        self._capture_all(device)
+        with torch.inference_mode():
+            self._capture_all(device)
 
     def _batch(self, bs: int) -> ForwardBatch:
         batch = ForwardBatch(

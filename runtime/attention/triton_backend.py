@@ -47,6 +47,8 @@ class TritonAttentionBackend(AttentionBackend):
 
     def __init__(self, kv_pool: KVPool, req_to_token: torch.Tensor, num_heads: int, num_kv_heads: int, head_dim: int) -> None:
         super().__init__(kv_pool, req_to_token, num_heads, num_kv_heads, head_dim)
+        if head_dim < 16 or head_dim & (head_dim - 1):
+            raise ValueError(f"attention_backend='triton' needs a power-of-two head_dim >= 16 (the model has {head_dim}); use 'torch'")
         device = req_to_token.device
         self.num_sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else 8
         self.cascade_steps = 0  # decode forwards that took the shared-prefix path

@@ -94,3 +94,10 @@ def test_cuda_graph_buckets() -> None:
     assert capture_sizes(37) == [1, 2, 4, 8, 16, 24, 32, 37]
     with pytest.raises(ValueError, match="cuda_graph_max_bs"):
         EngineConfig(cuda_graph_max_bs=0)
+
+
+def test_triton_refuses_head_dims_its_kernels_cannot_tile(pools) -> None:
+    kwargs = _kwargs(pools.device)
+    kwargs["head_dim"] = 80
+    with pytest.raises(ValueError, match="power-of-two head_dim"):
+        create_backend("triton", **kwargs)
