@@ -56,9 +56,9 @@ def plan_cascade(req_to_token: torch.Tensor, req_rows: torch.Tensor, seq_lens: l
 
 @triton.jit
 def _prefix_kernel(
-    Q, KBuf, VBuf, ReqToTok, Members, PrefixRows, PrefixLens, OutP, LseP, scale_log2, M,
+    Q, KBuf, VBuf, ReqToTok, Members, PrefixRows, PrefixLens, OutP, LseP, scale_log2, M, part,
     stride_qb, stride_qh, stride_bh, stride_bs, stride_rt, stride_mg, stride_ob, stride_oh, stride_os, stride_lb, stride_lh,
-    G: tl.constexpr, PART: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr,
+    G: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr,
     PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):
     grp = tl.program_id(0)
@@ -86,8 +86,8 @@ def _prefix_kernel(
         v = tl.load(VBuf + base + slot[:, None] * stride_bs + d[None, :], mask=nmask[:, None], other=0.0)
         m, l, acc = softmax_step(q, k, v, nmask[None, :], m, l, acc, scale_log2, PRECISION, UPCAST)
     out = acc / l[:, None]  # every group's prefix is non-empty
-    tl.store(OutP + b[:, None] * stride_ob + heads[:, None] * stride_oh + PART * stride_os + d[None, :], out, mask=rmask[:, None])
-    tl.store(LseP + b * stride_lb + heads * stride_lh + PART, m + tl.log2(l), mask=rmask)
+    tl.store(OutP + b[:, None] * stride_ob + heads[:, None] * stride_oh + part * stride_os + d[None, :], out, mask=rmask[:, None])
+    tl.store(LseP + b * stride_lb + heads * stride_lh + part, m + tl.log2(l), mask=rmask)
 
 
 def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, req_to_token: torch.Tensor, req_rows: torch.Tensor,
@@ -101,9 +101,9 @@ def cascade_decode(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, re
     split_partials(q, k_buf, v_buf, req_to_token, req_rows, plan.suffix_starts, seq_lens, scale, num_splits, out_p, lse_p)
     ng, width = plan.members.shape
     _prefix_kernel[(ng, hk, triton.cdiv(width * g, BLOCK_Q))](
-        q, k_buf, v_buf, req_to_token, plan.members, plan.prefix_rows, plan.prefix_lens, out_p, lse_p, scale * LOG2_E, width,
+        q, k_buf, v_buf, req_to_token, plan.members, plan.prefix_rows, plan.prefix_lens, out_p, lse_p, scale * LOG2_E, width, num_splits,
         q.stride(0), q.stride(1), k_buf.stride(0), k_buf.stride(1), req_to_token.stride(0), plan.members.stride(0),
         out_p.stride(0), out_p.stride(1), out_p.stride(2), lse_p.stride(0), lse_p.stride(1),
-        G=g, PART=num_splits, BLOCK_Q=BLOCK_Q, BLOCK_N=BLOCK_N, D=d, **dot_flags(k_buf.dtype),
+        G=g, BLOCK_Q=BLOCK_Q, BLOCK_N=BLOCK_N, D=d, **dot_flags(k_buf.dtype),
     )
     return merge_partials(out_p, lse_p, torch.empty_like(q))

@@ -25,9 +25,9 @@ MAX_SPLITS = 16
 
 @triton.jit
 def _split_kernel(
-    Q, KBuf, VBuf, ReqToTok, Rows, Starts, Ends, OutP, LseP, scale_log2,
+    Q, KBuf, VBuf, ReqToTok, Rows, Starts, Ends, OutP, LseP, scale_log2, num_splits,
     stride_qb, stride_qh, stride_bh, stride_bs, stride_rt, stride_ob, stride_oh, stride_os, stride_lb, stride_lh,
-    G: tl.constexpr, NUM_SPLITS: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
+    G: tl.constexpr, BLOCK_H: tl.constexpr, BLOCK_N: tl.constexpr, D: tl.constexpr, PRECISION: tl.constexpr, UPCAST: tl.constexpr,
 ):
     b = tl.program_id(0)
     kh = tl.program_id(1)
@@ -35,7 +35,7 @@ def _split_kernel(
     row = tl.load(Rows + b).to(tl.int64)
     start = tl.load(Starts + b)  # first position of the part attended here (0, or past a shared prefix)
     end = tl.load(Ends + b)  # the request's KV length
-    per = tl.cdiv(tl.cdiv(end - start, NUM_SPLITS), BLOCK_N) * BLOCK_N
+    per = tl.cdiv(tl.cdiv(end - start, num_splits), BLOCK_N) * BLOCK_N
     lo = start + split * per
     hi = tl.minimum(lo + per, end)
     offs_h = tl.arange(0, BLOCK_H)
@@ -63,12 +63,12 @@ def _split_kernel(
 
 
 @triton.jit
-def _merge_kernel(OutP, LseP, Out, stride_ob, stride_oh, stride_os, stride_lb, stride_lh, stride_b, stride_h,
-                  NUM_PARTS: tl.constexpr, BLOCK_S: tl.constexpr, D: tl.constexpr):
+def _merge_kernel(OutP, LseP, Out, num_parts, stride_ob, stride_oh, stride_os, stride_lb, stride_lh, stride_b, stride_h,
+                  BLOCK_S: tl.constexpr, D: tl.constexpr):
     b = tl.program_id(0)
     h = tl.program_id(1)
     parts = tl.arange(0, BLOCK_S)
-    pmask = parts < NUM_PARTS
+    pmask = parts < num_parts
     d = tl.arange(0, D)
     lse = tl.load(LseP + b * stride_lb + h * stride_lh + parts, mask=pmask, other=float("-inf"))  # [BLOCK_S]
     peak = tl.max(lse, 0)  # finite: every request has at least one key
@@ -101,10 +101,10 @@ def split_partials(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, re
     g = hq // hk
     assert q.stride(2) == 1 and k_buf.stride(2) == 1 and k_buf.stride() == v_buf.stride()
     _split_kernel[(b, hk, num_splits)](
-        q, k_buf, v_buf, req_to_token, req_rows, starts, ends, out_p, lse_p, scale * LOG2_E,
+        q, k_buf, v_buf, req_to_token, req_rows, starts, ends, out_p, lse_p, scale * LOG2_E, num_splits,
         q.stride(0), q.stride(1), k_buf.stride(0), k_buf.stride(1), req_to_token.stride(0),
         out_p.stride(0), out_p.stride(1), out_p.stride(2), lse_p.stride(0), lse_p.stride(1),
-        G=g, NUM_SPLITS=num_splits, BLOCK_H=max(16, triton.next_power_of_2(g)), BLOCK_N=BLOCK_N, D=d,
+        G=g, BLOCK_H=max(16, triton.next_power_of_2(g)), BLOCK_N=BLOCK_N, D=d,
         **dot_flags(k_buf.dtype),
     )
 
@@ -113,8 +113,8 @@ def merge_partials(out_p: torch.Tensor, lse_p: torch.Tensor, out: torch.Tensor) 
     """Stage 2: out [B, Hq, D] from every part of ``out_p`` [B, Hq, P, D] / ``lse_p`` [B, Hq, P]."""
     b, hq, parts, d = out_p.shape
     _merge_kernel[(b, hq)](
-        out_p, lse_p, out, out_p.stride(0), out_p.stride(1), out_p.stride(2), lse_p.stride(0), lse_p.stride(1),
-        out.stride(0), out.stride(1), NUM_PARTS=parts, BLOCK_S=triton.next_power_of_2(parts), D=d,
+        out_p, lse_p, out, parts, out_p.stride(0), out_p.stride(1), out_p.stride(2), lse_p.stride(0), lse_p.stride(1),
+        out.stride(0), out.stride(1), BLOCK_S=triton.next_power_of_2(parts), D=d,
     )
     return out
 
