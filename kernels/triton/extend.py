@@ -13,8 +13,10 @@ import triton
 import triton.language as tl
 
 from .common import LOG2_E, dot_flags, softmax_step
+from .support import interpreting
 
 BLOCK_M, BLOCK_N = 64, 64
+FP32_BLOCK = 32  # float32 on a GPU (tests): 64-blocks at head_dim 128 need ~180 KB of shared memory
 
 
 @triton.jit
@@ -72,11 +74,12 @@ def extend_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_buf: t
     out = torch.empty_like(q) if out is None else out
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))
     assert k_buf.stride(2) == 1 and k_buf.stride() == v_buf.stride() and out.stride(2) == 1
-    grid = (len(req_rows), hq, triton.cdiv(max_extend, BLOCK_M))
+    block_m = block_n = FP32_BLOCK if k_buf.dtype == torch.float32 and not interpreting() else BLOCK_M
+    grid = (len(req_rows), hq, triton.cdiv(max_extend, block_m))
     _extend_kernel[grid](
         q, k, v, k_buf, v_buf, out, req_to_token, req_rows, prefix_lens, extend_starts, extend_lens, scale * LOG2_E,
         q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
         k_buf.stride(0), k_buf.stride(1), req_to_token.stride(0),
-        G=hq // hk, BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, D=d, **dot_flags(k_buf.dtype),
+        G=hq // hk, BLOCK_M=block_m, BLOCK_N=block_n, D=d, **dot_flags(k_buf.dtype),
     )
     return out
