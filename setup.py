@@ -1,5 +1,9 @@
-"""Maps the top-level folders to the `sglike.*` import packages (see DESIGN.md)."""
+"""Maps the top-level folders to the `sglike.*` import packages (see DESIGN.md) and builds
+the CPU kernels (kernels/cpu/quant_gemm.cpp) with torch.utils.cpp_extension when torch and
+a C++ compiler are present; without them the runtime falls back to its torch kernels."""
 import os
+import platform
+import sys
 
 from setuptools import setup
 
@@ -20,4 +24,16 @@ def _packages() -> list[str]:
     return found
 
 
-setup(packages=_packages(), package_dir=PACKAGE_DIRS)
+def _extensions() -> dict:
+    if platform.machine() not in ("x86_64", "AMD64") or os.environ.get("SGLIKE_NO_EXTENSIONS"):
+        return {}
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        print("sglike: torch is not importable at build time; CPU kernels not built", file=sys.stderr)
+        return {}
+    ext = CppExtension("sglike.kernels.cpu._C", [f"kernels/cpu/{f}.cpp" for f in ("bindings", "quant_gemm", "fused_ops")], extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"])
+    return {"ext_modules": [ext], "cmdclass": {"build_ext": BuildExtension}}
+
+
+setup(packages=_packages(), package_dir=PACKAGE_DIRS, **_extensions())

@@ -65,7 +65,7 @@ def read_bandwidth_gbs() -> float:
 
 
 def main() -> None:
-    from sglike.runtime.layers.linear_kernels import KERNELS
+    from sglike.runtime.layers.kernel_table import KERNELS
     from sglike.runtime.layers.linear_method import get_linear_method
     from sglike.runtime.platform import detect_platform
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from sglike.kernels import cpu as cpu_ext
+
 
 @dataclass(frozen=True)
 class Platform:
@@ -18,6 +20,7 @@ class Platform:
     avx512_bf16: bool = False
     amx: bool = False
     fbgemm: bool = False  # torch's x86 quantized engine (dynamic int8 linears)
+    cpu_kernels: bool = False  # sglike's C++ extension is built and its AVX2 path runs here
 
     @property
     def isa(self) -> str:
@@ -53,4 +56,5 @@ def detect_platform(device: torch.device) -> Platform:
         avx512_bf16=avx512 and "avx512_bf16" in flags,
         amx=avx512 and "amx_tile" in flags and "amx_bf16" in flags,
         fbgemm="fbgemm" in torch.backends.quantized.supported_engines,
+        cpu_kernels=cpu_ext.has_simd(),
     )

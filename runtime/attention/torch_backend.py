@@ -2,7 +2,8 @@
 
 On top of the plain reference backend (torch_ref_backend.py) it takes the fast kernels:
 shared-prefix cascade decode, grouped extend after shared cached prefixes, and blocked
-causal prefill of fresh prompt chunks (``sglike.kernels.attention``).
+causal prefill of fresh prompt chunks (``sglike.kernels.attention``); plain float32 CPU
+decode reads the pool in place with sglike's C++ kernel (``sglike.kernels.cpu``).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from sglike.kernels.attention.cascade import CascadePlan, cascade_decode, plan_cascade
 from sglike.kernels.attention.cascade_extend import ExtendCascadePlan, grouped_extend, plan_extend
 from sglike.kernels.attention.causal import causal_attention
+from sglike.kernels import cpu as cpu_ext
 
 from ..forward_batch import ForwardBatch
 from ..mem.kv_pool import KVPool
@@ -33,6 +35,9 @@ class TorchAttentionBackend(TorchReferenceBackend):
 
     def _decode(self, layer: int, q: torch.Tensor, meta: DecodeMeta) -> torch.Tensor:
         if meta.cascade is None:
+            k_buf, v_buf = self.kv_pool.k[layer], self.kv_pool.v[layer]
+            if cpu_ext.available() and q.dtype == k_buf.dtype == torch.float32 and q.device.type == "cpu":
+                return cpu_ext.decode_attention_paged(q.contiguous(), k_buf, v_buf, meta.slots, meta.lens, self.scale)
             return super()._decode(layer, q, meta)
         return cascade_decode(q, self.kv_pool.k[layer], self.kv_pool.v[layer], meta.cascade, self.scale)
 

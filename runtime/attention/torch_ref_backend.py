@@ -28,6 +28,7 @@ class DecodeMeta:
     slots: torch.Tensor  # [B, L] KV slots per request, padded
     bias: torch.Tensor  # [1, B, 1, L] 0 where the key is part of the sequence, else -inf
     cascade: CascadePlan | None  # shared prefixes attended once per group (None: plain)
+    lens: torch.Tensor  # [B] int64: live slots per row of ``slots``
 
 
 @dataclass
@@ -45,7 +46,7 @@ class TorchReferenceBackend(AttentionBackend):
             slots = self.req_to_token[batch.req_rows, :max_len]  # [B, L]
             lens = torch.tensor(batch.seq_lens, device=slots.device)
             mask = torch.arange(max_len, device=slots.device)[None, :] < lens[:, None]  # [B, L]
-            batch.attn_meta = DecodeMeta(slots, mask_bias(mask[None, :, None, :]), self._plan_decode(slots, batch.seq_lens))
+            batch.attn_meta = DecodeMeta(slots, mask_bias(mask[None, :, None, :]), self._plan_decode(slots, batch.seq_lens), lens)
             return
         slots, masks, starts, start = [], [], [], 0
         cascade = self._plan_extend(batch)

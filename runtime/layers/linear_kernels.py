@@ -1,5 +1,5 @@
-"""Matmul kernels for the linear methods, and the table that picks one per
-(method, ISA, phase). Measured on each machine by benchmarks/bench_linear.py.
+"""Matmul kernels for the linear methods built on torch's own ops (the table that picks one
+per (method, ISA, phase) is ``kernel_table.py``; measured by benchmarks/bench_linear.py).
 
 A kernel says which storage it reads (``storage``), builds it from a method's canonical
 weights (``prepare``) and runs ``y = x @ W^T + b`` on it (``run``). Kernels of one method
@@ -17,9 +17,8 @@ import torch.nn.functional as F
 from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, unpack_nibbles
 
 Weights = dict[str, Any]
-DECODE_MAX_M = 32  # rows up to this run the "decode" kernel, more the "prefill" kernel
 REDUCE_RANGE = True  # fbgemm: 7-bit activations (no int16 saturation in AVX2's u8*s8 pairs)
-TILE_BYTES = 256 * 1024  # float scratch per dequantized weight tile (about an L2)
+TILE_ROWS = 512  # weight rows per dequantized tile (measured: as fast as the float GEMM)
 
 
 @dataclass(frozen=True)
@@ -31,16 +30,15 @@ class Kernel:
     supports: Callable[[Weights], bool] = lambda w: True
 
 
-def _tiled_gemm(x: torch.Tensor, n: int, dequant_rows: Callable[[int, int], torch.Tensor], bias) -> torch.Tensor:
-    """x [M, K] @ W^T with W dequantized tile by tile into a small scratch (no full float copy)."""
-    k = x.shape[1]
-    rows = max(16, TILE_BYTES // (4 * k))
-    out_t = torch.empty(n, x.shape[0], dtype=x.dtype, device=x.device)  # [N, M]
-    xt = x.t()
+def tiled_gemm(x: torch.Tensor, n: int, dequant_rows: Callable[[int, int], torch.Tensor], bias, rows: int | None = None) -> torch.Tensor:
+    """x [M, K] @ W^T with W dequantized ``rows`` rows at a time into a small scratch (no full
+    float copy); each tile runs as ``x @ tile^T`` (the layout torch's GEMM is fastest at)."""
+    rows = rows or TILE_ROWS
+    y = torch.empty(x.shape[0], n, dtype=x.dtype, device=x.device)
     for r in range(0, n, rows):
-        torch.mm(dequant_rows(r, min(r + rows, n)).to(x.dtype), xt, out=out_t[r : r + rows])
-    y = out_t.t()
-    return y + bias if bias is not None else y.contiguous()
+        end = min(r + rows, n)
+        y[:, r:end] = torch.mm(x, dequant_rows(r, end).to(x.dtype).t())
+    return y + bias if bias is not None else y
 
 
 # --- float -------------------------------------------------------------------------------
@@ -55,7 +53,7 @@ def _nibbles_prepare(w: Weights) -> Weights:
 
 def _nibbles_run(w: Weights, x, bias):
     p, s, m = w["packed"], w["scale"], w["min"]
-    return _tiled_gemm(x, p.shape[0], lambda a, b: dequantize_int4(unpack_nibbles(p[a:b]), s[a:b], m[a:b]), bias)
+    return tiled_gemm(x, p.shape[0], lambda a, b: dequantize_int4(unpack_nibbles(p[a:b]), s[a:b], m[a:b]), bias)
 
 
 def _int4pack_prepare(w: Weights) -> Weights:
@@ -85,7 +83,7 @@ def _int8_prepare(w: Weights) -> Weights:
 
 def _int8_dequant_run(w: Weights, x, bias):
     q, s = w["q"], w["scale"]
-    return _tiled_gemm(x, q.shape[0], lambda a, b: dequantize_int8(q[a:b], s[a:b]), bias)
+    return tiled_gemm(x, q.shape[0], lambda a, b: dequantize_int8(q[a:b], s[a:b]), bias)
 
 
 def _int8pack_run(w: Weights, x, bias):
@@ -120,41 +118,11 @@ def _fbgemm_run(w: Weights, x, bias):
     return y + bias if bias is not None else y
 
 
-KERNELS: dict[str, Kernel] = {
-    k.name: k
-    for k in (
-        Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run),
-        Kernel("int4_dequant_gemm", "nibbles", _nibbles_prepare, _nibbles_run),
-        Kernel("int4pack_cpu", "int4pack_cpu", _int4pack_prepare, _int4pack_run, _int4pack_supports),
-        Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),
-        Kernel("int8pack", "int8", _int8_prepare, _int8pack_run, _per_channel),
-        Kernel("fbgemm_w8a8", "fbgemm", _fbgemm_prepare, _fbgemm_run, _per_channel),
-    )
-}
-# the kernel each method falls back to when the table's choice does not take a shape
-FALLBACK = {"float": "f.linear", "int4": "int4_dequant_gemm", "int8": "int8_dequant_gemm"}
-
-_AVX512 = {
-    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
-    ("int4", "decode"): "int4pack_cpu", ("int4", "prefill"): "int4pack_cpu",
-    ("int8", "decode"): "int8pack", ("int8", "prefill"): "int8_dequant_gemm",
-    ("w8a8_int8", "decode"): "fbgemm_w8a8", ("w8a8_int8", "prefill"): "fbgemm_w8a8",
-}
-# AVX2 (measured, see bench_linear.py): torch's int4pack/int8pack CPU kernels run 5-60x
-# slower than float32 here, so weight-only methods dequantize tiles into a float GEMM.
-_AVX2 = {**_AVX512, ("int4", "decode"): "int4_dequant_gemm", ("int4", "prefill"): "int4_dequant_gemm"}
-_PORTABLE = {  # no fbgemm: w8a8 is missing on purpose (a clear error, not a slow path)
-    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
-    ("int4", "decode"): "int4_dequant_gemm", ("int4", "prefill"): "int4_dequant_gemm",
-    ("int8", "decode"): "int8_dequant_gemm", ("int8", "prefill"): "int8_dequant_gemm",
-}
-KERNEL_TABLE: dict[tuple[str, str, str], str] = {
-    (method, isa, phase): kernel
-    for isa, table in {"amx": _AVX512, "avx512_bf16": _AVX512, "avx512": _AVX512, "avx2": _AVX2,
-                       "generic": _PORTABLE, "cuda": _PORTABLE}.items()
-    for (method, phase), kernel in table.items()
-}
-
-
-def phase_of(m: int) -> str:
-    return "decode" if m <= DECODE_MAX_M else "prefill"
+TORCH_KERNELS: tuple[Kernel, ...] = (
+    Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run),
+    Kernel("int4_dequant_gemm", "nibbles", _nibbles_prepare, _nibbles_run),
+    Kernel("int4pack_cpu", "int4pack_cpu", _int4pack_prepare, _int4pack_run, _int4pack_supports),
+    Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),
+    Kernel("int8pack", "int8", _int8_prepare, _int8pack_run, _per_channel),
+    Kernel("fbgemm_w8a8", "fbgemm", _fbgemm_prepare, _fbgemm_run, _per_channel),
+)

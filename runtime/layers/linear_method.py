@@ -16,7 +16,8 @@ from torch import nn
 
 from ..model_loader.gguf_blocks import EXACT_INT4, EXACT_INT8, GGUFTensor, to_float
 from ..platform import Platform
-from .linear_kernels import FALLBACK, KERNEL_TABLE, KERNELS, Kernel, phase_of
+from .kernel_table import FALLBACK, KERNEL_TABLE, KERNELS, phase_of
+from .linear_kernels import Kernel
 from .quant_ref import dequantize_int4, dequantize_int8, quantize_activation_per_token, quantize_int4, quantize_int8
 
 LoadedTensor = "torch.Tensor | GGUFTensor"

@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from sglike.kernels import cpu as cpu_ext
+
 
 def _inv_freq(head_dim: int, theta: float, scaling: dict[str, Any] | None) -> torch.Tensor:
     inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float64, device="cpu") / head_dim))
@@ -43,7 +45,15 @@ class RotaryEmbedding:
         return self
 
     def __call__(self, positions: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """x: [T, H, D] (HF half-split layout) -> rotated copy."""
+        """x: [T, H, D] (HF half-split layout) -> rotated; float32 CPU rotates x in place
+        (sglike's C++ kernel), other dtypes return a rotated copy (``reference``)."""
+        if cpu_ext.available() and x.dtype == torch.float32 and self.cos.dtype == torch.float32 and x.device.type == "cpu" \
+                and x.stride(2) == 1 and x.stride(1) == x.shape[2]:
+            return cpu_ext.rope_inplace(x, positions, self.cos, self.sin)
+        return self.reference(positions, x)
+
+    def reference(self, positions: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """The plain twin: a rotated copy of x [T, H, D]."""
         cos = self.cos[positions].unsqueeze(1)  # [T, 1, D/2]
         sin = self.sin[positions].unsqueeze(1)
         x1, x2 = x.chunk(2, dim=-1)

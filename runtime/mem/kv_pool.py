@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from sglike.kernels import cpu as cpu_ext
+
 
 class KVPool:
     """``k[layer]``, ``v[layer]``: [num_kv_heads, num_slots + 1, head_dim]; slot 0 is padding.
@@ -18,7 +20,13 @@ class KVPool:
         self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
 
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
-        """k, v: [T, Hk, D] for the T tokens at ``slots``."""
+        """k, v: [T, Hk, D] for the T tokens at ``slots`` (float32 CPU: sglike's C++ copy,
+        else ``index_copy_``, its plain twin)."""
+        k_buf = self.k[layer]
+        if cpu_ext.available() and k_buf.dtype == k.dtype == torch.float32 and k_buf.device.type == "cpu" \
+                and k.stride(-1) == 1 and k.stride(1) == k.shape[2] and v.stride(-1) == 1 and v.stride(1) == v.shape[2]:
+            cpu_ext.kv_store(k_buf, self.v[layer], slots, k, v)
+            return
         self.k[layer].index_copy_(1, slots, k.transpose(0, 1))
         self.v[layer].index_copy_(1, slots, v.transpose(0, 1))
 

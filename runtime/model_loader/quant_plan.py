@@ -2,21 +2,24 @@
 
 ``auto`` keeps a GGUF's own format where this ISA has a kernel for it that is faster than
 float32 (``AUTO_METHOD``); elsewhere it dequantizes to the model dtype like ``none``.
+On AVX2 that kernel is sglike's C++ extension, so ``auto`` keeps the blocks there only
+when the extension is built (``Platform.cpu_kernels``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..layers.linear_kernels import KERNEL_TABLE
+from ..layers.kernel_table import KERNEL_TABLE
 from ..platform import Platform
 
 # (isa, GGML type) -> method for `auto`; a type that is not listed loads as float.
-# AVX2 lists nothing: measured there (benchmarks/bench_linear.py), no torch kernel computes
-# weight-only int4/int8 faster than float32, so `auto` keeps today's float path.
+# On AVX2 no torch kernel computes weight-only int4/int8 faster than float32 (measured,
+# benchmarks/bench_linear.py); sglike's own AVX2 GEMMs do (bench_decode.py).
 _FAST_WEIGHT_ONLY = {"Q4_0": "int4", "Q4_1": "int4", "Q8_0": "int8"}  # blocks kept exactly
 AUTO_METHOD: dict[tuple[str, str], str] = {
-    (isa, qtype): method for isa in ("amx", "avx512_bf16", "avx512") for qtype, method in _FAST_WEIGHT_ONLY.items()
+    (isa, qtype): method for isa in ("amx", "avx512_bf16", "avx512", "avx2") for qtype, method in _FAST_WEIGHT_ONLY.items()
 }
+NEEDS_EXTENSION = {"avx2"}  # ISAs whose `auto` kernels are sglike's C++ extension
 # quantization -> (decoder linears, embedding, lm_head)
 EXPLICIT: dict[str, tuple[str, str, str]] = {
     "none": ("float", "float", "float"),
@@ -38,8 +41,10 @@ class QuantPlan:
         return any(m != "float" for m in (self.linear, self.embedding, self.lm_head))
 
 
-def _auto_role(isa: str, types: set[str]) -> str:
-    methods = {AUTO_METHOD.get((isa, t), "float") for t in types}
+def _auto_role(platform: Platform, types: set[str]) -> str:
+    if platform.isa in NEEDS_EXTENSION and not platform.cpu_kernels:
+        return "float"
+    methods = {AUTO_METHOD.get((platform.isa, t), "float") for t in types}
     return methods.pop() if len(methods) == 1 else "float"
 
 
@@ -51,7 +56,7 @@ def plan_quantization(quantization: str, platform: Platform, tensor_types: dict[
         linear = {t for n, t in tensor_types.items() if ".layers." in n and n.endswith("proj.weight")}
         embed = {tensor_types.get("model.embed_tokens.weight", "F32")}
         head = {tensor_types["lm_head.weight"]} if "lm_head.weight" in tensor_types else embed
-        plan = QuantPlan(_auto_role(platform.isa, linear), _auto_role(platform.isa, embed), _auto_role(platform.isa, head))
+        plan = QuantPlan(_auto_role(platform, linear), _auto_role(platform, embed), _auto_role(platform, head))
     elif quantization in EXPLICIT:
         plan = QuantPlan(*EXPLICIT[quantization])
     else:

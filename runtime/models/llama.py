@@ -38,7 +38,8 @@ class LlamaAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, rope: RotaryEmbedding, attn: AttentionBackend, batch: ForwardBatch) -> torch.Tensor:
         t = x.shape[0]
-        qk, v = self.qkv_proj(x).split([(self.hq + self.hk) * self.d, self.hk * self.d], dim=-1)
+        qkv, split = self.qkv_proj(x), (self.hq + self.hk) * self.d
+        qk, v = qkv[:, :split], qkv[:, split:]
         qk = rope(positions, qk.view(t, self.hq + self.hk, self.d))  # q and k heads rotated together
         q, k = qk[:, : self.hq], qk[:, self.hq :]
         out = attn.forward(self.layer, q, k, v.view(t, self.hk, self.d), batch)  # [T, Hq, D]
@@ -53,8 +54,8 @@ class LlamaMLP(nn.Module):
         self.down_proj = RowLinear(self.inter, cfg.hidden_size, False, get_linear_method(plan.linear))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up_proj(x).split(self.inter, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
+        gate_up = self.gate_up_proj(x)
+        return self.down_proj(F.silu(gate_up[:, : self.inter]) * gate_up[:, self.inter :])
 
 
 class LlamaLayer(nn.Module):
@@ -65,9 +66,16 @@ class LlamaLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = LlamaMLP(cfg, plan)
 
-    def forward(self, x, positions, rope, attn, batch):
-        x = x + self.self_attn(self.input_layernorm(x), positions, rope, attn, batch)
-        return x + self.mlp(self.post_attention_layernorm(x))
+    def forward(self, x, residual, positions, rope, attn, batch):
+        """Returns (this layer's MLP output, the residual stream before it); the caller adds
+        them (fused into the next norm)."""
+        if residual is None:
+            residual, h = x, self.input_layernorm(x)
+        else:
+            h, residual = self.input_layernorm(x, residual)
+        h = self.self_attn(h, positions, rope, attn, batch)
+        h, residual = self.post_attention_layernorm(h, residual)
+        return self.mlp(h), residual
 
 
 class LlamaForCausalLM(nn.Module):
@@ -86,9 +94,11 @@ class LlamaForCausalLM(nn.Module):
     def forward(self, batch: ForwardBatch, attn: AttentionBackend) -> torch.Tensor:
         """Returns float32 logits [R, vocab] for ``batch.logit_indices``."""
         x = self.embed_tokens.embed(batch.input_ids, self.norm.weight.dtype)  # [T, H]
+        residual = None
         for layer in self.layers:
-            x = layer(x, batch.positions, self.rope, attn, batch)
-        return self.lm_head(self.norm(x[batch.logit_indices]))  # [R, vocab]
+            x, residual = layer(x, residual, batch.positions, self.rope, attn, batch)
+        idx = batch.logit_indices
+        return self.lm_head(self.norm(x[idx], residual[idx])[0])  # [R, vocab]
 
     def load_weights(self, weights: Iterable[tuple[str, Any]]) -> None:
         """Load HF-named tensors; fused layers place their shards through their weight loaders."""

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from sglike.runtime.layers.linear import LinearBase, MergedColumnLinear, QKVLinear
-from sglike.runtime.layers.linear_kernels import KERNELS
+from sglike.runtime.layers.kernel_table import KERNELS
 from sglike.runtime.layers.linear_method import get_linear_method
 from sglike.runtime.layers.quant_ref import dequantize_int4, pack_nibbles, quantize_int4, unpack_nibbles
 from sglike.runtime.model_loader.gguf_blocks import GGUFTensor

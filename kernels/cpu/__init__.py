@@ -1,0 +1,80 @@
+"""CPU kernels built from C++ at install time (``quant_gemm.cpp``, see setup.py).
+
+GEMMs over GGUF-style blocks for small M (decode) and a dequantizer for large-M tiles; the
+plain twins are the dequantize-then-matmul functions of ``sglike.runtime.layers.quant_ref``
+and the scalar paths inside the extension (``use_simd=False``).
+"""
+from __future__ import annotations
+
+import torch
+
+try:
+    from . import _C  # type: ignore[attr-defined]
+except ImportError as exc:  # not built (no compiler at install time, or a non-x86 machine)
+    _C = None
+    IMPORT_ERROR: str | None = str(exc)
+else:
+    IMPORT_ERROR = None
+
+BLOCK = 32
+
+
+def available() -> bool:
+    """Whether the extension was built and imports."""
+    return _C is not None
+
+
+def has_simd() -> bool:
+    """Whether the AVX2+FMA path runs on this CPU (else the scalar path)."""
+    return _C is not None and bool(_C.has_avx2_fma())
+
+
+def pack_q4(q: torch.Tensor) -> torch.Tensor:
+    """uint8 [N, K] in 0..15 -> [N, K/32, 16]: byte j of a block holds weight j (low) and j+16 (high)."""
+    n, k = q.shape
+    blocks = q.reshape(n, k // BLOCK, 2, 16)
+    return (blocks[:, :, 0] | (blocks[:, :, 1] << 4)).contiguous()
+
+
+def unpack_q4(qs: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``pack_q4``."""
+    n, nb, _ = qs.shape
+    return torch.stack((qs & 0x0F, qs >> 4), dim=2).reshape(n, nb * BLOCK)
+
+
+def q4_gemm(x: torch.Tensor, qs: torch.Tensor, scale: torch.Tensor, mn: torch.Tensor, use_simd: bool = True) -> torch.Tensor:
+    """float32 x [M, K] @ (scale*q + min)^T -> [M, N]."""
+    return _C.q4_gemm(x, qs, scale, mn, use_simd)
+
+
+def q8_gemm(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor, use_simd: bool = True) -> torch.Tensor:
+    """float32 x [M, K] @ (scale*q)^T -> [M, N], one scale per 32 weights."""
+    return _C.q8_gemm(x, q, scale, use_simd)
+
+
+def q4_dequant_rows(qs: torch.Tensor, scale: torch.Tensor, mn: torch.Tensor, r0: int, r1: int, out: torch.Tensor) -> torch.Tensor:
+    """Rows [r0, r1) of the int4 weights as float32 into ``out[: r1 - r0]``."""
+    _C.q4_dequant_rows(qs, scale, mn, r0, r1, out)
+    return out[: r1 - r0]
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float, residual: torch.Tensor | None = None) -> torch.Tensor:
+    """float32 RMSNorm of x [T, H]; with ``residual``: ``residual += x`` first, then its norm."""
+    return _C.rms_norm(x, weight, eps, residual)
+
+
+def rope_inplace(x: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotates float32 x [T, H, D] (HF half-split layout) in place; returns x."""
+    _C.rope_inplace(x, positions, cos, sin)
+    return x
+
+
+def decode_attention_paged(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, lens: torch.Tensor, scale: float) -> torch.Tensor:
+    """One query per request over the first ``lens[b]`` slots of row b, read in place from the
+    pool. q [B, Hq, D]; k_buf/v_buf [Hk, S, D]; slots [B, L] int64 -> [B, Hq, D]."""
+    return _C.decode_attention_paged(q, k_buf, v_buf, slots, lens, scale)
+
+
+def kv_store(k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+    """Writes float32 k, v [T, Hk, D] into the pool buffers [Hk, S, D] at ``slots`` [T]."""
+    _C.kv_store(k_buf, v_buf, slots, k, v)

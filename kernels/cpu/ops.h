@@ -1,0 +1,13 @@
+// Entry points of sglike's CPU extension (bound to Python in bindings.cpp).
+#pragma once
+#include <ATen/ATen.h>
+
+bool cpu_has_avx2_fma();
+at::Tensor q4_gemm(const at::Tensor& x, const at::Tensor& qs, const at::Tensor& d, const at::Tensor& mn, bool use_simd);
+at::Tensor q8_gemm(const at::Tensor& x, const at::Tensor& q, const at::Tensor& d, bool use_simd);
+void q4_dequant_rows(const at::Tensor& qs, const at::Tensor& d, const at::Tensor& mn, int64_t r0, int64_t r1, at::Tensor& out);
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, const c10::optional<at::Tensor>& residual);
+void rope_inplace(at::Tensor& x, const at::Tensor& positions, const at::Tensor& cos, const at::Tensor& sin);
+at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_buf, const at::Tensor& v_buf,
+                                  const at::Tensor& slots, const at::Tensor& lens, double scale);
+void kv_store(at::Tensor& k_buf, at::Tensor& v_buf, const at::Tensor& slots, const at::Tensor& k, const at::Tensor& v);

@@ -1,0 +1,77 @@
+"""Linear kernels backed by sglike's own C++ CPU extension (``sglike.kernels.cpu``).
+
+They read the GGUF-style blocks directly: int4 with a scale and min per 32 weights, int8
+with a scale per 32 weights. Small M (decode) runs the extension's GEMM; large M (prefill)
+dequantizes tiles into a float scratch and runs torch's float GEMM, so no float copy of the
+model stays in memory. Where the extension is missing, ``supports`` says no and the method's
+torch fallback runs instead.
+"""
+from __future__ import annotations
+
+import torch
+
+from sglike.kernels import cpu
+
+from .linear_kernels import TILE_ROWS, Kernel, Weights, tiled_gemm
+from .quant_ref import dequantize_int8
+
+BLOCK = cpu.BLOCK
+
+
+def _usable(w: Weights) -> bool:
+    return cpu.has_simd()
+
+
+# --- int4: scale + min per 32 weights -----------------------------------------------------
+def _q4_prepare(w: Weights) -> Weights:
+    return {"qs": cpu.pack_q4(w["q"]), "scale": w["scale"].float().contiguous(), "min": w["min"].float().contiguous()}
+
+
+def _as_f32(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype == torch.float32 and x.is_contiguous() else x.float().contiguous()
+
+
+def _q4_decode(w: Weights, x, bias):
+    y = cpu.q4_gemm(_as_f32(x), w["qs"], w["scale"], w["min"])
+    y = y if x.dtype == torch.float32 else y.to(x.dtype)
+    return y + bias if bias is not None else y
+
+
+def _q4_prefill(w: Weights, x, bias):
+    qs, s, m = w["qs"], w["scale"], w["min"]
+    scratch = torch.empty(TILE_ROWS, qs.shape[1] * BLOCK)
+    return tiled_gemm(x, qs.shape[0], lambda a, b: cpu.q4_dequant_rows(qs, s, m, a, b, scratch), bias)
+
+
+def _q4_supports(w: Weights) -> bool:
+    n, k = w["q"].shape
+    return _usable(w) and k % BLOCK == 0 and w["scale"].shape[1] == k // BLOCK
+
+
+# --- int8: scale per 32 weights (Q8_0) ----------------------------------------------------
+def _q8_prepare(w: Weights) -> Weights:
+    return {"q": w["q"].contiguous(), "scale": w["scale"].float().contiguous()}
+
+
+def _q8_decode(w: Weights, x, bias):
+    y = cpu.q8_gemm(_as_f32(x), w["q"], w["scale"])
+    y = y if x.dtype == torch.float32 else y.to(x.dtype)
+    return y + bias if bias is not None else y
+
+
+def _q8_prefill(w: Weights, x, bias):
+    q, s = w["q"], w["scale"]
+    return tiled_gemm(x, q.shape[0], lambda a, b: dequantize_int8(q[a:b], s[a:b]), bias)
+
+
+def _q8_supports(w: Weights) -> bool:
+    n, k = w["q"].shape
+    return _usable(w) and k % BLOCK == 0 and w["scale"].shape[1] == k // BLOCK
+
+
+EXT_KERNELS: tuple[Kernel, ...] = (
+    Kernel("sglike_q4_gemv", "q4_blocks", _q4_prepare, _q4_decode, _q4_supports),
+    Kernel("sglike_q4_tiled", "q4_blocks", _q4_prepare, _q4_prefill, _q4_supports),
+    Kernel("sglike_q8_gemv", "int8", _q8_prepare, _q8_decode, _q8_supports),
+    Kernel("sglike_q8_tiled", "int8", _q8_prepare, _q8_prefill, _q8_supports),
+)
