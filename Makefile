@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench serve clean
+.PHONY: install demo test bench gpu-check serve clean
 
 install: $(STAMP)
 
@@ -32,6 +32,12 @@ bench: install
 	$(PY) benchmarks/bench_grammar.py
 	$(PY) benchmarks/bench_constrained_decode.py
 	$(PY) benchmarks/bench_programs.py
+
+# on a CUDA machine: the Triton kernel and engine tests compiled on the GPU, then the kernel benchmark
+gpu-check: install
+	$(PY) -m pytest -q -p no:cacheprovider tests/kernels/test_triton_decode.py tests/kernels/test_triton_extend.py \
+		tests/kernels/test_triton_backend.py tests/runtime/test_triton_engine.py
+	cd benchmarks && ../$(PY) bench_kernels.py
 
 serve: install
 	$(VENV)/bin/sglike serve

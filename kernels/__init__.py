@@ -1,5 +1,8 @@
-"""sglike.kernels: attention kernels and their plain reference twins (imports only torch).
+"""sglike.kernels: attention kernels and their plain reference twins (imports only torch,
+triton and the standard library).
 
-``sglike.kernels.attention`` holds the tensor math; the runtime's attention backends
-(``sglike.runtime.attention``) adapt it to the KV pool and forward batches.
+``sglike.kernels.attention`` holds the torch tensor math; ``sglike.kernels.triton`` the
+Triton kernels over the KV pool (CUDA, or CPU under ``TRITON_INTERPRET=1``). The runtime's
+attention backends (``sglike.runtime.attention``) adapt them to the KV pool and forward
+batches.
 """

@@ -26,7 +26,9 @@ class EngineConfig:
     context_length: int | None = None  # None: from the model config
     schedule_policy: str = "lpm"
     disable_radix_cache: bool = False
-    attention_backend: str = "torch"  # torch | torch_ref (see runtime/attention/__init__.py)
+    attention_backend: str = "auto"  # auto (triton on CUDA, torch elsewhere) | torch | torch_ref | triton (runtime/attention/)
+    cuda_graph_max_bs: int | None = None  # largest decode batch replayed from a CUDA graph; None: min(max_running_requests, 160)
+    disable_cuda_graph: bool = False  # CUDA only: run every decode step eagerly
     random_seed: int = 0
     grammar_cache_dir: str | None = None  # None: ~/.cache/sglike/grammar
     enable_jump_forward: bool = True
@@ -44,6 +46,8 @@ class EngineConfig:
         if self.max_total_tokens is not None and self.max_total_tokens < 2:
             raise ValueError("max_total_tokens must be >= 2")
         check_backend_name(self.attention_backend)
+        if self.cuda_graph_max_bs is not None and self.cuda_graph_max_bs < 1:
+            raise ValueError("cuda_graph_max_bs must be >= 1")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EngineConfig":

@@ -8,6 +8,7 @@ import torch
 
 from .attention import create_backend
 from .config import EngineConfig
+from .cuda_graph_runner import DEFAULT_MAX_BS, CudaGraphRunner
 from .device import resolve_device, resolve_dtype
 from .forward_batch import ForwardBatch
 from .mem.allocator import SlotAllocator
@@ -70,7 +71,16 @@ class ModelRunner:
             num_kv_heads=cfg.num_kv_heads,
             head_dim=cfg.head_dim,
         )
-        log.info("model %s on %s/%s, KV pool %d tokens", source.name, self.device, self.dtype, plan.max_total_tokens)
+        self.graphs = self._capture_graphs(config)
+        log.info("model %s on %s/%s, KV pool %d tokens, attention %s, CUDA graphs %s", source.name, self.device, self.dtype,
+                 plan.max_total_tokens, type(self.attn).__name__, self.graphs.sizes if self.graphs else "off")
+
+    def _capture_graphs(self, config: EngineConfig) -> CudaGraphRunner | None:
+        """Decode-step CUDA graphs: on CUDA, with a backend that supports them, unless disabled."""
+        if self.device.type != "cuda" or config.disable_cuda_graph or not getattr(self.attn, "supports_cuda_graph", False):
+            return None
+        max_bs = config.cuda_graph_max_bs or min(config.max_running_requests, DEFAULT_MAX_BS)
+        return CudaGraphRunner(self.model, self.attn, max_bs, self.context_length, self.device)
 
     def _load_model(self, source: ModelSource, quant: QuantPlan, reader) -> torch.nn.Module:
         cfg = self.model_config
@@ -94,5 +104,7 @@ class ModelRunner:
 
     def forward(self, batch: ForwardBatch) -> torch.Tensor:
         """Float32 logits [len(batch.logit_indices), vocab]."""
+        if self.graphs is not None and self.graphs.can_run(batch):
+            return self.graphs.replay(batch)
         self.attn.prepare(batch)
         return self.model(batch, self.attn)
