@@ -16,7 +16,10 @@ from pathlib import Path
 
 from sglike.grammar import GrammarCompiler, GrammarError, Vocabulary
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+_ROOT = Path(__file__).resolve().parents[1]
+# ../shared/data beside the checkout (or beside the folder of git worktrees)
+DATA = next((p / "shared" / "data" for p in (_ROOT.parent, _ROOT.parent.parent)
+             if (p / "shared" / "data").is_dir()), _ROOT.parent / "shared" / "data")
 SUITES = {
     "json-schema-test-suite": ("json-schema-test-suite/tests/draft2020-12", "*.json"),
     "maskbench-dev": ("maskbench-dev", "*.json"),
@@ -35,10 +38,10 @@ class SuiteResult:
     slowest: list = field(default_factory=list)  # (seconds, name)
 
 
-def cases(suite: str, limit: int | None = None):
-    """(name, schema, tests) for every schema of a suite."""
+def cases(suite: str, limit: int | None = None, every: int = 1):
+    """(name, schema, tests) for every schema of a suite (every `every`-th file)."""
     folder, glob = SUITES[suite]
-    files = sorted((DATA / folder).glob(glob))
+    files = sorted((DATA / folder).glob(glob))[::every]
     out = []
     for f in files:
         doc = json.loads(f.read_text())
