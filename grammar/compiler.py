@@ -31,11 +31,15 @@ class GrammarCompiler:
 
     Each compile gets `compile_budget_s` seconds (None: no limit) to turn its source into
     a DFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
-    running on (mask precomputation has budgets of its own and is not counted)."""
+    running on (mask precomputation has budgets of its own and is not counted). DFA masks
+    are precomputed on a background worker (`background_precompute`), so a grammar is
+    ready as soon as its DFA is: states visited before that finishes take the lazy walk."""
 
     def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None, *,
-                 compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S):
+                 compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S,
+                 background_precompute: bool = True):
         self.compile_budget_s = compile_budget_s
+        self.background_precompute = background_precompute
         if isinstance(tokenizer_or_vocab, Vocabulary):
             self.vocab = tokenizer_or_vocab
         else:
@@ -129,7 +133,7 @@ class GrammarCompiler:
                     save_atomic(folder / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
                 except OSError:
                     pass
-        return DFAGrammar(dfa, self.vocab, self.trie, folder)
+        return DFAGrammar(dfa, self.vocab, self.trie, folder, background=self.background_precompute)
 
 
 KINDS: dict[str, Callable[[GrammarCompiler, Any], CompiledGrammar]] = {

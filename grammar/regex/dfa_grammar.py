@@ -1,10 +1,12 @@
-"""A CompiledGrammar over a byte DFA with token masks precomputed at compile time (within a
-budget; lazily per state beyond it), cached in memory and on disk."""
+"""A CompiledGrammar over a byte DFA with token masks precomputed (at compile time or on a
+background worker, within a budget; lazily per state otherwise), cached in memory and on disk."""
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +38,14 @@ class DFAGrammar(CompiledGrammar):
     1.5 s plus one batch; ~0.35 s for 900 states on the 49k SmolLM2 vocabulary) and kept
     bit-packed, one row per distinct mask, saved to and loaded from `cache_dir/masks.npz`.
     Other states get their mask on first visit (`dfa_token_mask`, also the reference twin),
-    cached in `cache_dir/mask_<state>.npy`.
+    cached in `cache_dir/mask_<state>.npy`. With `background=True` the batched precompute
+    runs on one shared worker thread instead, so the grammar is usable at once: states
+    visited before it finishes take the lazy walk (`wait_precomputed` waits for it).
     """
 
     def __init__(self, dfa: ByteDFA, vocab: Vocabulary, trie: TokenTrie,
-                 cache_dir: Path | None = None, precompute_states: int = PRECOMPUTE_STATES):
+                 cache_dir: Path | None = None, precompute_states: int = PRECOMPUTE_STATES,
+                 background: bool = False):
         self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
         self.walk_table = WalkTable(dfa.trans, None)
         live = dfa.trans != dfa.dead  # [num_states + 1, 256]
@@ -50,7 +55,29 @@ class DFAGrammar(CompiledGrammar):
         self._shared: dict[tuple[int, bool], torch.Tensor] = {}  # (row, accepting) -> mask
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
         self.token_bytes = vocab.token_bytes
-        self._rows, self._row_of = self._precomputed(precompute_states)
+        nbytes = (self.vocab.size + 7) // 8
+        self._pre = (np.zeros((0, nbytes), dtype=np.uint8), np.zeros(0, np.int32))  # (rows, row_of)
+        self._ready = threading.Event()
+        loaded = self._load_precomputed()
+        if loaded is not None or self.dfa.dead > precompute_states:  # too large: all lazy
+            self._pre = loaded or self._pre
+            self._ready.set()
+        elif background:
+            _worker().submit(self._precompute, precompute_states, True)
+        else:
+            self._precompute(precompute_states)
+
+    @property
+    def _rows(self) -> np.ndarray:
+        return self._pre[0]
+
+    @property
+    def _row_of(self) -> np.ndarray:
+        return self._pre[1]
+
+    def wait_precomputed(self, timeout: float | None = None) -> bool:
+        """Wait for the (background) precompute; whether it has finished."""
+        return self._ready.wait(timeout)
 
     def accepts(self, text: str) -> bool:
         return self.dfa.accepts(text)
@@ -62,11 +89,12 @@ class DFAGrammar(CompiledGrammar):
         """bool [vocab.size] for `state`, EOS included where accepting (shared; do not mutate)."""
         m = self._masks.get(state)
         if m is None:
-            if state < len(self._row_of):
-                key = (int(self._row_of[state]), bool(self.dfa.accepting[state]))
+            rows, row_of = self._pre  # one read: the worker swaps the pair in whole
+            if state < len(row_of):
+                key = (int(row_of[state]), bool(self.dfa.accepting[state]))
                 m = self._shared.get(key)
                 if m is None:
-                    bits = np.unpackbits(self._rows[key[0]], count=self.vocab.size).view(bool)
+                    bits = np.unpackbits(rows[key[0]], count=self.vocab.size).view(bool)
                     m = self._shared[key] = self._with_eos(torch.from_numpy(bits), state)
             else:
                 bits = self._load(state)
@@ -82,30 +110,41 @@ class DFAGrammar(CompiledGrammar):
             m[self.eos] = True
         return m
 
-    def _precomputed(self, max_states: int) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct packed masks uint8 [rows, ceil(size / 8)], row of each state int32 [k]):
-        from the disk cache, else computed (and saved) within the budget."""
+    def _load_precomputed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(distinct packed masks uint8 [rows, ceil(size / 8)], row of each state int32 [k])
+        from the disk cache, or None."""
         p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
-        if p is not None and p.exists():
-            try:
-                with np.load(p) as z:
-                    rows, row_of = z["rows"], z["row_of"]
-                if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.dead:
-                    return rows, row_of
-            except (OSError, ValueError, KeyError):
-                pass
-        if self.dfa.dead > max_states:  # too large: every state stays lazy
-            return np.zeros((0, (self.vocab.size + 7) // 8), dtype=np.uint8), np.zeros(0, np.int32)
-        packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS)
-        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-        _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
-        rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
-        if p is not None and len(row_of):
-            try:
-                save_atomic(p, {"rows": rows, "row_of": row_of})
-            except OSError:
-                pass  # the disk cache is an optimization only
-        return rows, row_of
+        if p is None or not p.exists():
+            return None
+        try:
+            with np.load(p) as z:
+                rows, row_of = z["rows"], z["row_of"]
+            if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.dead:
+                return rows, row_of
+        except (OSError, ValueError, KeyError):
+            pass
+        return None
+
+    def _precompute(self, max_states: int, quiet: bool = False) -> None:
+        """Compute (and save) the masks of the first states within the budget, then publish
+        them; `quiet` (the background worker): on a failure every state stays lazy."""
+        try:
+            packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS)
+            keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+            _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+            rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
+            self._pre = (rows, row_of)
+            p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
+            if p is not None and len(row_of):
+                try:
+                    save_atomic(p, {"rows": rows, "row_of": row_of})
+                except OSError:
+                    pass  # the disk cache is an optimization only
+        except Exception:  # noqa: BLE001 - lazy masks are always correct
+            if not quiet:
+                raise
+        finally:
+            self._ready.set()
 
     def _path(self, state: int) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / f"mask_{state}.npy"
@@ -128,6 +167,18 @@ class DFAGrammar(CompiledGrammar):
             save_atomic(p, np.packbits(bits))
         except OSError:
             pass  # the disk cache is an optimization only
+
+
+_WORKER: list[ThreadPoolExecutor] = []
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The one thread that precomputes masks in the background (created on first use)."""
+    with _WORKER_LOCK:
+        if not _WORKER:
+            _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-masks"))
+        return _WORKER[0]
 
 
 def save_atomic(path: Path, array: np.ndarray | dict) -> None:
