@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from .byte_dfa import ByteDFA
 CACHE_VERSION = "2"
 PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask at compile time...
 PRECOMPUTE_SECONDS = 1.5  # ...unless that takes longer: states left over stay lazy
+WAIT_SECONDS = 0.05  # how long a mask waits for the background worker's next chunk
 
 
 def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
@@ -58,6 +60,8 @@ class DFAGrammar(CompiledGrammar):
         nbytes = (self.vocab.size + 7) // 8
         self._pre = (np.zeros((0, nbytes), dtype=np.uint8), np.zeros(0, np.int32))  # (rows, row_of)
         self._ready = threading.Event()
+        self._published = threading.Condition()
+        self._max_states = precompute_states
         loaded = self._load_precomputed()
         if loaded is not None or self.dfa.dead > precompute_states:  # too large: all lazy
             self._pre = loaded or self._pre
@@ -75,6 +79,17 @@ class DFAGrammar(CompiledGrammar):
     def _row_of(self) -> np.ndarray:
         return self._pre[1]
 
+    def _wait_for(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+        """Wait (at most WAIT_SECONDS) for the worker to publish `state`'s chunk: it is
+        usually close behind, and far cheaper per state than a lazy walk."""
+        deadline = time.perf_counter() + WAIT_SECONDS
+        with self._published:
+            while len(self._pre[1]) <= state and not self._ready.is_set():
+                left = deadline - time.perf_counter()
+                if left <= 0 or not self._published.wait(left):
+                    break
+            return self._pre
+
     def wait_precomputed(self, timeout: float | None = None) -> bool:
         """Wait for the (background) precompute; whether it has finished."""
         return self._ready.wait(timeout)
@@ -90,6 +105,8 @@ class DFAGrammar(CompiledGrammar):
         m = self._masks.get(state)
         if m is None:
             rows, row_of = self._pre  # one read: the worker swaps the pair in whole
+            if state >= len(row_of) and state < self._max_states and not self._ready.is_set():
+                rows, row_of = self._wait_for(state)
             if state < len(row_of):
                 key = (int(row_of[state]), bool(self.dfa.accepting[state]))
                 m = self._shared.get(key)
@@ -125,11 +142,19 @@ class DFAGrammar(CompiledGrammar):
             pass
         return None
 
+    def _publish(self, out: np.ndarray, k: int) -> None:
+        """Rows 0..k-1 of the running precompute are final: serve them (one row each) and
+        wake a `mask` call waiting for its state."""
+        with self._published:
+            self._pre = (out, np.arange(k, dtype=np.int32))
+            self._published.notify_all()
+
     def _precompute(self, max_states: int, quiet: bool = False) -> None:
         """Compute (and save) the masks of the first states within the budget, then publish
         them; `quiet` (the background worker): on a failure every state stays lazy."""
         try:
-            packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS)
+            packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS,
+                                      self._publish if quiet else None)
             keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
             _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
             rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
@@ -144,7 +169,9 @@ class DFAGrammar(CompiledGrammar):
             if not quiet:
                 raise
         finally:
-            self._ready.set()
+            with self._published:
+                self._ready.set()
+                self._published.notify_all()
 
     def _path(self, state: int) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / f"mask_{state}.npy"

@@ -73,6 +73,7 @@ def test_sparse_walk_gives_up_on_too_many_pairs(real_compiler, monkeypatch):
 
 def test_time_budget_leaves_the_rest_lazy(tiny_vocab, monkeypatch):
     monkeypatch.setattr(batch, "CHUNK", 2)
+    monkeypatch.setattr(batch, "FIRST_CHUNK", 2)
     monkeypatch.setattr(dfa_grammar, "PRECOMPUTE_SECONDS", 0.0)
     g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}x")
     assert g.wait_precomputed(60)
