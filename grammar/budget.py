@@ -13,7 +13,7 @@ from typing import Iterator
 
 from .errors import GrammarError
 
-DEFAULT_COMPILE_BUDGET_S = 8.0  # GrammarCompiler's default; None there means no limit
+DEFAULT_COMPILE_BUDGET_S = 6.0  # GrammarCompiler's default; None there means no limit
 
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("grammar_deadline", default=None)
 
