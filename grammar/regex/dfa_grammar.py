@@ -54,17 +54,18 @@ class DFAGrammar(CompiledGrammar):
         self.n_out = live.sum(axis=1)  # live outgoing bytes per state
         self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
         self._masks: dict[int, torch.Tensor] = {}
-        self._shared: dict[tuple[int, bool], torch.Tensor] = {}  # (row, accepting) -> mask
+        self._shared: dict[tuple[bool, int, bool], torch.Tensor] = {}  # (final, row, accepting)
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
         self.token_bytes = vocab.token_bytes
         nbytes = (self.vocab.size + 7) // 8
-        self._pre = (np.zeros((0, nbytes), dtype=np.uint8), np.zeros(0, np.int32))  # (rows, row_of)
+        # (rows, row_of, final): partial (not final) publications have one row per state
+        self._pre = (np.zeros((0, nbytes), dtype=np.uint8), np.zeros(0, np.int32), True)
         self._ready = threading.Event()
         self._published = threading.Condition()
         self._max_states = precompute_states
         loaded = self._load_precomputed()
         if loaded is not None or self.dfa.dead > precompute_states:  # too large: all lazy
-            self._pre = loaded or self._pre
+            self._pre = (*loaded, True) if loaded else self._pre
             self._ready.set()
         elif background:
             _worker().submit(self._precompute, precompute_states, True)
@@ -79,7 +80,7 @@ class DFAGrammar(CompiledGrammar):
     def _row_of(self) -> np.ndarray:
         return self._pre[1]
 
-    def _wait_for(self, state: int) -> tuple[np.ndarray, np.ndarray]:
+    def _wait_for(self, state: int) -> tuple[np.ndarray, np.ndarray, bool]:
         """Wait (at most WAIT_SECONDS) for the worker to publish `state`'s chunk: it is
         usually close behind, and far cheaper per state than a lazy walk."""
         deadline = time.perf_counter() + WAIT_SECONDS
@@ -104,14 +105,14 @@ class DFAGrammar(CompiledGrammar):
         """bool [vocab.size] for `state`, EOS included where accepting (shared; do not mutate)."""
         m = self._masks.get(state)
         if m is None:
-            rows, row_of = self._pre  # one read: the worker swaps the pair in whole
+            rows, row_of, final = self._pre  # one read: the worker swaps it in whole
             if state >= len(row_of) and state < self._max_states and not self._ready.is_set():
-                rows, row_of = self._wait_for(state)
-            if state < len(row_of):
-                key = (int(row_of[state]), bool(self.dfa.accepting[state]))
+                rows, row_of, final = self._wait_for(state)
+            if state < len(row_of):  # row numbers differ before and after the final dedup
+                key = (final, int(row_of[state]), bool(self.dfa.accepting[state]))
                 m = self._shared.get(key)
                 if m is None:
-                    bits = np.unpackbits(rows[key[0]], count=self.vocab.size).view(bool)
+                    bits = np.unpackbits(rows[key[1]], count=self.vocab.size).view(bool)
                     m = self._shared[key] = self._with_eos(torch.from_numpy(bits), state)
             else:
                 bits = self._load(state)
@@ -146,7 +147,7 @@ class DFAGrammar(CompiledGrammar):
         """Rows 0..k-1 of the running precompute are final: serve them (one row each) and
         wake a `mask` call waiting for its state."""
         with self._published:
-            self._pre = (out, np.arange(k, dtype=np.int32))
+            self._pre = (out, np.arange(k, dtype=np.int32), False)
             self._published.notify_all()
 
     def _precompute(self, max_states: int, quiet: bool = False) -> None:
@@ -158,7 +159,7 @@ class DFAGrammar(CompiledGrammar):
             keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
             _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
             rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
-            self._pre = (rows, row_of)
+            self._pre = (rows, row_of, True)
             p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
             if p is not None and len(row_of):
                 try:
