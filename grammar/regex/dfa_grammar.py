@@ -7,7 +7,6 @@ import os
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from ..masks.token_masks import dfa_token_mask
 from ..masks.token_trie import TokenTrie, WalkTable
 from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
+from .mask_worker import submit_weak
 
 CACHE_VERSION = "2"
 PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask at compile time...
@@ -68,7 +68,8 @@ class DFAGrammar(CompiledGrammar):
             self._pre = (*loaded, True) if loaded else self._pre
             self._ready.set()
         elif background:
-            _worker().submit(self._precompute, precompute_states, True)
+            submit_weak(self, lambda g: g._precompute(precompute_states, True),
+                        lambda g: g._ready.set())
         else:
             self._precompute(precompute_states)
 
@@ -195,18 +196,6 @@ class DFAGrammar(CompiledGrammar):
             save_atomic(p, np.packbits(bits))
         except OSError:
             pass  # the disk cache is an optimization only
-
-
-_WORKER: list[ThreadPoolExecutor] = []
-_WORKER_LOCK = threading.Lock()
-
-
-def _worker() -> ThreadPoolExecutor:
-    """The one thread that precomputes masks in the background (created on first use)."""
-    with _WORKER_LOCK:
-        if not _WORKER:
-            _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-masks"))
-        return _WORKER[0]
 
 
 def save_atomic(path: Path, array: np.ndarray | dict) -> None:

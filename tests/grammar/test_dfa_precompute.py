@@ -110,3 +110,13 @@ def test_background_precompute_matches_lazy_while_running(real_compiler):
         assert np.array_equal(m, fresh.mask(s).numpy()), s
     for s in range(g.dfa.dead):  # rows published early never stand for later rows
         assert np.array_equal(g.mask(s).numpy(), fresh.mask(s).numpy()), s
+
+
+def test_full_worker_queue_leaves_grammars_lazy(tiny_vocab, monkeypatch):
+    from sglike.grammar.regex import mask_worker
+    monkeypatch.setattr(mask_worker, "MAX_PENDING", 0)
+    g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}y")
+    assert g.wait_precomputed(0) and len(g._row_of) == 0  # skipped at once: all lazy
+    lazy = lazy_twin(g)
+    for s in range(g.dfa.dead):
+        assert np.array_equal(g.mask(s).numpy(), lazy.mask(s).numpy()), s
