@@ -11,6 +11,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .base import CompiledGrammar
+from .budget import DEFAULT_COMPILE_BUDGET_S, compile_budget
 from .errors import GrammarError
 from .masks.token_trie import trie_for
 from .regex.byte_dfa import ByteDFA, regex_to_byte_dfa
@@ -26,9 +27,19 @@ DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
 
 class GrammarCompiler:
     """Compiles grammars for one vocabulary; results are cached in memory (and DFAs and masks
-    on disk under `cache_dir`; pass `cache_dir=False` to disable the disk cache)."""
+    on disk under `cache_dir`; pass `cache_dir=False` to disable the disk cache).
 
-    def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None):
+    Each compile gets `compile_budget_s` seconds (None: no limit) to turn its source into
+    a DFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
+    running on (mask precomputation has budgets of its own and is not counted). DFA masks
+    are precomputed on a background worker (`background_precompute`), so a grammar is
+    ready as soon as its DFA is: states visited before that finishes take the lazy walk."""
+
+    def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None, *,
+                 compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S,
+                 background_precompute: bool = True):
+        self.compile_budget_s = compile_budget_s
+        self.background_precompute = background_precompute
         if isinstance(tokenizer_or_vocab, Vocabulary):
             self.vocab = tokenizer_or_vocab
         else:
@@ -96,7 +107,8 @@ class GrammarCompiler:
         with self._lock:
             g = self._cache.get(key)
         if g is None:
-            g = build()
+            with compile_budget(self.compile_budget_s):
+                g = build()
             with self._lock:
                 g = self._cache.setdefault(key, g)
         return g
@@ -121,7 +133,7 @@ class GrammarCompiler:
                     save_atomic(folder / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
                 except OSError:
                     pass
-        return DFAGrammar(dfa, self.vocab, self.trie, folder)
+        return DFAGrammar(dfa, self.vocab, self.trie, folder, background=self.background_precompute)
 
 
 KINDS: dict[str, Callable[[GrammarCompiler, Any], CompiledGrammar]] = {

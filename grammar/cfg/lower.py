@@ -1,6 +1,7 @@
 """Lower rules of `Expr` bodies into a `Cfg`: maximal regular pieces become DFA terminals."""
 from __future__ import annotations
 
+from ..budget import check
 from ..errors import GrammarError
 from ..regex.byte_dfa import ByteDFA, expr_to_byte_dfa
 from .ir import Alt, Cfg, Cls, Expr, Lit, Ref, Regex, Rep, Seq, term
@@ -49,6 +50,7 @@ class _Lowerer:
         todo = [start]
         done = set()
         while todo:  # lower every rule reachable from the start
+            check("lowering the grammar")
             name = todo.pop()
             if name in done:
                 continue

@@ -19,14 +19,19 @@ import re
 from typing import Any
 from urllib.parse import unquote
 
+from ..budget import check
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 from .common import IGNORED, RAW, STRING, RecursiveSchema, alt, counts, literal
+from .conditional import conditional, has_conditional
 from .dependencies import expand
+from .anchors import dynamic_ref, find_anchor
+from .unevaluated import KEYS as UNEVALUATED, has_unevaluated, static_unevaluated
 from .exclusive import negate, one_of
 from .formats import FORMATS
 from .lengths import fit_length
 from .merge import merge
+from .multiples import int_multiples, number_multiples
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
 from .regex_tree import length_bounds
 from .structures import array, obj
@@ -36,8 +41,7 @@ REGEX_MAX_CHARS = 100_000  # a longer regex is compiled through the CFG path ins
 # length-bounded strings: no \u escapes (a subset: far fewer DFA states per repetition)
 SHORT_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])'
 SCALARS = ["null", "true", "false", NUMBER, STRING]
-_UNSUPPORTED = {"if", "then", "else", "$dynamicRef",
-                "$recursiveRef", "unevaluatedItems", "unevaluatedProperties"}
+_UNSUPPORTED = {"$dynamicRef", "$recursiveRef"}
 _BY_TYPE = {
     "object": {"properties", "required", "additionalProperties", "patternProperties",
                "minProperties", "maxProperties", "unevaluatedProperties", "propertyNames",
@@ -72,7 +76,7 @@ class Converter:
             raise GrammarError(f"$ref {ref!r}: only local references ('#/...') are supported")
         pointer = unquote(ref[1:])
         if pointer and not pointer.startswith("/"):
-            raise GrammarError(f"$ref {ref!r}: anchors are not supported (use a JSON pointer)")
+            return find_anchor(self.root, pointer, ref)
         node = self.root
         for part in pointer.split("/")[1:]:
             part = part.replace("~1", "/").replace("~0", "~")
@@ -92,11 +96,15 @@ class Converter:
             seen.append(ref)
             rest = {k: v for k, v in s.items() if k != "$ref" and k not in IGNORED}
             target = self.lookup(ref)
+            outer = {k: rest.pop(k) for k in UNEVALUATED if k in rest}  # they see the target
             s = target if not rest else {"allOf": [target, rest]}
+            if outer:
+                s = {"allOf": [s], **outer}
         return s
 
     # -- dispatch ------------------------------------------------------------------------
     def conv(self, s: Any) -> str:
+        check("converting the schema")
         if isinstance(s, dict) and "$ref" in s:
             return self.ref(s)
         if s is True or s == {}:
@@ -105,6 +113,8 @@ class Converter:
             return NOTHING
         if not isinstance(s, dict):
             raise GrammarError(f"a schema must be an object or a boolean, got {s!r}")
+        if has_unevaluated(s) and not ("anyOf" in s or "oneOf" in s):
+            return self.conv(static_unevaluated(self, s))
         if "allOf" in s:
             merged = {k: v for k, v in s.items() if k != "allOf"}
             for sub in s["allOf"]:
@@ -112,16 +122,22 @@ class Converter:
             return self.conv(merged)
         if any(k in s for k in ("dependentRequired", "dependentSchemas", "dependencies")):
             return self.conv(expand(s, self.resolve))
+        if has_conditional(s):
+            return conditional(self, s)
         if "not" in s:
             return negate(self, {k: v for k, v in s.items() if k != "not"}, s["not"])
         for key in ("anyOf", "oneOf"):
             if key in s:
                 rest = {k: v for k, v in s.items() if k != key}
+                outer = {k: rest.pop(k) for k in UNEVALUATED if k in rest}  # per branch
                 branches = [merge(rest, self.deep_resolve(b), self.resolve) if rest else b
                             for b in s[key]]
+                branches = [{"allOf": [b], **outer} if outer else b for b in branches]
                 if key == "oneOf" and len(branches) > 1:
                     return alt(one_of(self, branches))
                 return alt([self.conv(b) for b in branches])
+        if "$dynamicRef" in s:
+            return self.conv(dynamic_ref(self.root, s))
         for k in s:
             if k in _UNSUPPORTED:
                 raise GrammarError(f"JSON Schema keyword {k!r} is not supported")
@@ -190,9 +206,8 @@ class Converter:
             return self.integer(s)
         if t == "number":
             if "multipleOf" in s:
-                if s["multipleOf"] == 1:
-                    return self.integer(s)
-                raise GrammarError("JSON Schema keyword 'multipleOf' is not supported for numbers")
+                rx = number_multiples(s, s.get("minimum"), s.get("maximum"))
+                return self.integer(s) if rx is None else rx
             return number_range(*num_bounds(s))
         if t == "string":
             return self.string(s)
@@ -203,12 +218,11 @@ class Converter:
         raise GrammarError(f"unknown JSON Schema type {t!r}")
 
     def integer(self, s: dict) -> str:
-        m = s.get("multipleOf", 1)
-        if m != 1:
-            raise GrammarError("JSON Schema keyword 'multipleOf' is not supported")
         lo, hi = int_bounds(s)
         if lo is not None and hi is not None and lo > hi:
             return NOTHING
+        if "multipleOf" in s:
+            return int_multiples(s["multipleOf"], lo, hi)
         return int_range(lo, hi)
 
     def string(self, s: dict) -> str:

@@ -79,6 +79,10 @@ def exclude(cv: SchemaConverter, s: Any, others: list[Any]) -> str:
             parts.append(FRACTION)
         elif t == "object" and (fixed := _forbid_required(cv, piece, others)) is not None:
             parts.append(fixed)
+        elif t == "object" and (fixed := _forbid_value(cv, piece, others)) is not None:
+            parts.append(fixed)
+        elif t == "string" and (fixed := _other_strings(cv, piece, others)) is not None:
+            parts.append(fixed)
         else:
             raise GrammarError(f"instances of type {t!r} may also match")
     return alt(parts)
@@ -133,3 +137,77 @@ def _forbid_required(cv: SchemaConverter, s: dict, others: list[Any]) -> str | N
         if not any(props.get(n) is False for n in names):
             props[names[0]] = False
     return cv.conv({**s, "properties": props})
+
+
+def _forbid_value(cv: SchemaConverter, s: dict, others: list[Any]) -> str | None:
+    """Objects of `s` that, for every other schema accepting objects, carry one property
+    that schema declares with a value it rejects (a discriminator such as
+    `if: {properties: {kind: {const: "a"}}}`); None when no property allows that."""
+    props, required = dict(s.get("properties", {})), list(s.get("required", []))
+    sup = Superset(cv)
+    for o in others:
+        o = cv.deep_resolve(o)
+        if "object" not in sup.of(o):
+            continue
+        chosen = None
+        for name, theirs in (o.get("properties", {}) if isinstance(o, dict) else {}).items():
+            if name not in props or props[name] is False:
+                continue
+            candidate = {"allOf": [props[name], {"not": theirs}]}
+            try:
+                if cv.conv(candidate) != NOTHING:
+                    chosen = name, candidate
+                    break
+            except RecursiveSchema:
+                raise
+            except GrammarError:
+                continue
+        if chosen is None:
+            return None
+        props[chosen[0]] = chosen[1]
+        required = list(dict.fromkeys(required + [chosen[0]]))
+    return cv.conv({**s, "properties": props, "required": required})
+
+
+_PLAIN_STRING = {"type", "title", "description", "default", "examples", "$comment"}
+_SHORT_ESC = r'\\["\\bfnrt]'  # short escapes other than \/ (no word contains their chars)
+
+
+def _other_strings(cv: SchemaConverter, s: dict, others: list[Any]) -> str | None:
+    """Plain strings (no other string keyword in `s`) that are none of the string values
+    the other schemas enumerate; None unless every other schema accepting strings is a
+    pure enum/const. Texts without \\u escapes, so no spelling of a banned word slips by."""
+    if set(s) - _PLAIN_STRING:
+        return None
+    words: set[str] = set()
+    sup = Superset(cv)
+    for o in others:
+        o = cv.deep_resolve(o)
+        if "string" not in sup.of(o):
+            continue
+        values = _pure_enum(o)
+        if values is None:
+            return None
+        words |= {v for v in values if isinstance(v, str)}
+    if any(any(c in '"\\' or ord(c) < 0x20 for c in w) for w in words):
+        return None
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for c in w:
+            node = node.setdefault(c, {})
+        node[None] = {}
+    return '"' + _not_words(trie) + '"'
+
+
+def _not_words(node: dict) -> str:
+    """Regex of the string contents (raw chars, short escapes) spelling no word of a trie
+    (`None` marks a word's end) from this node on."""
+    kids = sorted(k for k in node if k is not None)
+    ban = "".join(re.escape(c) for c in kids)
+    other = rf'(?:[^"\\\x00-\x1f{ban}]|{_SHORT_ESC})'
+    anything = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*'
+    parts = [other + anything] + [re.escape(c) + _not_words(node[c]) for c in kids]
+    if None not in node:
+        parts.append("")
+    return "(?:" + "|".join(parts) + ")"

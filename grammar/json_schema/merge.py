@@ -38,6 +38,10 @@ def merge(a: Any, b: Any, resolve: Callable[[Any], Any]) -> Any:
         return a
     if a is False or b is False:
         return False
+    for side in (a, b):
+        if isinstance(side, dict) and ("unevaluatedProperties" in side or "unevaluatedItems" in side):
+            raise GrammarError("'unevaluatedProperties'/'unevaluatedItems' inside allOf, a $ref "
+                               "with siblings or a oneOf/anyOf branch is not supported")
     if ("prefixItems" in a or "prefixItems" in b) and _canon(a.get("prefixItems")) != _canon(b.get("prefixItems")):
         raise GrammarError("allOf: cannot merge arrays with different 'prefixItems'")
     out = dict(a)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..budget import check
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 
@@ -63,6 +64,7 @@ class _Parser:
         return _finish(Node("seq", start, self.i, items))
 
     def atom(self) -> Node:
+        check("splitting the schema into rules")
         s, start = self.s, self.i
         c = s[start]
         if c == "(":

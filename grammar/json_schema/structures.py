@@ -10,6 +10,7 @@ from ..regex.syntax import NOTHING, translate
 from .common import RAW, STRING, SchemaConverter, alt, counts, literal
 from .merge import merge
 from .superset import overlaps
+from .unique import unique_array
 
 
 def _rest(cv: SchemaConverter, first: str, more: list[str], tail: str, lo: int, hi: int | None) -> str:
@@ -39,7 +40,7 @@ def _rest(cv: SchemaConverter, first: str, more: list[str], tail: str, lo: int, 
 def array(cv: SchemaConverter, s: dict) -> str:
     lo, hi = counts(s, "minItems", "maxItems")
     if s.get("uniqueItems") and (hi is None or hi > 1):
-        raise GrammarError("JSON Schema keyword 'uniqueItems' is not supported")
+        return unique_array(cv, s)
     if "contains" in s or "maxContains" in s:
         return _contains(cv, s, lo, hi)
     prefix = [cv.share(cv.conv(x)) for x in s.get("prefixItems", [])]

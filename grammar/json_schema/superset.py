@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..budget import check, compile_budget
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 from .common import RAW, SchemaConverter, literal
 from .numbers import NUMBER
 
 ANY_TEXT = r"(?:.|\n)*"
+OVERLAP_BUDGET_S = 1.0  # per disjointness check, within the compile budget
 WS = r"[ \t\n\r]*"
 STRING_ANY = r'"(?:[^"\\]|\\(?:.|\n))*"'
 GENERIC = {
@@ -193,17 +195,33 @@ def matches(approx: Approx) -> str:
 
 
 def overlaps(a: str, b: str) -> bool:
-    """Whether two converter regexes share a string (GrammarError when it cannot be told)."""
+    """Whether two converter regexes share a string (GrammarError when it cannot be told):
+    a walk of the product of their byte DFAs, within the compile budget."""
     if a == NOTHING or b == NOTHING:
         return False
-    import interegular
-    try:
-        fa, fb = (interegular.parse_pattern(translate(r)).to_fsm() for r in (a, b))
-    except GrammarError:
-        raise
-    except Exception as e:  # interegular's own parse limits
-        raise GrammarError(f"cannot check that two alternatives are disjoint ({e})") from None
-    return not (fa & fb).empty()
+    from ..regex.byte_dfa import expr_to_byte_dfa
+    from ..regex.parse import parse_regex
+    with compile_budget(OVERLAP_BUDGET_S):
+        return _product_nonempty(*(expr_to_byte_dfa(parse_regex(translate(r)), allow_empty=True)
+                                   for r in (a, b)))
+
+
+def _product_nonempty(da: Any, db: Any) -> bool:
+    """Whether two byte DFAs accept a common string (breadth over reachable state pairs)."""
+    ta, tb = da.trans, db.trans                                # [states + 1, 256] each
+    seen, todo = {(0, 0)}, [(0, 0)]
+    while todo:
+        if not len(seen) & 255:
+            check("checking that alternatives are disjoint")
+        p, q = todo.pop()
+        if da.accepting[p] and db.accepting[q]:
+            return True
+        live = (ta[p] != da.dead) & (tb[q] != db.dead)         # [256]
+        for pair in set(zip(ta[p][live].tolist(), tb[q][live].tolist())):
+            if pair not in seen:
+                seen.add(pair)
+                todo.append(pair)
+    return False
 
 
 def same_value(a: Any, b: Any) -> bool:

@@ -8,6 +8,7 @@ the trie alive) step whole trie levels as an int32 [nodes, batch] array.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -89,17 +90,22 @@ def wide_states(trie: TokenTrie, table: np.ndarray, states: np.ndarray) -> np.nd
     return ((d1 != dead).sum(axis=1) + (d2 != dead).sum(axis=1)) * 8 > l3 - l1
 
 
-def precompute_masks(trie: TokenTrie, table: np.ndarray, max_states: int,
-                     max_seconds: float) -> np.ndarray:
+FIRST_CHUNK = 16  # states in the first chunk, so a background run publishes early
+
+
+def precompute_masks(trie: TokenTrie, table: np.ndarray, max_states: int, max_seconds: float,
+                     publish: Callable[[np.ndarray, int], None] | None = None) -> np.ndarray:
     """Packed masks of states 0, 1, ..., k - 1 (uint8 [k, ceil(size / 8)]), in chunks of
-    CHUNK states, each split into sparse and dense walks; stops after `max_states` states
-    or once `max_seconds` have passed at the end of a chunk (so k may be < S)."""
+    CHUNK states (FIRST_CHUNK first), each split into sparse and dense walks; stops after
+    `max_states` states or once `max_seconds` have passed at the end of a chunk (so k may
+    be < S). `publish(out, k)` is told after each chunk that rows 0..k-1 are final."""
     num = min(table.shape[0] - 1, max_states)
     nbytes = (trie.size + 7) // 8
     out = np.zeros((num, nbytes), dtype=np.uint8)
     t0 = time.perf_counter()
-    for lo in range(0, num, CHUNK):
-        ids = np.arange(lo, min(num, lo + CHUNK))
+    starts = [0] + list(range(min(FIRST_CHUNK, num), num, CHUNK)) if num else []
+    for i, lo in enumerate(starts):
+        ids = np.arange(lo, starts[i + 1] if i + 1 < len(starts) else num)
         wide = wide_states(trie, table, ids)
         for i in range(0, int(wide.sum()), DENSE_BATCH):
             part = ids[wide][i:i + DENSE_BATCH]
@@ -111,6 +117,8 @@ def precompute_masks(trie: TokenTrie, table: np.ndarray, max_states: int,
         else:  # the estimate was wrong: too many live pairs for one sparse batch
             for i in range(0, len(narrow), DENSE_BATCH):
                 out[narrow[i:i + DENSE_BATCH]] = dense_masks(trie, table, narrow[i:i + DENSE_BATCH])
+        if publish is not None:
+            publish(out, int(ids[-1]) + 1)
         if time.perf_counter() - t0 > max_seconds:
             return out[:ids[-1] + 1]
     return out

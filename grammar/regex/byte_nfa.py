@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from ..budget import check
 from ..errors import GrammarError
 from . import charset as cs
 from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
@@ -38,6 +39,7 @@ class ByteNfa:
         return self._add(expr, src)
 
     def _add(self, expr: RegularExpr, src: int) -> int:
+        check("building the NFA")
         if isinstance(expr, Lit):
             for b in expr.data:
                 dst = self.new()

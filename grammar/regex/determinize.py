@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..budget import check
 from ..errors import GrammarError
 from .byte_nfa import ByteNfa
 
@@ -87,6 +88,8 @@ class _Subsets:
         order = [init]
         rows: list[list[int]] = []
         while len(rows) < len(order):
+            if not len(rows) & 63:
+                check("building the DFA")
             subset = order[len(rows)]
             it = iter(subset)
             row = self.move(next(it))
@@ -154,6 +157,7 @@ def _minimize(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.n
     kind[-1] = 2
     cls, count, work = kind, len(np.unique(kind)), 0
     while work < MOORE_BUDGET:                            # refine from {accepting, other, sink}
+        check("minimizing the DFA")
         new = _partition(np.concatenate([kind[:, None], cls[rows]], axis=1), mult)
         work += rows.size + ROUND_COST
         k = int(new.max()) + 1
@@ -178,6 +182,7 @@ def _collapse(rows: np.ndarray, kind: np.ndarray, mult: np.ndarray) -> np.ndarra
     todo = np.arange(n)
     with np.errstate(over="ignore"):
         while len(todo):
+            check("minimizing the DFA")
             sig = np.concatenate([kind[todo, None], cls[rows[todo]]], axis=1)
             hashes = (sig.astype(np.uint64) * mult.astype(np.uint64)).sum(axis=1, dtype=np.uint64)
             reps = np.array([seen.setdefault(h, q) for h, q in zip(hashes.tolist(), todo.tolist())])

@@ -1,10 +1,12 @@
-"""A CompiledGrammar over a byte DFA with token masks precomputed at compile time (within a
-budget; lazily per state beyond it), cached in memory and on disk."""
+"""A CompiledGrammar over a byte DFA with token masks precomputed (at compile time or on a
+background worker, within a budget; lazily per state otherwise), cached in memory and on disk."""
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,12 @@ from ..masks.token_masks import dfa_token_mask
 from ..masks.token_trie import TokenTrie, WalkTable
 from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
+from .mask_worker import submit_weak
 
 CACHE_VERSION = "2"
 PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask at compile time...
 PRECOMPUTE_SECONDS = 1.5  # ...unless that takes longer: states left over stay lazy
+WAIT_SECONDS = 0.05  # how long a mask waits for the background worker's next chunk
 
 
 def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
@@ -36,21 +40,61 @@ class DFAGrammar(CompiledGrammar):
     1.5 s plus one batch; ~0.35 s for 900 states on the 49k SmolLM2 vocabulary) and kept
     bit-packed, one row per distinct mask, saved to and loaded from `cache_dir/masks.npz`.
     Other states get their mask on first visit (`dfa_token_mask`, also the reference twin),
-    cached in `cache_dir/mask_<state>.npy`.
+    cached in `cache_dir/mask_<state>.npy`. With `background=True` the batched precompute
+    runs on one shared worker thread instead, so the grammar is usable at once: states
+    visited before it finishes take the lazy walk (`wait_precomputed` waits for it).
     """
 
     def __init__(self, dfa: ByteDFA, vocab: Vocabulary, trie: TokenTrie,
-                 cache_dir: Path | None = None, precompute_states: int = PRECOMPUTE_STATES):
+                 cache_dir: Path | None = None, precompute_states: int = PRECOMPUTE_STATES,
+                 background: bool = False):
         self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
         self.walk_table = WalkTable(dfa.trans, None)
         live = dfa.trans != dfa.dead  # [num_states + 1, 256]
         self.n_out = live.sum(axis=1)  # live outgoing bytes per state
         self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
         self._masks: dict[int, torch.Tensor] = {}
-        self._shared: dict[tuple[int, bool], torch.Tensor] = {}  # (row, accepting) -> mask
+        self._shared: dict[tuple[bool, int, bool], torch.Tensor] = {}  # (final, row, accepting)
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
         self.token_bytes = vocab.token_bytes
-        self._rows, self._row_of = self._precomputed(precompute_states)
+        nbytes = (self.vocab.size + 7) // 8
+        # (rows, row_of, final): partial (not final) publications have one row per state
+        self._pre = (np.zeros((0, nbytes), dtype=np.uint8), np.zeros(0, np.int32), True)
+        self._ready = threading.Event()
+        self._published = threading.Condition()
+        self._max_states = precompute_states
+        loaded = self._load_precomputed()
+        if loaded is not None or self.dfa.dead > precompute_states:  # too large: all lazy
+            self._pre = (*loaded, True) if loaded else self._pre
+            self._ready.set()
+        elif background:
+            submit_weak(self, lambda g: g._precompute(precompute_states, True),
+                        lambda g: g._ready.set())
+        else:
+            self._precompute(precompute_states)
+
+    @property
+    def _rows(self) -> np.ndarray:
+        return self._pre[0]
+
+    @property
+    def _row_of(self) -> np.ndarray:
+        return self._pre[1]
+
+    def _wait_for(self, state: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Wait (at most WAIT_SECONDS) for the worker to publish `state`'s chunk: it is
+        usually close behind, and far cheaper per state than a lazy walk."""
+        deadline = time.perf_counter() + WAIT_SECONDS
+        with self._published:
+            while len(self._pre[1]) <= state and not self._ready.is_set():
+                left = deadline - time.perf_counter()
+                if left <= 0 or not self._published.wait(left):
+                    break
+            return self._pre
+
+    def wait_precomputed(self, timeout: float | None = None) -> bool:
+        """Wait for the (background) precompute; whether it has finished."""
+        return self._ready.wait(timeout)
 
     def accepts(self, text: str) -> bool:
         return self.dfa.accepts(text)
@@ -62,11 +106,14 @@ class DFAGrammar(CompiledGrammar):
         """bool [vocab.size] for `state`, EOS included where accepting (shared; do not mutate)."""
         m = self._masks.get(state)
         if m is None:
-            if state < len(self._row_of):
-                key = (int(self._row_of[state]), bool(self.dfa.accepting[state]))
+            rows, row_of, final = self._pre  # one read: the worker swaps it in whole
+            if state >= len(row_of) and state < self._max_states and not self._ready.is_set():
+                rows, row_of, final = self._wait_for(state)
+            if state < len(row_of):  # row numbers differ before and after the final dedup
+                key = (final, int(row_of[state]), bool(self.dfa.accepting[state]))
                 m = self._shared.get(key)
                 if m is None:
-                    bits = np.unpackbits(self._rows[key[0]], count=self.vocab.size).view(bool)
+                    bits = np.unpackbits(rows[key[1]], count=self.vocab.size).view(bool)
                     m = self._shared[key] = self._with_eos(torch.from_numpy(bits), state)
             else:
                 bits = self._load(state)
@@ -82,30 +129,51 @@ class DFAGrammar(CompiledGrammar):
             m[self.eos] = True
         return m
 
-    def _precomputed(self, max_states: int) -> tuple[np.ndarray, np.ndarray]:
-        """(distinct packed masks uint8 [rows, ceil(size / 8)], row of each state int32 [k]):
-        from the disk cache, else computed (and saved) within the budget."""
+    def _load_precomputed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(distinct packed masks uint8 [rows, ceil(size / 8)], row of each state int32 [k])
+        from the disk cache, or None."""
         p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
-        if p is not None and p.exists():
-            try:
-                with np.load(p) as z:
-                    rows, row_of = z["rows"], z["row_of"]
-                if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.dead:
-                    return rows, row_of
-            except (OSError, ValueError, KeyError):
-                pass
-        if self.dfa.dead > max_states:  # too large: every state stays lazy
-            return np.zeros((0, (self.vocab.size + 7) // 8), dtype=np.uint8), np.zeros(0, np.int32)
-        packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS)
-        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-        _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
-        rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
-        if p is not None and len(row_of):
-            try:
-                save_atomic(p, {"rows": rows, "row_of": row_of})
-            except OSError:
-                pass  # the disk cache is an optimization only
-        return rows, row_of
+        if p is None or not p.exists():
+            return None
+        try:
+            with np.load(p) as z:
+                rows, row_of = z["rows"], z["row_of"]
+            if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.dead:
+                return rows, row_of
+        except (OSError, ValueError, KeyError):
+            pass
+        return None
+
+    def _publish(self, out: np.ndarray, k: int) -> None:
+        """Rows 0..k-1 of the running precompute are final: serve them (one row each) and
+        wake a `mask` call waiting for its state."""
+        with self._published:
+            self._pre = (out, np.arange(k, dtype=np.int32), False)
+            self._published.notify_all()
+
+    def _precompute(self, max_states: int, quiet: bool = False) -> None:
+        """Compute (and save) the masks of the first states within the budget, then publish
+        them; `quiet` (the background worker): on a failure every state stays lazy."""
+        try:
+            packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS,
+                                      self._publish if quiet else None)
+            keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+            _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
+            rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
+            self._pre = (rows, row_of, True)
+            p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
+            if p is not None and len(row_of):
+                try:
+                    save_atomic(p, {"rows": rows, "row_of": row_of})
+                except OSError:
+                    pass  # the disk cache is an optimization only
+        except Exception:  # noqa: BLE001 - lazy masks are always correct
+            if not quiet:
+                raise
+        finally:
+            with self._published:
+                self._ready.set()
+                self._published.notify_all()
 
     def _path(self, state: int) -> Path | None:
         return None if self.cache_dir is None else self.cache_dir / f"mask_{state}.npy"

@@ -12,6 +12,7 @@ import re._constants as C
 import re._parser as sre_parse
 from functools import lru_cache
 
+from ..budget import check
 from ..errors import GrammarError
 from . import charset as cs
 from .ir import Alt, Cls, Lit, RegularExpr, Rep, Seq
@@ -58,6 +59,7 @@ class _Builder:
         return out[0] if len(out) == 1 else Seq(tuple(out))
 
     def node(self, op, av, flags: int) -> RegularExpr:
+        check("parsing a regex")
         if op in _UNSUPPORTED:
             raise self.fail(_UNSUPPORTED[op])
         if op == C.LITERAL:

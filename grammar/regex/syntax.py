@@ -14,6 +14,7 @@ import re._constants as C
 import re._parser as sre_parse
 from typing import Any, Callable
 
+from ..budget import check
 from ..errors import GrammarError
 from . import charset as cs
 
@@ -86,6 +87,7 @@ class _Translator:
         return "".join(self.node(op, av) for op, av in items)
 
     def node(self, op, av) -> str:
+        check("translating a regex")
         if op in _UNSUPPORTED:
             raise GrammarError(f"regex {self.pattern!r}: {_UNSUPPORTED[op]} are not supported")
         if op == C.AT:
@@ -130,7 +132,7 @@ class _Translator:
         raise GrammarError(f"regex {self.pattern!r}: unsupported class {cat}")
 
     def in_set(self, items: list) -> cs.Ranges:
-        negate, ranges = class_items(items, self.category, repr(self.pattern))
+        negate, ranges = class_items(items, self.category, repr(self.pattern[:200]))
         rs = cs.normalize(ranges)
         return cs.complement(rs) if negate else cs.intersect(rs, cs.ANY)
 

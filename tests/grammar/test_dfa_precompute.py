@@ -19,11 +19,18 @@ SCHEMA = {"type": "object", "properties": {
     "tags": {"type": "array", "items": {"type": "string"}}}, "required": ["name"]}
 
 
+@pytest.fixture(autouse=True)
+def _no_time_cut(monkeypatch):
+    """Parity checks want every state precomputed, even on a busy machine."""
+    monkeypatch.setattr(dfa_grammar, "PRECOMPUTE_SECONDS", 60.0)
+
+
 def lazy_twin(g: DFAGrammar) -> DFAGrammar:
     return DFAGrammar(g.dfa, g.vocab, g.trie, None, precompute_states=0)
 
 
 def assert_same_masks(g: DFAGrammar) -> None:
+    assert g.wait_precomputed(60)
     assert len(g._row_of) == g.dfa.dead  # every state precomputed
     lazy = lazy_twin(g)
     for s in range(g.dfa.dead):
@@ -66,8 +73,10 @@ def test_sparse_walk_gives_up_on_too_many_pairs(real_compiler, monkeypatch):
 
 def test_time_budget_leaves_the_rest_lazy(tiny_vocab, monkeypatch):
     monkeypatch.setattr(batch, "CHUNK", 2)
+    monkeypatch.setattr(batch, "FIRST_CHUNK", 2)
     monkeypatch.setattr(dfa_grammar, "PRECOMPUTE_SECONDS", 0.0)
     g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}x")
+    assert g.wait_precomputed(60)
     assert len(g._row_of) == 2 < g.dfa.dead  # one chunk, then out of time
     lazy = lazy_twin(g)
     for s in range(g.dfa.dead):
@@ -83,8 +92,31 @@ def test_large_dfa_stays_lazy(tiny_vocab):
 
 def test_disk_cache_holds_all_states_in_one_file(tiny_vocab, tmp_path):
     g1 = GrammarCompiler(tiny_vocab, cache_dir=tmp_path).compile_regex(r"(ab|é)*x")
+    assert g1.wait_precomputed(60)
     assert len(list(tmp_path.rglob("masks.npz"))) == 1 and not list(tmp_path.rglob("mask_*.npy"))
     g2 = GrammarCompiler(tiny_vocab, cache_dir=tmp_path).compile_regex(r"(ab|é)*x")
     assert np.array_equal(g2._row_of, g1._row_of) and np.array_equal(g2._rows, g1._rows)
     for s in range(g1.dfa.dead):
         assert np.array_equal(g2.mask(s).numpy(), g1.mask(s).numpy())
+
+
+def test_background_precompute_matches_lazy_while_running(real_compiler):
+    """Masks asked for while the worker still runs (lazy walks) equal the precomputed ones."""
+    g = real_compiler.compile_regex(r"[a-z]{1,12}(-[0-9]{1,3})?")
+    early = {s: g.mask(s).numpy().copy() for s in range(min(4, g.dfa.dead))}
+    assert g.wait_precomputed(60) and len(g._row_of) == g.dfa.dead
+    fresh = lazy_twin(g)
+    for s, m in early.items():
+        assert np.array_equal(m, fresh.mask(s).numpy()), s
+    for s in range(g.dfa.dead):  # rows published early never stand for later rows
+        assert np.array_equal(g.mask(s).numpy(), fresh.mask(s).numpy()), s
+
+
+def test_full_worker_queue_leaves_grammars_lazy(tiny_vocab, monkeypatch):
+    from sglike.grammar.regex import mask_worker
+    monkeypatch.setattr(mask_worker, "MAX_PENDING", 0)
+    g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}y")
+    assert g.wait_precomputed(0) and len(g._row_of) == 0  # skipped at once: all lazy
+    lazy = lazy_twin(g)
+    for s in range(g.dfa.dead):
+        assert np.array_equal(g.mask(s).numpy(), lazy.mask(s).numpy()), s

@@ -22,7 +22,10 @@ import pytest
 
 from sglike.grammar import GrammarCompiler, GrammarError, Vocabulary
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+_ROOT = Path(__file__).resolve().parents[2]
+# ../shared/data beside the checkout (or beside the folder of git worktrees)
+DATA = next((p / "shared" / "data" for p in (_ROOT.parent, _ROOT.parent.parent)
+             if (p / "shared" / "data").is_dir()), _ROOT.parent / "shared" / "data")
 SUITE_DIR = DATA / "json-schema-test-suite" / "tests" / "draft2020-12"
 MASKBENCH_DIR = DATA / "maskbench-dev"
 SUITE_STRIDE, MASKBENCH_STRIDE = 2, 16

@@ -1,0 +1,50 @@
+"""A per-compile time budget: the compile loops call `check()`, which raises
+`GrammarError("grammar too large ...")` once the budget of the compile in progress is spent.
+
+The budget is a context variable, so compiles on different threads (the scheduler compiles
+off its loop) each have their own, and code run outside `compile_budget` never stops.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+from .errors import GrammarError
+
+DEFAULT_COMPILE_BUDGET_S = 6.0  # GrammarCompiler's default; None there means no limit
+
+_deadline: ContextVar[tuple[float, float] | None] = ContextVar("grammar_deadline", default=None)
+
+
+@contextmanager
+def compile_budget(seconds: float | None) -> Iterator[None]:
+    """Within the block, `check()` raises once `seconds` have passed (None: never). A nested
+    budget never extends the one around it."""
+    outer = _deadline.get()
+    if seconds is None:
+        token = _deadline.set(outer)
+    else:
+        end = time.perf_counter() + seconds
+        if outer is not None and outer[0] < end:
+            end, seconds = outer
+        token = _deadline.set((end, seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def check(where: str = "compiling") -> None:
+    """Raise GrammarError when the current compile budget is spent (cheap: call it often)."""
+    d = _deadline.get()
+    if d is not None and time.perf_counter() > d[0]:
+        raise GrammarError(f"grammar too large: compiling went over its budget of {d[1]:g} s "
+                           f"(while {where}); simplify the schema or raise compile_budget_s")
+
+
+def remaining() -> float | None:
+    """Seconds left in the current budget (None when unlimited)."""
+    d = _deadline.get()
+    return None if d is None else max(0.0, d[0] - time.perf_counter())

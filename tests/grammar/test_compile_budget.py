@@ -1,0 +1,35 @@
+"""The compile budget: a schema too large to compile in time fails fast with a clear
+GrammarError instead of running on; without a budget the same code path runs to the end."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sglike.grammar import GrammarCompiler, GrammarError, Vocabulary
+from sglike.grammar.budget import check, compile_budget
+
+# many optional properties with long bounded strings: a large DFA to build
+BIG = {"type": "object", "properties": {f"p{i}": {"type": "string", "maxLength": 60 + i}
+                                        for i in range(60)}}
+
+
+def test_budget_raises_grammar_too_large():
+    gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False, compile_budget_s=0.05)
+    t = time.perf_counter()
+    with pytest.raises(GrammarError, match="grammar too large"):
+        gc.compile_json_schema(BIG)
+    assert time.perf_counter() - t < 5  # stopped near the budget, not at the end
+
+
+def test_budget_nests_and_never_extends():
+    with compile_budget(0.0):
+        with compile_budget(100.0):
+            with pytest.raises(GrammarError, match="budget of 0 s"):
+                check("testing")
+    check("outside any budget")  # no budget: never raises
+
+
+def test_small_schema_within_budget():
+    gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False, compile_budget_s=5)
+    assert gc.compile_json_schema({"type": "integer", "minimum": 3}).accepts("17")
