@@ -102,6 +102,7 @@ def test_disk_cache_round_trip(tiny_vocab, tmp_path):
     g1 = GrammarCompiler(tiny_vocab, cache_dir=tmp_path).compile_regex(r"\d+-[ab]")
     m1 = g1.matcher()
     first = m1.allowed_tokens()
+    assert g1.wait_precomputed(60)  # masks are precomputed in the background, then saved
     assert list(tmp_path.rglob("masks.npz")) and list(tmp_path.rglob("dfa.npz"))
     g2 = GrammarCompiler(tiny_vocab, cache_dir=tmp_path).compile_regex(r"\d+-[ab]")
     assert torch.equal(g2.matcher().allowed_tokens(), first)
