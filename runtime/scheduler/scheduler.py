@@ -60,6 +60,8 @@ class Scheduler:
                                    finish=self.output.finish)
         self._arrivals = 0
         self.spec = SpeculativeDecoder(config, runner, kv, self.sampler, self.finish, drafter) if drafter else None
+        if self.spec is not None:
+            self.admission.on_leave = self.spec.drafter.release
 
     # -- public API -----------------------------------------------------------------------
 
