@@ -35,9 +35,10 @@ class EngineConfig:
     speculative_algorithm: str | None = None
     speculative_num_draft_tokens: int = 6  # most tokens drafted per request per step
     speculative_draft_model_path: str | None = None  # STANDALONE drafter; None: the target model itself
-    speculative_ngram_min_match_window_size: int = 1  # shortest suffix NGRAM looks up
+    speculative_ngram_min_match_window_size: int = 3  # shortest suffix NGRAM looks up (shorter ones mislead in prose)
     speculative_ngram_max_match_window_size: int = 8  # longest suffix (tried first)
     speculative_max_batch_size: int = 4  # speculate only while at most this many requests decode
+    speculative_cost_gate: bool = True  # pause speculation while it measures slower than plain decode
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16"):

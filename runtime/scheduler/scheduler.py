@@ -8,6 +8,7 @@ EOS ids, grammar hook); ``engine_core.build_scheduler`` assembles them from a co
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,8 +135,11 @@ class Scheduler:
             if runs is not None:  # drafts verified in one extend forward
                 self.stats.decode_steps += 1
                 return Forwarded(batch.decode, None, runs)
+            started = time.perf_counter()
             fb = build_decode(batch.decode, batch.decode_slots, self.table.table, self.device)
             logits = self.runner.forward(fb)
+            if self.spec is not None and len(batch.decode) <= self.config.speculative_max_batch_size:
+                self.spec.observe_decode(time.perf_counter() - started)
             for req in batch.decode:
                 req.kv_len += 1
             self.stats.decode_steps += 1

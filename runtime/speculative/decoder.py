@@ -14,6 +14,7 @@ Speculation is skipped (the caller runs the plain decode) when more requests dec
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -27,7 +28,7 @@ from ..sampling.sampler import Sampler, SampleInput, filtered_probs
 from ..scheduler.finish import FinishChecker
 from ..scheduler.request import Req
 from .acceptance import accept_greedy, accept_sampled
-from .adaptive import DraftLength
+from .adaptive import CostGate, DraftLength
 from .drafts import Drafter, grammar_rows
 
 
@@ -63,6 +64,7 @@ class SpeculativeDecoder:
         self.drafter = drafter
         self.max_k = config.speculative_num_draft_tokens
         self.stats = SpecStats()
+        self.gate = CostGate()
         self._pending: dict[int, _Pending] = {}
 
     # -- the step -------------------------------------------------------------------------
@@ -70,8 +72,9 @@ class SpeculativeDecoder:
     def run(self, reqs: list[Req], slots: torch.Tensor) -> list[list[int]] | None:
         """Draft, verify in one forward; returns each request's run of tokens to append, or
         None when this step should be a plain decode (``slots``: one fresh slot each)."""
-        if len(reqs) > self.config.speculative_max_batch_size:
+        if len(reqs) > self.config.speculative_max_batch_size or (self.config.speculative_cost_gate and not self.gate.allows()):
             return None
+        started = time.perf_counter()
         drafts = self.drafter.draft(reqs, [self._length(r).next(self._cap(r)) for r in reqs])
         if not any(drafts):
             return None
@@ -85,6 +88,9 @@ class SpeculativeDecoder:
             if req.grammar is not None:
                 drafts[i], mask = grammar_rows(req.grammar, drafts[i], vocab)
             masks.append(mask)
+        if not any(drafts):  # the grammar refused every draft: a plain decode step
+            self.kv.allocator.free(extra)
+            return None
         per_req, offset = [], 0
         for req, slot, draft in zip(reqs, slots, drafts):
             per_req.append(torch.cat([slot.view(1), extra[offset : offset + len(draft)]]))
@@ -92,7 +98,13 @@ class SpeculativeDecoder:
         if offset < extra.numel():
             self.kv.allocator.free(extra[offset:])
         logits = self.runner.forward(self._batch(reqs, drafts, per_req))  # [sum(1 + k_i), V]
-        return self._verify(reqs, drafts, per_req, masks, logits)
+        runs = self._verify(reqs, drafts, per_req, masks, logits)
+        self.gate.observe_verify(sum(len(r) for r in runs) / len(reqs), time.perf_counter() - started)
+        return runs
+
+    def observe_decode(self, seconds: float) -> None:
+        """The scheduler's plain decode steps, timed (for the cost gate)."""
+        self.gate.observe_decode(seconds)
 
     def settle(self, req: Req, kept: int) -> None:
         """``kept`` tokens of the request's run were appended: keep their KV, free the rest."""

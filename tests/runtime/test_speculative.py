@@ -16,7 +16,8 @@ PROMPTS = [
     "Story: alpha beta gamma delta river mountain code python engine token cache story light",
 ]
 GREEDY = {"max_new_tokens": 40, "temperature": 0, "ignore_eos": True}
-SPEC = dict(dtype="float32", quantization="none", speculative_algorithm="NGRAM")
+# the cost gate times steps; off here so that the counts asserted do not depend on the machine
+SPEC = dict(dtype="float32", quantization="none", speculative_algorithm="NGRAM", speculative_cost_gate=False)
 
 
 @pytest.fixture(scope="module")

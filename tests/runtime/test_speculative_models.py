@@ -26,7 +26,7 @@ def test_default_model_drafting_for_itself_accepts_everything(real_engine):
     params = {"max_new_tokens": 20, "temperature": 0, "ignore_eos": True}
     expected = [o["output_ids"] for o in real_engine.generate(PROMPTS, params)]
     eng = Engine(dtype="float32", quantization="none", max_total_tokens=2048, speculative_algorithm="STANDALONE",
-                 speculative_num_draft_tokens=4)
+                 speculative_num_draft_tokens=4, speculative_cost_gate=False)
     try:
         got = eng.generate(PROMPTS, params)
         assert [o["output_ids"] for o in got] == expected
@@ -56,7 +56,7 @@ def test_sampling_distribution_unchanged_on_a_tiny_model(tmp_path, default_token
     common = dict(model_path=folder, dtype="float32", max_total_tokens=8192, max_running_requests=64)
     plain = Engine(**common)
     spec = Engine(**common, speculative_algorithm="STANDALONE", speculative_draft_model_path=folder,
-                  speculative_num_draft_tokens=3, speculative_max_batch_size=64)
+                  speculative_num_draft_tokens=3, speculative_max_batch_size=64, speculative_cost_gate=False)
     n, prompt = 240, "a b a b a b a b a b a b"
     try:
         params = [{"max_new_tokens": 4, "temperature": 1.0, "top_k": 4, "seed": i, "ignore_eos": True} for i in range(n)]

@@ -8,7 +8,7 @@ import random
 import torch
 
 from sglike.runtime.speculative.acceptance import accept_greedy, accept_sampled
-from sglike.runtime.speculative.adaptive import DraftLength
+from sglike.runtime.speculative.adaptive import OFF_STEPS, CostGate, DraftLength
 from sglike.runtime.speculative.ngram import ngram_draft, ngram_draft_reference
 
 
@@ -68,13 +68,29 @@ def test_draft_length_adapts_and_pauses():
     d.update(4, 4, max_k=8)
     assert d.k == 6
     d.update(6, 1, max_k=8)
-    assert d.k == 2
-    d.update(2, 0, max_k=8)
-    d.update(1, 0, max_k=8)  # two misses in a row: drafting pauses
+    assert d.k == 4  # half the maximum at least
+    d.update(4, 3, max_k=8)
+    assert d.k == 4
+    d.update(2, 0, max_k=8)  # a miss: drafting pauses, longer after each further miss
     assert d.next(10) == 0 and d.pause > 0
     while d.pause:
         d.next(10)
-    assert d.next(10) == 1
+    assert d.next(10) == 4
+
+
+def test_cost_gate_pauses_speculation_that_does_not_pay():
+    gate = CostGate()
+    gate.observe_decode(0.010)  # 100 tokens/s per request without speculation
+    gate.observe_verify(3.0, 0.020)  # 150 tokens/s with it: keep going
+    assert gate.allows()
+    for _ in range(10):  # 50 tokens/s: the average falls below plain decoding, then it pauses
+        gate.observe_verify(1.0, 0.020)
+        if gate.off:
+            break
+    assert not gate.allows()
+    for _ in range(OFF_STEPS - 1):
+        gate.allows()
+    assert gate.allows()  # then probe again
 
 
 def test_grammar_cuts_a_draft_at_its_first_refusal(default_tokenizer):
