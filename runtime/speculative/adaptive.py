@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MISSES_BEFORE_PAUSE = 1  # verify steps in a row with nothing accepted before drafting pauses
-MAX_PAUSE = 32  # decode steps without drafting, at most
+MAX_PAUSE = 8  # decode steps without drafting, at most (copying may start late)
 
 
 @dataclass

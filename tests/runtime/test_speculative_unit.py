@@ -104,3 +104,21 @@ def test_grammar_cuts_a_draft_at_its_first_refusal(default_tokenizer):
     assert kept == [a, b] and masks.shape == (3, vocab.size)
     assert bool(masks[0, a]) and not bool(masks[0, b]) and bool(masks[1, b]) and bool(masks[2, a])
     assert matcher.advance(a)  # the matcher was left at the start
+
+
+def test_options_on_the_config_and_the_cli():
+    import pytest
+
+    from sglike.cli import build_parser
+    from sglike.runtime.config import EngineConfig
+
+    parser, names = build_parser()
+    args = parser.parse_args(["serve", "--speculative-algorithm", "NGRAM", "--speculative-num-draft-tokens", "5",
+                              "--speculative-ngram-max-match-window-size", "6", "--no-speculative-cost-gate"])
+    config = EngineConfig.from_kwargs(**{n: getattr(args, n) for n in names})
+    assert (config.speculative_algorithm, config.speculative_num_draft_tokens) == ("NGRAM", 5)
+    assert config.speculative_ngram_max_match_window_size == 6 and not config.speculative_cost_gate
+    with pytest.raises(ValueError, match="speculative_algorithm"):
+        EngineConfig(speculative_algorithm="EAGLE")
+    with pytest.raises(ValueError, match="window"):
+        EngineConfig(speculative_ngram_min_match_window_size=4, speculative_ngram_max_match_window_size=2)
