@@ -7,6 +7,7 @@ from typing import Any
 from .attention import check_backend_name
 
 SCHEDULE_POLICIES = ("lpm", "fcfs", "dfs-weight")
+SPECULATIVE_ALGORITHMS = (None, "NGRAM", "STANDALONE")
 QUANTIZATIONS = ("auto", "none", "int8", "int4", "w8a8_int8")
 
 
@@ -32,6 +33,14 @@ class EngineConfig:
     random_seed: int = 0
     grammar_cache_dir: str | None = None  # None: ~/.cache/sglike/grammar
     enable_jump_forward: bool = True
+    # speculative decoding (runtime/speculative/): None (off) | NGRAM | STANDALONE
+    speculative_algorithm: str | None = None
+    speculative_num_draft_tokens: int = 6  # most tokens drafted per request per step
+    speculative_draft_model_path: str | None = None  # STANDALONE drafter; None: the target model itself
+    speculative_ngram_min_match_window_size: int = 3  # shortest suffix NGRAM looks up (shorter ones mislead in prose)
+    speculative_ngram_max_match_window_size: int = 8  # longest suffix (tried first)
+    speculative_max_batch_size: int = 4  # speculate only while at most this many requests decode
+    speculative_cost_gate: bool = True  # pause speculation while it measures slower than plain decode
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16"):
@@ -48,6 +57,11 @@ class EngineConfig:
         check_backend_name(self.attention_backend)
         if self.cuda_graph_max_bs is not None and self.cuda_graph_max_bs < 1:
             raise ValueError("cuda_graph_max_bs must be >= 1")
+        if self.speculative_algorithm not in SPECULATIVE_ALGORITHMS:
+            raise ValueError(f"speculative_algorithm must be one of {SPECULATIVE_ALGORITHMS} (got {self.speculative_algorithm!r})")
+        lo, hi = self.speculative_ngram_min_match_window_size, self.speculative_ngram_max_match_window_size
+        if self.speculative_num_draft_tokens < 1 or lo < 1 or hi < lo:
+            raise ValueError("speculative_num_draft_tokens and the n-gram window sizes must be >= 1 (min <= max)")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EngineConfig":

@@ -11,6 +11,7 @@ from .mem.registry import create_prefix_cache, prefix_cache_name
 from .model_loader.resolve import ModelSource, resolve_model
 from .model_runner import ModelRunner
 from .scheduler.grammar_hook import GrammarHook
+from .speculative.registry import create_drafter
 from .scheduler.scheduler import Scheduler
 
 
@@ -27,7 +28,8 @@ def build_scheduler(config: EngineConfig, source: ModelSource, tokenizer: Any) -
     kv = KVCacheManager(create_prefix_cache(prefix_cache_name(config), runner.allocator))
     eos = eos_token_ids(runner, tokenizer)
     grammar = GrammarHook(config, tokenizer, runner.vocab_size, eos)
-    return Scheduler(config, runner=runner, kv=kv, tokenizer=tokenizer, eos_ids=eos, grammar=grammar)
+    return Scheduler(config, runner=runner, kv=kv, tokenizer=tokenizer, eos_ids=eos, grammar=grammar,
+                     drafter=create_drafter(config, runner))
 
 
 def build(config: EngineConfig) -> tuple[Scheduler, dict[str, Any]]:

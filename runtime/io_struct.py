@@ -82,3 +82,7 @@ class TokenOutput:
     input_top_logprobs: list[list[tuple[float, int]] | None] = field(default_factory=list)
     # number of trailing chars of the decoded text to drop (a matched stop string)
     stop_str: str | None = None
+    # speculative decoding, so far: verify forwards, drafted and accepted draft tokens
+    spec_verify_steps: int = 0
+    spec_draft_tokens: int = 0
+    spec_accepted_tokens: int = 0

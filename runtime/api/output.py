@@ -9,6 +9,17 @@ from .detokenizer import IncrementalDetokenizer
 from .stop import StopChecker, trim
 
 
+def spec_meta(out: TokenOutput) -> dict[str, Any]:
+    """Speculative decoding in ``meta_info``: ``spec_verify_ct`` (SGLang's name: forwards
+    that verified a draft), ``spec_draft_tokens`` and ``spec_accepted_tokens`` (drafted
+    tokens, and those accepted into the output), ``spec_accept_length`` (mean tokens
+    gained per verify forward, the accepted drafts plus the token the forward itself adds)."""
+    steps = out.spec_verify_steps
+    return {"spec_verify_ct": steps, "spec_draft_tokens": out.spec_draft_tokens,
+            "spec_accepted_tokens": out.spec_accepted_tokens,
+            "spec_accept_length": 1.0 + out.spec_accepted_tokens / steps if steps else 0.0}
+
+
 def _triples(pairs: list[tuple[float | None, int]]) -> list[list]:
     return [[lp, tok, None] for lp, tok in pairs]
 
@@ -58,6 +69,8 @@ class OutputAssembler:
             "completion_tokens": out.completion_tokens if out else 0,
             "cached_tokens": out.cached_tokens if out else 0,
         }
+        if out is not None and out.spec_verify_steps:
+            meta.update(spec_meta(out))
         if self.req.return_logprob:
             meta.update(self.logprobs)
         return meta

@@ -28,6 +28,23 @@ class Sampler:
     @torch.inference_mode()
     def sample(self, logits: torch.Tensor, inp: SampleInput) -> torch.Tensor:
         """logits: [N, V] float32 (modified in place). Returns next token ids [N] int64."""
+        self.prepare(logits, inp)
+        greedy = torch.tensor([sp.greedy for sp in inp.params], device=logits.device)
+        out = logits.argmax(dim=-1)
+        if bool(greedy.all()):
+            return out
+        sampled_rows = (~greedy).nonzero().squeeze(1)
+        sub = logits[sampled_rows]
+        params = [inp.params[i] for i in sampled_rows.tolist()]
+        probs = filtered_probs(sub, params)
+        noise = self._exponential_noise(probs.shape, [inp.generators[i] for i in sampled_rows.tolist()]).to(probs.device)
+        out[sampled_rows] = (probs / noise).argmax(dim=-1)
+        return out
+
+    @torch.inference_mode()
+    def prepare(self, logits: torch.Tensor, inp: SampleInput) -> None:
+        """In place on logits [N, V]: penalties, logit bias, banned tokens, grammar masks
+        (everything before the choice; speculative verification shares it)."""
         pen_rows = [i for i, sp in enumerate(inp.params) if needs_penalties(sp)]
         if pen_rows:
             apply_penalties(
@@ -39,17 +56,6 @@ class Sampler:
                 logits[row, banned] = float("-inf")
         if inp.vocab_mask is not None:
             logits.masked_fill_(~inp.vocab_mask, float("-inf"))
-        greedy = torch.tensor([sp.greedy for sp in inp.params], device=logits.device)
-        out = logits.argmax(dim=-1)
-        if bool(greedy.all()):
-            return out
-        sampled_rows = (~greedy).nonzero().squeeze(1)
-        sub = logits[sampled_rows]
-        params = [inp.params[i] for i in sampled_rows.tolist()]
-        probs = _filtered_probs(sub, params)
-        noise = self._exponential_noise(probs.shape, [inp.generators[i] for i in sampled_rows.tolist()]).to(probs.device)
-        out[sampled_rows] = (probs / noise).argmax(dim=-1)
-        return out
 
     def _exponential_noise(self, shape: torch.Size, generators: list[torch.Generator | None]) -> torch.Tensor:
         """Exp(1) noise: argmax(p / E) draws from p. Seeded rows use their own generator so
@@ -72,7 +78,7 @@ def _add_logit_bias(logits: torch.Tensor, params: list[SamplingParams]) -> None:
             logits[row, ids] += torch.tensor(list(bias.values()), dtype=logits.dtype, device=logits.device)
 
 
-def _filtered_probs(logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
+def filtered_probs(logits: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
     """Temperature, then top-k, top-p and min-p filtering; returns renormalized-free probs
     (zeros where filtered; argmax(p / E) does not need normalization)."""
     temps = torch.tensor([max(sp.temperature, 1e-5) for sp in params], device=logits.device)

@@ -55,6 +55,7 @@ class Admission:
         self.waiting: list[Req] = []
         self.running: list[Req] = []
         self.new_token_ratio = INIT_NEW_TOKEN_RATIO
+        self.on_leave: Callable[[Req], None] | None = None  # told of every request that leaves
 
     def schedule(self) -> ScheduledBatch | None:
         plans = self._schedule_extend()
@@ -173,6 +174,8 @@ class Admission:
         self.table.free(req.row)
         req.row, req.kv_len, req.owned_from, req.cache_handle, req.decoding = None, 0, 0, None, False
         self.running.remove(req)
+        if self.on_leave is not None:
+            self.on_leave(req)
 
     def requeue(self, req: Req) -> None:
         self.leave(req)

@@ -11,9 +11,10 @@ class FinishChecker:
         self.tokenizer = tokenizer
         self.eos_ids = eos_ids
 
-    def banned_tokens(self, req: Req) -> list[int]:
-        """Tokens that may not end the output yet (before ``min_new_tokens``)."""
-        if len(req.output_ids) >= req.sp.min_new_tokens:
+    def banned_tokens(self, req: Req, ahead: int = 0) -> list[int]:
+        """Tokens that may not end the output yet (before ``min_new_tokens``), for the token
+        ``ahead`` positions after the next one (speculative verification)."""
+        if len(req.output_ids) + ahead >= req.sp.min_new_tokens:
             return []
         ids = set(req.sp.stop_token_ids)
         if not req.sp.ignore_eos:

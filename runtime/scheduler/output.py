@@ -13,6 +13,8 @@ from .jump_forward import may_jump_forward, try_jump_forward
 from .request import Req, ReqState
 from .stats import SchedulerStats
 
+Settle = Callable[[Req, int], None]
+
 
 class OutputProcessor:
     def __init__(self, config: EngineConfig, finish: FinishChecker, grammar: GrammarHook, tokenizer: Any,
@@ -24,16 +26,33 @@ class OutputProcessor:
 
     def process(self, reqs: list[Req], next_ids: list[int]) -> None:
         """Each request got one sampled token."""
-        for req, token in zip(reqs, next_ids):
-            req.output_ids.append(token)
-            self.stats.generated_tokens += 1
-            self.grammar.advance(req, token)
-            reason = self.checker.check(req)
-            if reason is None and may_jump_forward(req, self.config):
-                jumped = try_jump_forward(req, self.tokenizer, self.special_ids)
-                if jumped:
-                    self.stats.jump_forward_tokens += jumped
-                    reason = self.checker.check(req)
+        self.process_runs(reqs, [[t] for t in next_ids])
+
+    def process_runs(self, reqs: list[Req], runs: list[list[int]], settle: Settle | None = None) -> None:
+        """Each request got a run of tokens (speculative decoding: accepted drafts and the
+        token after them). They are appended one at a time, each checked like a sampled
+        token; the run stops at the first that finishes the request or after which the
+        grammar forces text (jump-forward happens there, as plain decoding would do it).
+        ``settle(req, kept)`` hears how many run tokens were appended, before the request
+        completes."""
+        for req, run in zip(reqs, runs):
+            reason, kept = None, 0
+            for token in run:
+                req.output_ids.append(token)
+                kept += 1
+                self.stats.generated_tokens += 1
+                self.grammar.advance(req, token)
+                reason = self.checker.check(req)
+                if reason is None and may_jump_forward(req, self.config):
+                    jumped = try_jump_forward(req, self.tokenizer, self.special_ids)
+                    if jumped:
+                        self.stats.jump_forward_tokens += jumped
+                        reason = self.checker.check(req)
+                        break
+                if reason is not None:
+                    break
+            if settle is not None:
+                settle(req, kept)
             if reason is not None:
                 self.complete(req, reason)
             else:

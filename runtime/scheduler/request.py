@@ -40,6 +40,11 @@ class Req:
     jump_forward_tokens: int = 0  # output tokens appended by jump-forward
     start_jump_checked: bool = False  # the grammar's forced start was looked for
     finish_reason: FinishReason | None = None
+    # speculative decoding: the draft-length state (speculative.adaptive) and counters
+    spec: Any = None
+    spec_verify_steps: int = 0  # forwards that verified a draft of this request
+    spec_draft_tokens: int = 0  # tokens drafted
+    spec_accepted_tokens: int = 0  # drafted tokens accepted (kept in the output)
     reported_len: int = 0  # output tokens already sent out
     generator: torch.Generator | None = None
     grammar: Any = None  # a GrammarMatcher, when constrained
@@ -117,6 +122,9 @@ class Req:
             input_token_logprobs=self.in_logprobs,
             input_top_logprobs=self.in_top_logprobs,
             stop_str=reason.matched if reason and isinstance(reason.matched, str) else None,
+            spec_verify_steps=self.spec_verify_steps,
+            spec_draft_tokens=self.spec_draft_tokens,
+            spec_accepted_tokens=self.spec_accepted_tokens,
         )
         self.reported_len = len(self.output_ids)
         self.out_logprobs, self.out_top_logprobs, self.in_logprobs, self.in_top_logprobs = [], [], [], []

@@ -8,6 +8,7 @@ EOS ids, grammar hook); ``engine_core.build_scheduler`` assembles them from a co
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..mem.cache_manager import KVCacheManager
 from ..model_runner import ModelRunner
 from ..sampling.logprobs import token_logprobs
 from ..sampling.sampler import Sampler, SampleInput
+from ..speculative.decoder import SpeculativeDecoder
+from ..speculative.drafts import Drafter
 from .admission import Admission, ScheduledBatch
 from .batch_builder import build_decode, build_extend
 from .finish import FinishChecker
@@ -35,12 +38,14 @@ class Forwarded:
     """A forward's result: the requests that sample now and their logit rows [N, V]."""
 
     reqs: list[Req]
-    logits: torch.Tensor
+    logits: torch.Tensor | None
+    runs: list[list[int]] | None = None  # speculative step: the tokens each request appends
 
 
 class Scheduler:
     def __init__(self, config: EngineConfig, *, runner: ModelRunner, kv: KVCacheManager, tokenizer: Any,
-                 eos_ids: set[int], grammar: GrammarHook) -> None:
+                 eos_ids: set[int], grammar: GrammarHook, drafter: Drafter | None = None) -> None:
+        """``drafter``: speculative decoding's draft source (None: off)."""
         self.config, self.runner, self.kv, self.tokenizer, self.grammar = config, runner, kv, tokenizer, grammar
         self.device = runner.device
         self.table = runner.req_table
@@ -55,6 +60,9 @@ class Scheduler:
         self.admission = Admission(config, kv, self.table, grammar, tokenizer, POLICIES[policy], self.stats,
                                    finish=self.output.finish)
         self._arrivals = 0
+        self.spec = SpeculativeDecoder(config, runner, kv, self.sampler, self.finish, drafter) if drafter else None
+        if self.spec is not None:
+            self.admission.on_leave = self.spec.drafter.release
 
     # -- public API -----------------------------------------------------------------------
 
@@ -108,7 +116,9 @@ class Scheduler:
         batch = self.schedule()
         if batch is not None:
             forwarded = self.run(batch)
-            if forwarded.reqs:
+            if forwarded.runs is not None:
+                self.output.process_runs(forwarded.reqs, forwarded.runs, self.spec.settle)
+            elif forwarded.reqs:
                 next_ids = self.sample(forwarded)
                 self.postprocess(forwarded.reqs, next_ids)
         return self.output.take()
@@ -121,8 +131,15 @@ class Scheduler:
     def run(self, batch: ScheduledBatch) -> Forwarded:
         """The forward pass, and the KV bookkeeping it implies."""
         if batch.decode:
+            runs = self.spec.run(batch.decode, batch.decode_slots) if self.spec is not None else None
+            if runs is not None:  # drafts verified in one extend forward
+                self.stats.decode_steps += 1
+                return Forwarded(batch.decode, None, runs)
+            started = time.perf_counter()
             fb = build_decode(batch.decode, batch.decode_slots, self.table.table, self.device)
             logits = self.runner.forward(fb)
+            if self.spec is not None and len(batch.decode) <= self.config.speculative_max_batch_size:
+                self.spec.observe_decode(time.perf_counter() - started)
             for req in batch.decode:
                 req.kv_len += 1
             self.stats.decode_steps += 1
@@ -183,4 +200,6 @@ class Scheduler:
             kv_cached_tokens=self.kv.cache.cached_size(),
             kv_evictable_tokens=self.kv.cache.evictable_size(),
             cascade_decode_steps=getattr(self.runner.attn, "cascade_steps", 0),
+            speculative_algorithm=self.config.speculative_algorithm,
+            **(self.spec.stats.snapshot() if self.spec is not None else {}),
         )

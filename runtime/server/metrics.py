@@ -26,6 +26,7 @@ SGLANG_NAMES: dict[str, tuple[str, ...]] = {
     "kv_total": ("sglang:max_total_num_tokens",),
     "kv_usage": ("sglang:token_usage",),
     "cache_hit_rate": ("sglang:cache_hit_rate",),
+    "spec_accept_length": ("sglang:spec_accept_length",),
     "ttft": ("sglang:time_to_first_token_seconds",),
     "itl": ("sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds"),
     "e2e": ("sglang:e2e_request_latency_seconds",),
@@ -50,6 +51,10 @@ class ServerMetrics:
         self.kv_total = Gauge("sglike_kv_total_tokens", "KV pool capacity in tokens", registry=r)
         self.kv_usage = Gauge("sglike_kv_usage_ratio", "Fraction of the KV pool in use", registry=r)
         self.cache_hit_rate = Gauge("sglike_cache_hit_rate", "Prefix cache hit rate", registry=r)
+        self.spec_accept_rate = Gauge("sglike_spec_accept_rate", "Speculative decoding: drafted tokens accepted / drafted",
+                                      registry=r)
+        self.spec_accept_length = Gauge("sglike_spec_accept_length",
+                                        "Speculative decoding: mean tokens gained per verify forward", registry=r)
         self.ttft = Histogram("sglike_time_to_first_token_seconds", "Time to first token",
                               buckets=_LATENCY_BUCKETS, registry=r)
         self.itl = Histogram("sglike_inter_token_latency_seconds", "Time between output tokens",
@@ -67,6 +72,8 @@ class ServerMetrics:
         self.kv_total.set(total)
         self.kv_usage.set(used / total if total else 0.0)
         self.cache_hit_rate.set(stats.get("cache_hit_rate", 0.0))
+        self.spec_accept_rate.set(stats.get("spec_accept_rate", 0.0))
+        self.spec_accept_length.set(stats.get("spec_accept_length", 0.0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

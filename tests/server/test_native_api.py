@@ -70,7 +70,7 @@ def test_info_health_flush_metrics(real_server):
         metrics = httpx.get(f"{real_server.url}/metrics").text  # open without the key
     for name in ("sglike_requests_total", "sglike_prompt_tokens_total", "sglike_generation_tokens_total",
                  "sglike_num_running_requests", "sglike_num_queued_requests", "sglike_kv_usage_ratio",
-                 "sglike_cache_hit_rate", "sglike_time_to_first_token_seconds_bucket",
+                 "sglike_cache_hit_rate", "sglike_spec_accept_length", "sglike_time_to_first_token_seconds_bucket",
                  "sglike_inter_token_latency_seconds_bucket", "sglike_e2e_request_latency_seconds_bucket"):
         assert name in metrics, name
 

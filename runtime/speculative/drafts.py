@@ -1,0 +1,58 @@
+"""Drafters (where draft tokens come from) and the grammar check of a draft.
+
+A drafter proposes up to ``lengths[i]`` tokens for each decoding request; ``settle`` says
+how many tokens of the request now have KV in the target (a draft model rolls its own KV
+back to match); ``release`` drops what it keeps for requests that left.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+
+from ..config import EngineConfig
+from ..scheduler.request import Req
+from .ngram import ngram_draft
+
+
+class Drafter(Protocol):
+    def draft(self, reqs: list[Req], lengths: list[int]) -> list[list[int]]: ...
+
+    def settle(self, req: Req) -> None: ...
+
+    def release(self, req: Req) -> None: ...
+
+
+class NgramDrafter:
+    """NGRAM: suffix lookup in the request's own prompt + output (``ngram.py``)."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.min_window = config.speculative_ngram_min_match_window_size
+        self.max_window = config.speculative_ngram_max_match_window_size
+
+    def draft(self, reqs: list[Req], lengths: list[int]) -> list[list[int]]:
+        return [ngram_draft(r.all_ids, k, self.min_window, self.max_window) if k > 0 else [] for r, k in zip(reqs, lengths)]
+
+    def settle(self, req: Req) -> None:
+        pass
+
+    def release(self, req: Req) -> None:
+        pass
+
+
+def grammar_rows(matcher: Any, draft: list[int], vocab: int) -> tuple[list[int], torch.Tensor]:
+    """Cut ``draft`` at its first token the grammar does not allow; returns the kept draft
+    and the masks [len(kept) + 1, V] (True = allowed) of every position verified. The
+    matcher is left where it was."""
+    masks = torch.ones((len(draft) + 1, vocab), dtype=torch.bool)
+    kept = 0
+    for t in draft:
+        matcher.fill_mask(masks[kept])
+        if not bool(masks[kept, t]) or not matcher.advance(t):
+            break
+        kept += 1
+    else:
+        matcher.fill_mask(masks[kept])
+    if kept:
+        matcher.rollback(kept)
+    return draft[:kept], masks[: kept + 1]

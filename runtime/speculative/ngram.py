@@ -1,0 +1,35 @@
+"""NGRAM drafting (prompt lookup): continue the text the way it went the last time the
+same suffix occurred in the request's own prompt + output. No second model."""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def ngram_draft(tokens: list[int], k: int, min_window: int, max_window: int) -> list[int]:
+    """Up to ``k`` tokens that followed the most recent earlier occurrence of the longest
+    suffix of ``tokens`` (``max_window`` down to ``min_window`` tokens) that occurred before."""
+    n_tok = len(tokens)
+    if k <= 0 or n_tok < min_window + 1:
+        return []
+    arr = np.asarray(tokens, dtype=np.int64)  # [L]
+    for n in range(min(max_window, n_tok - 1), min_window - 1, -1):
+        suffix = arr[-n:]
+        windows = sliding_window_view(arr[:-1], n)  # [L - n, n]: every window that has a successor
+        hits = np.flatnonzero((windows == suffix).all(axis=1))
+        if hits.size:
+            start = int(hits[-1]) + n  # the token after the most recent match
+            return arr[start : start + k].tolist()
+    return []
+
+
+def ngram_draft_reference(tokens: list[int], k: int, min_window: int, max_window: int) -> list[int]:
+    """The plain twin of ``ngram_draft`` (pure Python loops), for the parity test."""
+    if k <= 0:
+        return []
+    for n in range(min(max_window, len(tokens) - 1), min_window - 1, -1):
+        suffix = tokens[-n:]
+        for i in range(len(tokens) - n - 1, -1, -1):
+            if tokens[i : i + n] == suffix:
+                return tokens[i + n : i + n + k]
+    return []
