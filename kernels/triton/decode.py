@@ -74,6 +74,7 @@ def _merge_kernel(OutP, LseP, Out, num_parts, stride_ob, stride_oh, stride_os, s
     peak = tl.max(lse, 0)  # finite: every request has at least one key
     w = tl.exp2(lse - peak)  # 0 for empty parts
     o = tl.load(OutP + b * stride_ob + h * stride_oh + parts[:, None] * stride_os + d[None, :], mask=pmask[:, None], other=0.0)
+    o = tl.where(w[:, None] > 0, o, 0.0)  # an empty part's output is never written: 0 * NaN is NaN
     out = tl.sum(o * w[:, None], 0) / tl.sum(w, 0)
     tl.store(Out + b * stride_b + h * stride_h + d, out.to(Out.dtype.element_ty))
 

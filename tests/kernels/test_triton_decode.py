@@ -94,3 +94,17 @@ def test_cascade_decode_shared_system_prompt(pools) -> None:
     assert plan.suffix_starts.tolist() == [200] * 5 + [0]
     out = cascade_decode(q, k_buf, v_buf, table, req_rows, torch.tensor(lens, device=pools.device), plan, 0.125, 3)
     torch.testing.assert_close(out, reference(q, k_buf, v_buf, table, req_rows, lens), **tol(torch.float32))
+
+
+def test_merge_ignores_what_empty_parts_hold(pools) -> None:
+    """An empty part (lse -inf) is never written, so its buffer holds whatever memory held,
+    NaN included; the merge must weigh it 0 without touching the value."""
+    from sglike.kernels.triton.decode import merge_partials
+
+    device = pools.device
+    out_p = torch.randn(3, 2, 4, 64, device=device)
+    lse_p = torch.randn(3, 2, 4, device=device)
+    out_p[:, :, 1:] = float("nan")
+    lse_p[:, :, 1:] = float("-inf")
+    merged = merge_partials(out_p, lse_p, torch.empty(3, 2, 64, device=device))
+    torch.testing.assert_close(merged, out_p[:, :, 0])
