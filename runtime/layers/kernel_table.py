@@ -16,18 +16,23 @@ KERNELS: dict[str, Kernel] = {k.name: k for k in TORCH_KERNELS + EXT_KERNELS}
 # the kernel each method falls back to when the table's choice does not take a layer
 FALLBACK = {"float": "f.linear", "int4": "int4_dequant_gemm", "int8": "int8_dequant_gemm"}
 
-_AVX512 = {
-    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
-    ("int4", "decode"): "int4pack_cpu", ("int4", "prefill"): "int4pack_cpu",
-    ("int8", "decode"): "int8pack", ("int8", "prefill"): "int8_dequant_gemm",
-    ("w8a8_int8", "decode"): "fbgemm_w8a8", ("w8a8_int8", "prefill"): "fbgemm_w8a8",
-}
 # AVX2 (measured): torch's int4pack/int8pack CPU kernels run 5-60x slower than float32 here,
 # so weight-only methods run sglike's AVX2 GEMMs for decode and dequantized tiles for prefill.
 _AVX2 = {
-    **_AVX512,
+    ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
     ("int4", "decode"): "sglike_q4_gemv", ("int4", "prefill"): "sglike_q4_tiled",
     ("int8", "decode"): "sglike_q8_gemv", ("int8", "prefill"): "sglike_q8_tiled",
+    ("w8a8_int8", "decode"): "fbgemm_w8a8", ("w8a8_int8", "prefill"): "fbgemm_w8a8",
+}
+# AVX512-VNNI (measured on Zen 4 with AVX512-BF16, bench_decode.py / bench_linear.py): torch's
+# int4pack ran 20x slower than sglike's VNNI GEMMs (vpdpbusd over 16-row groups), which run
+# 2.3-3.4x faster than its AVX2 ones at decode sizes and 1.0-2.5x faster than dequantized
+# tiles + float32 GEMM at prefill sizes, so they take both phases. AVX-512 without VNNI
+# takes the AVX2 rows.
+_VNNI = {
+    **_AVX2,
+    ("int4", "decode"): "sglike_vnni_q4_gemm", ("int4", "prefill"): "sglike_vnni_q4_gemm",
+    ("int8", "decode"): "sglike_vnni_q8_gemm", ("int8", "prefill"): "sglike_vnni_q8_gemm",
 }
 _PORTABLE = {  # no fbgemm: w8a8 is missing on purpose (a clear error, not a slow path)
     ("float", "decode"): "f.linear", ("float", "prefill"): "f.linear",
@@ -36,7 +41,7 @@ _PORTABLE = {  # no fbgemm: w8a8 is missing on purpose (a clear error, not a slo
 }
 KERNEL_TABLE: dict[tuple[str, str, str], str] = {
     (method, isa, phase): kernel
-    for isa, table in {"amx": _AVX512, "avx512_bf16": _AVX512, "avx512": _AVX512, "avx2": _AVX2,
+    for isa, table in {"amx": _VNNI, "avx512_bf16": _VNNI, "avx512_vnni": _VNNI, "avx512": _AVX2, "avx2": _AVX2,
                        "generic": _PORTABLE, "cuda": _PORTABLE}.items()
     for (method, phase), kernel in table.items()
 }

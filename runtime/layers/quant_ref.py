@@ -7,12 +7,18 @@ import torch
 GROUP = 32  # int4 group size (GGUF's block size)
 
 
+def _fp16(t: torch.Tensor) -> torch.Tensor:
+    """Rounded to the nearest fp16 value (kept as float32), as GGUF stores block scales."""
+    return t.half().float()
+
+
 def quantize_int4(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Asymmetric, group-wise (Q4_1-style): w [N, K] -> (q uint8 [N, K] in 0..15, scale, min [N, K/g])."""
+    """Asymmetric, group-wise (Q4_1-style, fp16 scale and min): w [N, K] -> (q uint8 [N, K]
+    in 0..15, scale, min [N, K/g])."""
     n, k = w.shape
     wg = w.float().reshape(n, k // group, group)
-    lo, hi = wg.amin(-1), wg.amax(-1)
-    scale = (hi - lo) / 15
+    lo, hi = _fp16(wg.amin(-1)), wg.amax(-1)
+    scale = _fp16((hi - lo) / 15)
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
     q = ((wg - lo[..., None]) / safe[..., None]).round().clamp(0, 15)
     return q.to(torch.uint8).reshape(n, k), scale, lo
@@ -27,11 +33,13 @@ def dequantize_int4(q: torch.Tensor, scale: torch.Tensor, mn: torch.Tensor) -> t
 
 
 def quantize_int8(w: torch.Tensor, group: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric: w [N, K] -> (q int8 [N, K], scale [N, K/g]); group None is per output channel."""
+    """Symmetric: w [N, K] -> (q int8 [N, K], scale [N, K/g]); group None is per output
+    channel (float32 scales), a group (Q8_0-style) has fp16 scales."""
     n, k = w.shape
     g = k if group is None else group
     wg = w.float().reshape(n, k // g, g)
     scale = wg.abs().amax(-1) / 127
+    scale = scale if group is None else _fp16(scale)
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
     q = (wg / safe[..., None]).round().clamp(-127, 127).to(torch.int8)
     return q.reshape(n, k), scale

@@ -8,6 +8,8 @@ from torch import nn
 from ..platform import Platform
 from .linear import LinearBase
 from .linear_method import LinearMethod
+from sglike.kernels import cpu
+
 from .quant_ref import dequantize_int8
 
 EMBED_METHODS = ("float", "int8")  # storage an embedding row can be read from
@@ -23,12 +25,14 @@ class VocabEmbedding(LinearBase):
 
     def process_weights_after_loading(self, platform: Platform, device: torch.device) -> None:
         super().process_weights_after_loading(platform, device)
-        if self.method.name == "int8":
-            self.rows = self.storage["int8"]  # int8pack and the dequant kernel share it
+        if self.method.name == "int8":  # the rows of whichever storage the kernels share
+            self.rows = self.storage.get("int8") or self.storage["vnni_q8"]
 
     def embed(self, ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.method.name == "float":
             return nn.functional.embedding(ids, self.weight)
+        if "packed" in self.rows:  # VNNI layout: 16-row groups
+            return cpu.vnni_dequant_rows(self.rows["packed"], False, ids).to(dtype)  # [T, H]
         return dequantize_int8(self.rows["q"][ids], self.rows["scale"][ids]).to(dtype)  # [T, H]
 
 

@@ -2,7 +2,7 @@
 
 ``auto`` keeps a GGUF's own format where this ISA has a kernel for it that is faster than
 float32 (``AUTO_METHOD``); elsewhere it dequantizes to the model dtype like ``none``.
-On AVX2 that kernel is sglike's C++ extension, so ``auto`` keeps the blocks there only
+On x86 those kernels are sglike's C++ extension, so ``auto`` keeps the blocks there only
 when the extension is built (``Platform.cpu_kernels``).
 """
 from __future__ import annotations
@@ -13,13 +13,13 @@ from ..layers.kernel_table import KERNEL_TABLE
 from ..platform import Platform
 
 # (isa, GGML type) -> method for `auto`; a type that is not listed loads as float.
-# On AVX2 no torch kernel computes weight-only int4/int8 faster than float32 (measured,
-# benchmarks/bench_linear.py); sglike's own AVX2 GEMMs do (bench_decode.py).
+# On AVX2 and AVX-512 (Zen 4) no torch kernel computes weight-only int4/int8 faster than
+# float32 (measured, benchmarks/bench_linear.py); sglike's own AVX2 / VNNI GEMMs do.
 _FAST_WEIGHT_ONLY = {"Q4_0": "int4", "Q4_1": "int4", "Q8_0": "int8"}  # blocks kept exactly
 AUTO_METHOD: dict[tuple[str, str], str] = {
-    (isa, qtype): method for isa in ("amx", "avx512_bf16", "avx512", "avx2") for qtype, method in _FAST_WEIGHT_ONLY.items()
+    (isa, qtype): method for isa in ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2") for qtype, method in _FAST_WEIGHT_ONLY.items()
 }
-NEEDS_EXTENSION = {"avx2"}  # ISAs whose `auto` kernels are sglike's C++ extension
+NEEDS_EXTENSION = {"amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2"}  # `auto` kernels: sglike's C++ extension
 # quantization -> (decoder linears, embedding, lm_head)
 EXPLICIT: dict[str, tuple[str, str, str]] = {
     "none": ("float", "float", "float"),

@@ -1,0 +1,248 @@
+// GEMMs over GGUF-style int4/int8 blocks repacked for AVX512-VNNI (vpdpbusd), 16 output rows
+// interleaved, so one 512-bit register holds a 4-weight slice of 16 rows and every lane
+// accumulates its own row: no horizontal sums, and the per-block scales of 16 rows are one
+// vector load. Chosen at run time on CPUs with AVX512-VNNI (Cascade Lake and newer Xeons,
+// AMD Zen 4); the scalar path over the same layout is its plain twin.
+//
+// Packed layout (built in Python, sglike/kernels/cpu/vnni.py): uint8 [G, K/32, REC], one
+// record per (group of 16 rows, 32-weight block):
+//   int4 (REC 320): 4 chunks of 64 bytes, chunk c byte 4r+t holds row r's weight 8c+t in its
+//                   low nibble and weight 8c+4+t in its high nibble; then 16 fp16 scales d and
+//                   16 fp16 mins m (w = d*q + m; Q4_0 has m = -8d)
+//   int8 (REC 576): 8 chunks of 64 bytes, chunk j byte 4r+t holds row r's weight 4j+t (int8);
+//                   then 16 fp16 scales d (w = d*q) and the 16 rows' sums of q (int16)
+// Activations are rounded per row and 32-block to int16 (relative error ~1.5e-5 of the
+// block's largest value) and split as x = 256*hi + lo (hi in -128..127, lo in 0..255), so two
+// vpdpbusd (unsigned x signed bytes) give the exact integer dot product: int4 weights are
+// both, so w*hi takes them as the unsigned side and lo*w as the signed one; int8 weights are
+// signed, so hi enters as hi+128 and the row sums take the 128 back out.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include "ops.h"
+#include <immintrin.h>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kBlock = 32, kRows = 16;
+constexpr int64_t kRecQ4 = 320, kRecQ8 = 576;
+
+inline int64_t record_bytes(bool q4) { return q4 ? kRecQ4 : kRecQ8; }
+
+inline float half_to_float(uint16_t h) {
+  return c10::detail::fp16_ieee_to_fp32_value(h);
+}
+
+// row r's weight j (0..31) of a block record, as the integer q (int4: 0..15; int8: -128..127)
+inline int weight_at(const uint8_t* rec, bool q4, int r, int j) {
+  if (q4) {
+    const int c = j / 8, within = j % 8;
+    const uint8_t byte = rec[c * 64 + 4 * r + (within % 4)];
+    return within < 4 ? (byte & 0x0F) : (byte >> 4);
+  }
+  return int(int8_t(rec[(j / 4) * 64 + 4 * r + j % 4]));
+}
+
+inline const uint16_t* scales_of(const uint8_t* rec, bool q4) { return reinterpret_cast<const uint16_t*>(rec + (q4 ? 256 : 512)); }
+inline const uint16_t* mins_of(const uint8_t* rec) { return reinterpret_cast<const uint16_t*>(rec + 288); }
+inline const int16_t* row_sums_of(const uint8_t* rec) { return reinterpret_cast<const int16_t*>(rec + 544); }
+
+// ---- scalar twin: float32 from the dequantized weights ------------------------------------
+void groups_scalar(const float* x, int64_t m_rows, int64_t k, const uint8_t* packed, bool q4, float* y, int64_t n,
+                   int64_t g0, int64_t g1) {
+  const int64_t nb = k / kBlock, rec = record_bytes(q4);
+  std::vector<float> w(kRows * kBlock);
+  for (int64_t g = g0; g < g1; ++g) {
+    std::vector<double> acc(m_rows * kRows, 0.0);
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* r8 = packed + (g * nb + b) * rec;
+      for (int r = 0; r < kRows; ++r) {
+        const float d = half_to_float(scales_of(r8, q4)[r]), mn = q4 ? half_to_float(mins_of(r8)[r]) : 0.f;
+        for (int j = 0; j < kBlock; ++j) w[r * kBlock + j] = d * float(weight_at(r8, q4, r, j)) + mn;
+      }
+      for (int64_t m = 0; m < m_rows; ++m)
+        for (int r = 0; r < kRows; ++r)
+          for (int j = 0; j < kBlock; ++j) acc[m * kRows + r] += double(w[r * kBlock + j]) * x[m * k + b * kBlock + j];
+    }
+    for (int64_t m = 0; m < m_rows; ++m)
+      for (int r = 0; r < kRows && g * kRows + r < n; ++r) y[m * n + g * kRows + r] = float(acc[m * kRows + r]);
+  }
+}
+
+// ---- activations: int16 per row and block, split into hi/lo bytes --------------------------
+struct SplitX {
+  std::vector<uint8_t> hi, lo;  // [M, K]: hi as int8 (int4 weights) or hi + 128 as uint8 (int8 weights); lo 0..255
+  std::vector<float> scale;     // [M, K/32]
+  std::vector<float> sum;       // [M, K/32]: float sum of the block (int4's min term)
+};
+
+SplitX split_x(const float* x, int64_t m_rows, int64_t k, bool q4) {
+  const int64_t nb = k / kBlock;
+  SplitX s{std::vector<uint8_t>(m_rows * k), std::vector<uint8_t>(m_rows * k), std::vector<float>(m_rows * nb), std::vector<float>(m_rows * nb)};
+  const int bias = q4 ? 0 : 128;
+  for (int64_t i = 0; i < m_rows * nb; ++i) {
+    const float* xb = x + i * kBlock;
+    float amax = 0.f, sum = 0.f;
+    for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(xb[j])), sum += xb[j];
+    const float inv = amax > 0.f ? 32767.f / amax : 0.f;
+    for (int j = 0; j < kBlock; ++j) {
+      const int32_t v = int32_t(std::nearbyint(xb[j] * inv));  // -32767..32767
+      s.hi[i * kBlock + j] = uint8_t((v >> 8) + bias);          // floor(v / 256)
+      s.lo[i * kBlock + j] = uint8_t(v & 255);
+    }
+    s.scale[i] = amax / 32767.f;
+    s.sum[i] = sum;
+  }
+  return s;
+}
+
+// ---- AVX512-VNNI -------------------------------------------------------------------------
+#define SGLIKE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+
+SGLIKE_VNNI inline __m512i bcast4(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// The 8 weight registers of one record: register j holds weights 4j..4j+3 of the 16 rows
+// (int4: unsigned 0..15, valid as either side of vpdpbusd; int8: signed).
+template <bool Q4>
+SGLIKE_VNNI inline void load_weights(const uint8_t* rec, __m512i (&w)[8]) {
+  if (Q4) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    for (int c = 0; c < 4; ++c) {
+      const __m512i v = _mm512_loadu_si512(rec + c * 64);
+      w[2 * c] = _mm512_and_si512(v, low);
+      w[2 * c + 1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+    }
+  } else {
+    for (int j = 0; j < 8; ++j) w[j] = _mm512_loadu_si512(rec + j * 64);
+  }
+}
+
+// MT activation rows (from m0) against one group of 16 weight rows, into y[m, g*16 .. +16]
+template <int MT, bool Q4>
+SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint8_t* grp, float* y, int64_t ldy,
+                            __mmask16 keep) {
+  constexpr int64_t rec = Q4 ? kRecQ4 : kRecQ8;
+  __m512 acc[MT];
+  for (int m = 0; m < MT; ++m) acc[m] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* r8 = grp + b * rec;
+    __m512i w[8];
+    load_weights<Q4>(r8, w);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales_of(r8, Q4))));
+    const __m512 mn = Q4 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins_of(r8)))) : d;
+    // int8: 256 * 128 * (row sums of q), the bias of hi + 128
+    const __m512i bias = Q4 ? _mm512_setzero_si512()
+                            : _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sums_of(r8)))), 15);
+    for (int m = 0; m < MT; ++m) {
+      const int64_t row = (m0 + m) * nb + b;
+      const uint8_t *hi = xs.hi.data() + row * kBlock, *lo = xs.lo.data() + row * kBlock;
+      // two chains each for hi and lo (even / odd slices): independent dependency chains
+      __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;
+      for (int j = 0; j < 8; j += 2) {
+        h0 = Q4 ? _mm512_dpbusd_epi32(h0, w[j], bcast4(hi + 4 * j)) : _mm512_dpbusd_epi32(h0, bcast4(hi + 4 * j), w[j]);
+        l0 = _mm512_dpbusd_epi32(l0, bcast4(lo + 4 * j), w[j]);
+        h1 = Q4 ? _mm512_dpbusd_epi32(h1, w[j + 1], bcast4(hi + 4 * j + 4)) : _mm512_dpbusd_epi32(h1, bcast4(hi + 4 * j + 4), w[j + 1]);
+        l1 = _mm512_dpbusd_epi32(l1, bcast4(lo + 4 * j + 4), w[j + 1]);
+      }
+      __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1));
+      if (!Q4) dot = _mm512_sub_epi32(dot, bias);
+      acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(xs.scale[row])), acc[m]);
+      if (Q4) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(xs.sum[row]), acc[m]);
+    }
+  }
+  for (int m = 0; m < MT; ++m) _mm512_mask_storeu_ps(y + m * ldy, keep, acc[m]);
+}
+
+// groups [g0, g1) against every activation row; rows go in chunks of kChunk so a chunk's
+// split activations stay in cache while the groups stream past (prefill-sized M)
+template <bool Q4>
+SGLIKE_VNNI void groups_vnni(const SplitX& xs, int64_t m_rows, int64_t k, const uint8_t* packed, float* y, int64_t n,
+                             int64_t g0, int64_t g1) {
+  constexpr int64_t kChunk = 64;
+  const int64_t nb = k / kBlock, rec = record_bytes(Q4);
+  for (int64_t c0 = 0; c0 < m_rows; c0 += kChunk) {
+    const int64_t c1 = std::min(m_rows, c0 + kChunk);
+    for (int64_t g = g0; g < g1; ++g) {
+      const uint8_t* grp = packed + g * nb * rec;
+      const int64_t live = std::min<int64_t>(kRows, n - g * kRows);
+      const __mmask16 keep = live == kRows ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
+      float* yg = y + g * kRows;
+      int64_t m = c0;
+      for (; m + 4 <= c1; m += 4) group_tile<4, Q4>(xs, m, nb, grp, yg + m * n, n, keep);
+      switch (c1 - m) {
+        case 3: group_tile<3, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        case 2: group_tile<2, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        case 1: group_tile<1, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        default: break;
+      }
+    }
+  }
+}
+
+void check_packed(const at::Tensor& packed, bool q4, int64_t n) {
+  TORCH_CHECK(packed.dim() == 3 && packed.scalar_type() == at::kByte && packed.is_contiguous(), "packed must be uint8 [G, K/32, REC]");
+  TORCH_CHECK(packed.size(2) == record_bytes(q4), "packed records are ", packed.size(2), " bytes, expected ", record_bytes(q4));
+  TORCH_CHECK(n > (packed.size(0) - 1) * kRows && n <= packed.size(0) * kRows, "n=", n, " does not fit ", packed.size(0), " groups of 16");
+}
+
+}  // namespace
+
+bool cpu_has_avx512_vnni() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") &&
+                         __builtin_cpu_supports("f16c");
+  return ok;
+}
+
+// x [M, K] float32 @ W^T for W packed as above (n true output rows) -> [M, n]
+at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd) {
+  check_packed(packed, q4, n);
+  const int64_t k = packed.size(1) * kBlock, m_rows = x.size(0), groups = packed.size(0);
+  TORCH_CHECK(x.dim() == 2 && x.scalar_type() == at::kFloat && x.is_contiguous(), "x must be a contiguous float32 [M, K]");
+  TORCH_CHECK(x.size(1) == k, "x has K=", x.size(1), ", weights K=", k);
+  at::Tensor y = at::empty({m_rows, n}, x.options());
+  const float* xp = x.data_ptr<float>();
+  const uint8_t* pp = packed.data_ptr<uint8_t>();
+  float* yp = y.data_ptr<float>();
+  const bool simd = use_simd && cpu_has_avx512_vnni();
+  const SplitX xs = simd ? split_x(xp, m_rows, k, q4) : SplitX{};
+  const int64_t grain = std::max<int64_t>(1, 16 / std::max<int64_t>(1, m_rows));
+  at::parallel_for(0, groups, grain, [&](int64_t g0, int64_t g1) {
+    if (!simd) groups_scalar(xp, m_rows, k, pp, q4, yp, n, g0, g1);
+    else if (q4) groups_vnni<true>(xs, m_rows, k, pp, yp, n, g0, g1);
+    else groups_vnni<false>(xs, m_rows, k, pp, yp, n, g0, g1);
+  });
+  return y;
+}
+
+// the packed weights' rows ``rows`` [R] (any order, e.g. token ids) as float32 into out [>= R, K]
+void vnni_dequant_rows(const at::Tensor& packed, bool q4, const at::Tensor& rows, at::Tensor& out) {
+  const int64_t nb = packed.size(1), k = nb * kBlock, rec = record_bytes(q4), total = packed.size(0) * kRows;
+  TORCH_CHECK(packed.dim() == 3 && packed.size(2) == rec && packed.is_contiguous(), "packed must be uint8 [G, K/32, REC]");
+  TORCH_CHECK(rows.scalar_type() == at::kLong && rows.dim() == 1, "rows must be int64 [R]");
+  TORCH_CHECK(out.scalar_type() == at::kFloat && out.is_contiguous() && out.size(1) == k && out.size(0) >= rows.size(0), "bad out");
+  const at::Tensor rc = rows.contiguous();
+  const int64_t* rp = rc.data_ptr<int64_t>();
+  for (int64_t i = 0; i < rc.numel(); ++i) TORCH_CHECK(rp[i] >= 0 && rp[i] < total, "row ", rp[i], " out of range");
+  const uint8_t* pp = packed.data_ptr<uint8_t>();
+  float* op = out.data_ptr<float>();
+  at::parallel_for(0, rc.numel(), 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t g = rp[i] / kRows;
+      const int r = int(rp[i] % kRows);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* r8 = pp + (g * nb + b) * rec;
+        const float d = half_to_float(scales_of(r8, q4)[r]), mn = q4 ? half_to_float(mins_of(r8)[r]) : 0.f;
+        float* o = op + i * k + b * kBlock;
+        for (int j = 0; j < kBlock; ++j) o[j] = d * float(weight_at(r8, q4, r, j)) + mn;
+      }
+    }
+  });
+}
