@@ -16,13 +16,10 @@ import time
 
 import torch
 
-from common import chat_prompts, default_gguf, print_table
+from common import chat_prompts, default_gguf, isa, print_table
 from decode_ceilings import Ceilings, measure_ceilings, model_weight_bytes
 from decode_peers import LlamaCpp, Transformers
-
-
-def isa_name() -> str:
-    return torch.backends.cpu.get_cpu_capability()
+from sglike.runtime.device import cpu_has_fast_bf16
 
 
 def long_prompt(tokenizer, n_tokens: int) -> str:
@@ -120,7 +117,7 @@ def main() -> None:
     batches = [int(b) for b in args.batches.split(",")]
     skip = set(args.skip.split(","))
     rows = []
-    prompts = prefill_prompt = None
+    prompts = prefill_prompt = engine_dtype = None
     params = 0
     for q in args.quantizations.split(","):
         system = Sglike(q, max(batches))
@@ -130,15 +127,18 @@ def main() -> None:
                 prompts = chat_prompts(tok, max(batches))
                 prefill_prompt = long_prompt(tok, args.prefill_len)
                 params = sum(p.numel() for p in system.engine.scheduler.runner.model.parameters())
+                engine_dtype = system.engine.scheduler.runner.dtype  # the first system's: the default options
             rows.append(run_system(system, prompts, batches, args.decode_len, prefill_prompt, args.prefill_len))
         finally:
             system.close()
-    peers = []
-    if "transformers" not in skip:
-        peers.append(Transformers(default_gguf(), args.threads))
+    peers = []  # built one at a time: each loads its own copy of the model
+    if "transformers" not in skip:  # in the engine's dtype, and in bfloat16 where that is fast
+        for dtype in [engine_dtype] + ([torch.bfloat16] if engine_dtype != torch.bfloat16 and cpu_has_fast_bf16() else []):
+            peers.append(lambda dtype=dtype: Transformers(default_gguf(), args.threads, dtype))
     if "llama" not in skip:
-        peers.append(LlamaCpp(default_gguf(), args.threads))
-    for peer in peers:
+        peers.append(lambda: LlamaCpp(default_gguf(), args.threads))
+    for make in peers:
+        peer = make()
         rows.append(run_system(peer, prompts, batches, args.decode_len, prefill_prompt, args.prefill_len))
         peer.close()
     ceil = measure_ceilings()
@@ -150,7 +150,7 @@ def main() -> None:
         cells = [f"{row[b]:.1f}" if row.get(b) else "n/a" for b in batches]
         ratio = f"{row[1] / ref[1]:.2f}x" if row.get(1) and ref.get(1) else "n/a"
         table.append([row["name"], *cells, f"{row['prefill']:.0f}", ratio, *ceiling_cells(row, ceil, params)])
-    title = (f"decode / prefill, {args.threads} thread(s), ISA {isa_name()}, decode {args.decode_len} tokens, "
+    title = (f"decode / prefill, {args.threads} thread(s), ISA {isa()}, decode {args.decode_len} tokens, "
              f"prefill {args.prefill_len} tokens; matvec {ceil.matvec_gbps:.1f} GB/s, GEMM {ceil.gemm_gflops:.0f} GFLOP/s (float32)")
     print_table(title, header, table)
     if args.plot:

@@ -1,4 +1,6 @@
-"""Offline throughput: sglike Engine vs transformers' batched generate, same prompts, same dtype.
+"""Offline throughput: sglike Engine vs transformers' batched generate, same prompts, in the
+engine's dtype (what ``--dtype`` resolves to for the engine with its default options); on a
+CPU with fast bfloat16 transformers also runs in bfloat16 (the faster of its two dtypes there).
 
     python benchmarks/bench_offline.py [--num-prompts 32] [--output-len 128] [--dtype auto]
 """
@@ -8,10 +10,12 @@ import argparse
 
 import torch
 
-from common import add_engine_args, chat_prompts, default_gguf, print_table, setup_run, timer
+from common import add_engine_args, chat_prompts, default_gguf, isa, print_table, setup_run, timer
+from sglike.runtime.device import cpu_has_fast_bf16
 
 
-def run_sglike(prompts: list[str], output_len: int, dtype: str) -> tuple[float, int]:
+def run_sglike(prompts: list[str], output_len: int, dtype: str) -> tuple[float, int, torch.dtype]:
+    """(seconds, output tokens, the dtype the engine resolved)."""
     from sglike.runtime import Engine
 
     engine = Engine(dtype=dtype, max_running_requests=len(prompts))
@@ -21,7 +25,7 @@ def run_sglike(prompts: list[str], output_len: int, dtype: str) -> tuple[float, 
         engine.flush_cache()
         with timer() as t:
             outs = engine.generate(prompts, params)
-        return t["seconds"], sum(o["meta_info"]["completion_tokens"] for o in outs)
+        return t["seconds"], sum(o["meta_info"]["completion_tokens"] for o in outs), engine.scheduler.runner.dtype
     finally:
         engine.shutdown()
 
@@ -69,17 +73,22 @@ def main() -> None:
     ap.add_argument("--output-len", type=int, default=128)
     add_engine_args(ap)
     args = ap.parse_args()
-    tokenizer, dtype, torch_dtype = setup_run(args)
+    tokenizer, _, _ = setup_run(args)
     prompts = chat_prompts(tokenizer, args.num_prompts)
-    s_sec, s_tok = run_sglike(prompts, args.output_len, dtype)
-    h_sec, h_tok = run_transformers(prompts, args.output_len, torch_dtype)
+    s_sec, s_tok, engine_dtype = run_sglike(prompts, args.output_len, args.dtype)
+    h_sec, h_tok = run_transformers(prompts, args.output_len, engine_dtype)
     s_tps, h_tps = s_tok / s_sec, h_tok / h_sec
-    ceiling = matmul_ceiling(args.num_prompts, torch_dtype)
+    name = str(engine_dtype).removeprefix("torch.")
+    rows = [["sglike Engine", s_sec, s_tok, s_tps, s_tps / h_tps], [f"transformers generate ({name})", h_sec, h_tok, h_tps, 1.0]]
+    if engine_dtype != torch.bfloat16 and cpu_has_fast_bf16():
+        b_sec, b_tok = run_transformers(prompts, args.output_len, torch.bfloat16)
+        rows.append(["transformers generate (bfloat16)", b_sec, b_tok, b_tok / b_sec, b_tok / b_sec / h_tps])
+    ceiling = matmul_ceiling(args.num_prompts, engine_dtype)
+    rows.append([f"(ceiling: {name} weight matmuls only, decode)", "", "", ceiling, ceiling / h_tps])
     print_table(
-        f"offline throughput: {args.num_prompts} chat prompts x {args.output_len} tokens, {dtype}, {torch.get_num_threads()} threads",
-        ["system", "seconds", "output tokens", "output tok/s", "ratio"],
-        [["sglike Engine", s_sec, s_tok, s_tps, s_tps / h_tps], ["transformers generate", h_sec, h_tok, h_tps, 1.0],
-         ["(ceiling: weight matmuls only, decode)", "", "", ceiling, ceiling / h_tps]],
+        f"offline throughput: {args.num_prompts} chat prompts x {args.output_len} tokens, engine dtype {name} (--dtype {args.dtype}), "
+        f"{torch.get_num_threads()} threads, ISA {isa()}",
+        ["system", "seconds", "output tokens", "output tok/s", f"ratio to transformers ({name})"], rows,
     )
 
 

@@ -10,15 +10,13 @@ import torch
 
 
 class Transformers:
-    """transformers on the same GGUF (dequantized into the engine's float dtype), left-padded batches."""
+    """transformers on the same GGUF (dequantized into ``dtype``), left-padded batches."""
 
-    def __init__(self, gguf: tuple[str, str], threads: int) -> None:
+    def __init__(self, gguf: tuple[str, str], threads: int, dtype: torch.dtype) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from sglike.runtime.device import resolve_dtype
-
         folder, name = gguf
-        self.dtype = resolve_dtype("auto", torch.device("cpu"))
+        self.dtype = dtype
         self.tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         self.tok.padding_side = "left"
         self.model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=self.dtype).eval()

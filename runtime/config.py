@@ -30,6 +30,7 @@ class EngineConfig:
     attention_backend: str = "auto"  # auto (triton on CUDA, torch elsewhere) | torch | torch_ref | triton (runtime/attention/)
     cuda_graph_max_bs: int | None = None  # largest decode batch replayed from a CUDA graph; None: min(max_running_requests, 160)
     disable_cuda_graph: bool = False  # CUDA only: run every decode step eagerly
+    disable_cpu_decode_step: bool = False  # CPU only: run decode module by module, not as one C++ step
     random_seed: int = 0
     grammar_cache_dir: str | None = None  # None: ~/.cache/sglike/grammar
     enable_jump_forward: bool = True

@@ -23,11 +23,14 @@ def cpu_has_fast_bf16() -> bool:
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+def resolve_dtype(dtype: str, device: torch.device, integer_linears: bool = False) -> torch.dtype:
+    """``auto``: bfloat16 on CUDA, and on a CPU whose bfloat16 matmuls are fast (AMX,
+    AVX512-BF16) unless the linears run sglike's integer CPU kernels (``integer_linears``):
+    those take float32 activations, and the fused C++ decode step runs in float32."""
     if dtype == "float32":
         return torch.float32
     if dtype == "bfloat16":
         return torch.bfloat16
-    if device.type == "cuda" or cpu_has_fast_bf16():
+    if device.type == "cuda" or (cpu_has_fast_bf16() and not integer_linears):
         return torch.bfloat16
     return torch.float32

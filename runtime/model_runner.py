@@ -8,6 +8,7 @@ import torch
 
 from .attention import create_backend
 from .config import EngineConfig
+from .cpu_decode_step import CpuDecodeStep
 from .cuda_graph_runner import DEFAULT_MAX_BS, CudaGraphRunner
 from .device import resolve_device, resolve_dtype
 from .forward_batch import ForwardBatch
@@ -49,14 +50,15 @@ def plan_memory(config: EngineConfig, model_config: ModelConfig, dtype: torch.dt
 class ModelRunner:
     def __init__(self, config: EngineConfig, source: ModelSource) -> None:
         self.device = resolve_device(config.device)
-        self.dtype = resolve_dtype(config.dtype, self.device)
         self.platform = detect_platform(self.device)  # once: the kernel tables key on it
         reader = open_gguf(source.path) if source.kind == "gguf" else None  # parsed once (slow)
         self.model_config = load_model_config(source, reader)
-        plan = plan_memory(config, self.model_config, self.dtype)
-        self.context_length = plan.context_length
         types = gguf_tensor_types(reader) if reader is not None else None
         self.quant_plan = plan_quantization(config.quantization, self.platform, types)
+        integer = self.device.type == "cpu" and self.quant_plan.linear != "float"
+        self.dtype = resolve_dtype(config.dtype, self.device, integer_linears=integer)
+        plan = plan_memory(config, self.model_config, self.dtype)
+        self.context_length = plan.context_length
         self.model = self._load_model(source, self.quant_plan, reader)
         cfg = self.model_config
         self.kv_pool = KVPool(plan.max_total_tokens, cfg.num_layers, cfg.num_kv_heads, cfg.head_dim, self.dtype, self.device)
@@ -72,8 +74,11 @@ class ModelRunner:
             head_dim=cfg.head_dim,
         )
         self.graphs = self._capture_graphs(config)
-        log.info("model %s on %s/%s, KV pool %d tokens, attention %s, CUDA graphs %s", source.name, self.device, self.dtype,
-                 plan.max_total_tokens, type(self.attn).__name__, self.graphs.sizes if self.graphs else "off")
+        self.cpu_step = None if config.disable_cpu_decode_step or self.device.type != "cpu" else \
+            CpuDecodeStep.build(self.model, self.attn, self.kv_pool, self.req_table.table, self.dtype)
+        log.info("model %s on %s/%s, KV pool %d tokens, attention %s, CUDA graphs %s, C++ decode step %s", source.name, self.device,
+                 self.dtype, plan.max_total_tokens, type(self.attn).__name__, self.graphs.sizes if self.graphs else "off",
+                 "on" if self.cpu_step else "off")
 
     def _capture_graphs(self, config: EngineConfig) -> CudaGraphRunner | None:
         """Decode-step CUDA graphs: on CUDA, with a backend that supports them, unless disabled."""
@@ -106,5 +111,7 @@ class ModelRunner:
         """Float32 logits [len(batch.logit_indices), vocab]."""
         if self.graphs is not None and self.graphs.can_run(batch):
             return self.graphs.replay(batch)
+        if self.cpu_step is not None and self.cpu_step.can_run(batch):
+            return self.cpu_step.run(batch)
         self.attn.prepare(batch)
         return self.model(batch, self.attn)

@@ -17,6 +17,10 @@ else:
     IMPORT_ERROR = None
 
 BLOCK = 32
+# the fused decode step (decode_step.cpp): a StepLinear per linear, a StepLayer per layer
+StepLinear = getattr(_C, "StepLinear", None)
+StepLayer = getattr(_C, "StepLayer", None)
+DecoderStep = getattr(_C, "DecoderStep", None)
 
 
 def available() -> bool:
@@ -27,6 +31,26 @@ def available() -> bool:
 def has_simd() -> bool:
     """Whether the AVX2+FMA path runs on this CPU (else the scalar path)."""
     return _C is not None and bool(_C.has_avx2_fma())
+
+
+def has_vnni() -> bool:
+    """Whether the AVX512-VNNI GEMM path (``vnni_gemm``) runs on this CPU."""
+    return _C is not None and bool(_C.has_avx512_vnni())
+
+
+def vnni_gemm(x: torch.Tensor, packed: torch.Tensor, n: int, q4: bool, use_simd: bool = True) -> torch.Tensor:
+    """float32 x [M, K] @ W^T -> [M, n] for W in the VNNI layout (``vnni.pack``); the scalar
+    path (``use_simd=False``) computes in float32 from the dequantized weights."""
+    return _C.vnni_gemm(x, packed, n, q4, use_simd)
+
+
+def vnni_dequant_rows(packed: torch.Tensor, q4: bool, rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Rows ``rows`` (int64 [R], e.g. token ids) of VNNI-packed weights as float32 [R, K]
+    (written into ``out[:R]`` when given)."""
+    if out is None:
+        out = torch.empty(rows.numel(), packed.shape[1] * BLOCK)
+    _C.vnni_dequant_rows(packed, q4, rows, out)
+    return out[: rows.numel()]
 
 
 def pack_q4(q: torch.Tensor) -> torch.Tensor:
@@ -69,10 +93,24 @@ def rope_inplace(x: torch.Tensor, positions: torch.Tensor, cos: torch.Tensor, si
     return x
 
 
-def decode_attention_paged(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, lens: torch.Tensor, scale: float) -> torch.Tensor:
+def decode_attention_paged(q: torch.Tensor, k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, lens: torch.Tensor,
+                           scale: float, cascade: bool = False, use_simd: bool = True) -> torch.Tensor:
     """One query per request over the first ``lens[b]`` slots of row b, read in place from the
-    pool. q [B, Hq, D]; k_buf/v_buf [Hk, S, D]; slots [B, L] int64 -> [B, Hq, D]."""
-    return _C.decode_attention_paged(q, k_buf, v_buf, slots, lens, scale)
+    pool. q [B, Hq, D]; k_buf/v_buf [Hk, S, D]; slots [B, L] int64 -> [B, Hq, D]. With
+    ``cascade``, prefixes shared by several rows are read once for the group (``cascade_groups``);
+    ``use_simd=False`` takes the plain loops (the AVX-512 path's twin)."""
+    return _C.decode_attention_paged(q, k_buf, v_buf, slots, lens, scale, cascade, use_simd)
+
+
+def cascade_groups(slots: torch.Tensor, lens: torch.Tensor) -> list[tuple[list[int], int]]:
+    """The shared-prefix groups (members, prefix length) the cascade forms for these rows; the
+    C++ twin of ``sglike.kernels.attention.cascade.shared_prefix_groups``."""
+    return [(list(m), int(p)) for m, p in _C.cascade_groups(slots, lens)]
+
+
+def silu_mul(gate_up: torch.Tensor, use_simd: bool = True) -> torch.Tensor:
+    """float32 gate_up [T, 2I] (a merged gate/up projection) -> silu(gate) * up [T, I]."""
+    return _C.silu_mul(gate_up, use_simd)
 
 
 def kv_store(k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:

@@ -1,16 +1,18 @@
-// Fused float32 elementwise ops and paged decode attention for the CPU decode step.
+// Fused float32 elementwise ops for the CPU decode step, and the checked entry point of the
+// paged decode attention (decode_attention.cpp).
 // Each replaces a chain of small torch ops whose dispatch dominates a batch-1 step; the
 // torch code they replace (runtime/layers/norm.py, rotary.py, kernels/attention/decode.py)
-// is their reference twin. Loops are plain C++ compiled for AVX2 and a baseline
+// is their reference twin. Loops are plain C++ compiled for AVX-512, AVX2 and a baseline
 // (target_clones picks one at load time).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include "ops.h"
+#include "simd_math.h"
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#define SGLIKE_CLONES __attribute__((target_clones("avx2", "default")))
+#define SGLIKE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 namespace {
 
@@ -38,18 +40,37 @@ SGLIKE_CLONES void rope_row(float* x, const float* c, const float* s, int64_t ha
   }
 }
 
-SGLIKE_CLONES float dot(const float* a, const float* b, int64_t n) {
-  float acc = 0.f;
-#pragma omp simd reduction(+ : acc)
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
-  return acc;
+SGLIKE_AVX512 void silu_mul_avx512(const float* g, const float* u, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_loadu_ps(g + i);
+    const __m512 s = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+    _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(u + i)));
+  }
+  for (; i < n; ++i) out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
 }
 
-SGLIKE_CLONES void axpy(float* y, float a, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+void silu_mul_plain(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = g[i] / (1.f + std::exp(-g[i])) * u[i];
 }
 
 }  // namespace
+
+// SiLU-gated product of a merged gate/up projection: gate_up [T, 2I] -> silu(gate) * up [T, I]
+at::Tensor silu_mul(const at::Tensor& gate_up, bool use_simd) {
+  check_f32(gate_up, "gate_up");
+  TORCH_CHECK(gate_up.dim() == 2 && gate_up.stride(1) == 1 && gate_up.size(1) % 2 == 0, "gate_up must be [T, 2I] with contiguous rows");
+  const int64_t t = gate_up.size(0), inter = gate_up.size(1) / 2;
+  at::Tensor out = at::empty({t, inter}, gate_up.options());
+  const bool simd = use_simd && cpu_has_avx512f();
+  for (int64_t i = 0; i < t; ++i) {
+    const float* g = gate_up.data_ptr<float>() + i * gate_up.stride(0);
+    float* o = out.data_ptr<float>() + i * inter;
+    if (simd) silu_mul_avx512(g, g + inter, o, inter);
+    else silu_mul_plain(g, g + inter, o, inter);
+  }
+  return out;
+}
 
 // out = weight * x / rms(x), row by row; with ``residual``: residual += x first, and the
 // norm is taken of the sum (the pre-norm decoder's "add then normalise").
@@ -101,7 +122,7 @@ void rope_inplace(at::Tensor& x, const at::Tensor& positions, const at::Tensor& 
 // One query per request over its KV slots, read in place from the pool.
 // q [B, Hq, D]; k_buf/v_buf [Hk, S, D]; slots [B, L] int64 (row b's first lens[b] are live)
 at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_buf, const at::Tensor& v_buf,
-                                  const at::Tensor& slots, const at::Tensor& lens, double scale) {
+                                  const at::Tensor& slots, const at::Tensor& lens, double scale, bool cascade, bool use_simd) {
   check_f32(q, "q");
   check_f32(k_buf, "k_buf");
   check_f32(v_buf, "v_buf");
@@ -116,29 +137,9 @@ at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_buf, 
     TORCH_CHECK(lp[b] >= 1 && lp[b] <= l_max, "lens out of range");
     for (int64_t j = 0; j < lp[b]; ++j) TORCH_CHECK(sp[b * l_max + j] >= 0 && sp[b * l_max + j] < s_total, "slot out of the pool");
   }
-  at::Tensor out = at::zeros_like(q);
-  const float *qp = q.data_ptr<float>(), *kp = k_buf.data_ptr<float>(), *vp = v_buf.data_ptr<float>();
-  float* op = out.data_ptr<float>();
-  at::parallel_for(0, b_total * hk, 1, [&](int64_t t0, int64_t t1) {
-    std::vector<float> scores(g * l_max);
-    for (int64_t task = t0; task < t1; ++task) {
-      const int64_t b = task / hk, kvh = task % hk, len = lp[b];
-      const int64_t* row = sp + b * l_max;
-      for (int64_t j = 0; j < len; ++j) {
-        const float* kr = kp + (kvh * s_total + row[j]) * d;
-        for (int64_t gi = 0; gi < g; ++gi) scores[gi * l_max + j] = dot(qp + (b * hq + kvh * g + gi) * d, kr, d) * float(scale);
-      }
-      for (int64_t gi = 0; gi < g; ++gi) {
-        float* sc = scores.data() + gi * l_max;
-        float mx = sc[0];
-        for (int64_t j = 1; j < len; ++j) mx = std::max(mx, sc[j]);
-        float sum = 0.f;
-        for (int64_t j = 0; j < len; ++j) sum += (sc[j] = std::exp(sc[j] - mx));
-        float* o = op + (b * hq + kvh * g + gi) * d;
-        for (int64_t j = 0; j < len; ++j) axpy(o, sc[j] / sum, vp + (kvh * s_total + row[j]) * d, d);
-      }
-    }
-  });
+  at::Tensor out = at::empty_like(q);
+  decode_attention_raw(q.data_ptr<float>(), b_total, hq, d, k_buf.data_ptr<float>(), v_buf.data_ptr<float>(), hk, s_total, sp, l_max,
+                       nullptr, lp, float(scale), out.data_ptr<float>(), cascade, use_simd);
   return out;
 }
 

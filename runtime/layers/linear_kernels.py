@@ -3,7 +3,8 @@ per (method, ISA, phase) is ``kernel_table.py``; measured by benchmarks/bench_li
 
 A kernel says which storage it reads (``storage``), builds it from a method's canonical
 weights (``prepare``) and runs ``y = x @ W^T + b`` on it (``run``). Kernels of one method
-on one ISA share a storage, so the quantized weights exist once.
+on one ISA share a storage, so the quantized weights exist once. ``step`` (where given)
+names the same computation for the C++ decode step (``runtime/cpu_decode_step.py``).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Kernel:
     prepare: Callable[[Weights], Weights]
     run: Callable[[Weights, torch.Tensor, torch.Tensor | None], torch.Tensor]
     supports: Callable[[Weights], bool] = lambda w: True
+    step: Callable[[Weights], tuple[str, list[torch.Tensor]]] | None = None  # (kind, tensors) of a C++ StepLinear
 
 
 def tiled_gemm(x: torch.Tensor, n: int, dequant_rows: Callable[[int, int], torch.Tensor], bias, rows: int | None = None) -> torch.Tensor:
@@ -119,7 +121,7 @@ def _fbgemm_run(w: Weights, x, bias):
 
 
 TORCH_KERNELS: tuple[Kernel, ...] = (
-    Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run),
+    Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run, step=lambda w: ("dense", [w["weight"]])),
     Kernel("int4_dequant_gemm", "nibbles", _nibbles_prepare, _nibbles_run),
     Kernel("int4pack_cpu", "int4pack_cpu", _int4pack_prepare, _int4pack_run, _int4pack_supports),
     Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),

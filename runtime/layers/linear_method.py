@@ -63,6 +63,12 @@ class LinearMethod:
         kernel = layer.kernels[phase_of(x.shape[0])]
         return kernel.run(layer.storage[kernel.storage], x, layer.bias)
 
+    def step_spec(self, layer: nn.Module) -> tuple[str, list[torch.Tensor]] | None:
+        """(kind, tensors) of this layer's decode kernel for the C++ decode step; None where
+        that kernel has no C++ twin."""
+        kernel = layer.kernels["decode"]
+        return kernel.step(layer.storage[kernel.storage]) if kernel.step is not None else None
+
 
 class FloatMethod(LinearMethod):
     """Today's path: one float weight; GGUF blocks are dequantized on load."""
@@ -82,6 +88,9 @@ class FloatMethod(LinearMethod):
 
     def apply(self, layer, x):
         return F.linear(x, layer.weight, layer.bias)
+
+    def step_spec(self, layer):
+        return ("dense", [layer.weight.data])
 
     def reference(self, layer, weights, x):
         return F.linear(x, weights["weight"].to(x.dtype), layer.bias)
@@ -115,10 +124,12 @@ class Int4Method(LinearMethod):
 
 
 class Int8Method(LinearMethod):
-    """Weight-only int8: scale per output channel (float input) or per 32-block (Q8_0 kept exactly)."""
+    """Weight-only int8 with a scale per 32 weights (Q8_0 kept exactly, float input quantized
+    the same way)."""
 
     name = "int8"
     canonical = ("q", "scale")
+    group: int | None = 32
 
     def create_weights(self, layer, in_features, out_features):
         layer.q = nn.Parameter(torch.empty(out_features, in_features, dtype=torch.int8), requires_grad=False)
@@ -128,7 +139,7 @@ class Int8Method(LinearMethod):
         if isinstance(loaded, GGUFTensor) and loaded.qtype in EXACT_INT8 and self.name == "int8":
             q, s = loaded.int8_parts()
         else:
-            q, s = quantize_int8(to_float(loaded))
+            q, s = quantize_int8(to_float(loaded), self.group)
         if layer.scale is None:
             layer.scale = nn.Parameter(torch.empty(layer.q.shape[0], s.shape[1]), requires_grad=False)
         elif layer.scale.shape[1] != s.shape[1]:
@@ -145,6 +156,7 @@ class W8A8Int8Method(Int8Method):
     """Dynamic W8A8: int8 weights per output channel, activations quantized per token at run time."""
 
     name = "w8a8_int8"
+    group = None
 
     def reference(self, layer, weights, x):
         xq, xs = quantize_activation_per_token(x)

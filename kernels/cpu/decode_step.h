@@ -1,0 +1,50 @@
+// The decode step of a pre-norm Llama-family decoder as one C++ call (decode_step.cpp).
+#pragma once
+#include <ATen/ATen.h>
+#include <string>
+#include <vector>
+
+// One linear of the step, y = x @ W^T (+ bias), on the kernel its layer chose in Python:
+//   "vnni_q4" / "vnni_q8": {packed}              (vnni_gemm.cpp)
+//   "q4": {qs, scale, min};  "q8": {q, scale}    (quant_gemm.cpp, AVX2)
+//   "dense": {weight [N, K] float32}             (torch's GEMM)
+class StepLinear {
+ public:
+  StepLinear(std::string kind, std::vector<at::Tensor> tensors, int64_t n, c10::optional<at::Tensor> bias);
+  at::Tensor operator()(const at::Tensor& x) const;  // x [M, K] float32 -> [M, n]
+  int64_t n() const { return n_; }
+
+ private:
+  enum class Kind { kVnniQ4, kVnniQ8, kQ4, kQ8, kDense };
+  Kind kind_;
+  std::vector<at::Tensor> t_;
+  int64_t n_;
+  c10::optional<at::Tensor> bias_;
+};
+
+struct StepLayer {
+  at::Tensor input_norm, post_norm;  // RMSNorm weights [H]
+  StepLinear qkv, o, gate_up, down;
+  at::Tensor k_buf, v_buf;  // this layer's KV pool [Hk, S, D]
+};
+
+class DecoderStep {
+ public:
+  DecoderStep(int64_t num_heads, int64_t num_kv_heads, int64_t head_dim, double eps, at::Tensor cos, at::Tensor sin,
+              at::Tensor req_to_token, at::Tensor final_norm, StepLinear lm_head);
+  void add_layer(StepLayer layer);
+  // x [B, H] embedded new tokens; positions, out_loc (their KV slots), rows (of req_to_token)
+  // and lens (KV length after this token) all int64 [B] -> float32 logits [B, vocab]
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& out_loc, const at::Tensor& rows,
+                     const at::Tensor& lens) const;
+  int64_t num_layers() const { return int64_t(layers_.size()); }
+  int64_t last_cascade_groups() const { return last_groups_; }  // shared-prefix groups of the last forward
+
+ private:
+  int64_t hq_, hk_, d_;
+  double eps_;
+  at::Tensor cos_, sin_, table_, final_norm_;
+  StepLinear lm_head_;
+  std::vector<StepLayer> layers_;
+  mutable int64_t last_groups_ = 0;
+};

@@ -1,0 +1,80 @@
+"""The CPU decode step as one C++ call (``sglike.kernels.cpu.DecoderStep``).
+
+At batch 1 a decode step of a small model is hundreds of tiny ops, and Python plus torch's
+dispatch between them cost as much as the arithmetic. On the CPU the step is therefore
+built once at start-up into a C++ object holding every layer's weights (in the storage its
+linear kernels already use: nothing is copied) and the KV pool, and each decode batch is
+one call: the CPU's counterpart of replaying a captured CUDA graph, with nothing to compile.
+Attention reads the pool in place with the shared-prefix cascade of the ``torch`` backend.
+
+It is built only where every piece has a C++ twin: float32 on the CPU, the ``torch``
+attention backend, a Llama-family model, and linear kernels with a ``step`` (sglike's
+int4/int8 GEMMs or float32 weights). Otherwise, and with ``disable_cpu_decode_step``, the
+model's module-by-module forward runs, which is also this step's plain twin in the tests.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from sglike.kernels import cpu as cpu_ext
+
+from .attention.torch_backend import TorchAttentionBackend
+from .forward_batch import ForwardBatch, ForwardMode
+from .layers.kernel_table import DECODE_MAX_M
+from .layers.linear import LinearBase
+from .mem.kv_pool import KVPool
+from .models.llama import LlamaForCausalLM
+
+log = logging.getLogger(__name__)
+
+
+def _step_linear(layer: LinearBase):
+    spec = layer.method.step_spec(layer)
+    if spec is None:
+        return None
+    kind, tensors = spec
+    if kind == "dense" and not all(t.dtype == torch.float32 and t.is_contiguous() for t in tensors):
+        return None
+    bias = layer.bias.data if layer.bias is not None else None
+    return cpu_ext.StepLinear(kind, tensors, layer.out_features, bias)
+
+
+class CpuDecodeStep:
+    def __init__(self, model: LlamaForCausalLM, attn: TorchAttentionBackend, step) -> None:
+        self.model, self.attn, self.step = model, attn, step
+
+    @classmethod
+    def build(cls, model: torch.nn.Module, attn, kv_pool: KVPool, req_to_token: torch.Tensor, dtype: torch.dtype) -> "CpuDecodeStep | None":
+        """The step for this model, or None where some piece has no C++ twin."""
+        if not (cpu_ext.available() and dtype == torch.float32 and isinstance(model, LlamaForCausalLM)
+                and isinstance(attn, TorchAttentionBackend) and req_to_token.device.type == "cpu"):
+            return None
+        cfg = model.config
+        head_layer = model.lm_head.own if model.lm_head.own is not None else model.embed_tokens
+        lm_head = _step_linear(head_layer)
+        if lm_head is None:
+            return None
+        step = cpu_ext.DecoderStep(cfg.num_heads, cfg.num_kv_heads, cfg.head_dim, cfg.rms_norm_eps, model.rope.cos, model.rope.sin,
+                                   req_to_token, model.norm.weight.data, lm_head)
+        for i, layer in enumerate(model.layers):
+            linears = [_step_linear(m) for m in (layer.self_attn.qkv_proj, layer.self_attn.o_proj, layer.mlp.gate_up_proj, layer.mlp.down_proj)]
+            if any(lin is None for lin in linears):
+                log.info("decode step: layer %d has a linear kernel without a C++ twin; decoding module by module", i)
+                return None
+            step.add_layer(cpu_ext.StepLayer(layer.input_layernorm.weight.data, layer.post_attention_layernorm.weight.data, *linears,
+                                             kv_pool.k[i], kv_pool.v[i]))
+        return cls(model, attn, step)
+
+    def can_run(self, batch: ForwardBatch) -> bool:
+        return batch.mode is ForwardMode.DECODE and batch.batch_size <= DECODE_MAX_M
+
+    @torch.inference_mode()
+    def run(self, batch: ForwardBatch) -> torch.Tensor:
+        """Float32 logits [B, vocab] of a decode batch."""
+        x = self.model.embed_tokens.embed(batch.input_ids, torch.float32)  # [B, H]
+        lens = torch.tensor(batch.seq_lens, dtype=torch.int64)
+        logits = self.step.forward(x.contiguous(), batch.positions, batch.out_cache_loc, batch.req_rows, lens)
+        self.attn.cascade_steps += self.step.last_cascade_groups > 0
+        return logits

@@ -1,0 +1,114 @@
+"""The C++ decode step (runtime/cpu_decode_step.py) against its plain twin, the model's
+module-by-module forward (``disable_cpu_decode_step=True``): the same greedy tokens and
+logprobs on the real default model (the GGUF's int4/int8 blocks) and on tiny random models
+(float32 weights, tied and untied heads, a qkv bias), shared prefixes included."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sglike.kernels import cpu
+from sglike.runtime import Engine
+
+pytestmark = pytest.mark.skipif(not cpu.available(), reason="sglike CPU extension not built")
+PARAMS = {"max_new_tokens": 24, "temperature": 0, "ignore_eos": True}
+
+
+def _pair(**options) -> tuple[Engine, Engine]:
+    base = dict(dtype="float32", max_total_tokens=8192, max_running_requests=8, **options)
+    return Engine(**base), Engine(**base, disable_cpu_decode_step=True)
+
+
+@pytest.fixture(scope="module")
+def engines():
+    fast, plain = _pair()
+    assert fast.scheduler.runner.cpu_step is not None and plain.scheduler.runner.cpu_step is None
+    yield fast, plain
+    fast.shutdown()
+    plain.shutdown()
+
+
+def _run(engine: Engine, prompts: list[str]) -> list[dict]:
+    return engine.generate(prompts, PARAMS, return_logprob=True)
+
+
+def _same(a: list[dict], b: list[dict]) -> None:
+    assert [o["output_ids"] for o in a] == [o["output_ids"] for o in b]
+    for x, y in zip(a, b):
+        lx = torch.tensor([lp for lp, _, _ in x["meta_info"]["output_token_logprobs"]])
+        ly = torch.tensor([lp for lp, _, _ in y["meta_info"]["output_token_logprobs"]])
+        # the int GEMMs round activations per block, so a 1e-7 difference upstream (another
+        # summation order in attention) can move a product by one rounding step: measured <= 3e-3
+        torch.testing.assert_close(lx, ly, atol=1e-2, rtol=0)
+
+
+def test_default_model_decodes_like_the_module_path(engines):
+    fast, plain = engines
+    prompts = ["The capital of France is", "Write a haiku about rain.", "1, 2, 3, 4,", "def add(a, b):"]
+    _same(_run(fast, prompts), _run(plain, prompts))
+
+
+def test_shared_prefix_batches_take_the_cascade(engines):
+    fast, plain = engines
+    system = "You are a careful assistant who answers in one short sentence. " * 6
+    prompts = [f"{system}\nQuestion {i}: name a fruit." for i in range(5)]
+    for e in engines:
+        e.flush_cache()
+    before = fast.get_server_info()["cascade_decode_steps"]
+    out = _run(fast, prompts)
+    assert fast.get_server_info()["cascade_decode_steps"] > before
+    _same(out, _run(plain, prompts))
+
+
+@pytest.mark.parametrize("arch,quantization,tied", [("llama", "none", True), ("qwen2", "none", False), ("llama", "int4", False)])
+def test_tiny_models_decode_like_the_module_path(arch, quantization, tied, tmp_path, default_tokenizer, tiny_model_factory):
+    folder = tiny_model_factory(str(tmp_path), default_tokenizer, arch=arch, tie_word_embeddings=tied)
+    fast, plain = _pair(model_path=folder, quantization=quantization)
+    try:
+        assert fast.scheduler.runner.cpu_step is not None
+        prompts = ["Hello there", "A much longer prompt about the weather in spring"]
+        _same(_run(fast, prompts), _run(plain, prompts))
+    finally:
+        fast.shutdown()
+        plain.shutdown()
+
+
+@pytest.mark.parametrize("options", [{"dtype": "bfloat16"}, {"attention_backend": "torch_ref"}, {"disable_cpu_decode_step": True}])
+def test_not_built_where_a_piece_has_no_twin(options, tmp_path, default_tokenizer, tiny_model_factory):
+    folder = tiny_model_factory(str(tmp_path), default_tokenizer)
+    engine = Engine(model_path=folder, max_total_tokens=256, **{"dtype": "float32", **options})
+    try:
+        assert engine.scheduler.runner.cpu_step is None
+    finally:
+        engine.shutdown()
+
+
+def test_bad_kv_bookkeeping_is_an_error_not_a_crash(engines):
+    step = engines[0].scheduler.runner.cpu_step.step
+    x, one = torch.zeros(1, 576), torch.tensor([0])
+    with pytest.raises(RuntimeError, match="outside the pool"):
+        step.forward(x, one, torch.tensor([10**9]), one, torch.tensor([1]))
+    with pytest.raises(RuntimeError, match="outside the context"):
+        step.forward(x, one, one, one, torch.tensor([10**9]))
+
+
+def test_default_options_take_the_step_in_float32():
+    """``dtype=auto`` resolves to float32 when the linears run sglike's integer kernels (they
+    take float32 activations), so a default engine decodes through the C++ step."""
+    engine = Engine(max_total_tokens=256)
+    try:
+        runner = engine.scheduler.runner
+        if runner.quant_plan.linear == "float":
+            pytest.skip("no integer kernel for the default GGUF on this CPU")
+        assert runner.dtype == torch.float32 and runner.cpu_step is not None
+    finally:
+        engine.shutdown()
+
+
+def test_auto_dtype_rule():
+    from sglike.runtime.device import cpu_has_fast_bf16, resolve_dtype
+
+    cpu = torch.device("cpu")
+    assert resolve_dtype("auto", cpu, integer_linears=True) == torch.float32
+    assert resolve_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    assert resolve_dtype("bfloat16", cpu, integer_linears=True) == torch.bfloat16
