@@ -10,6 +10,8 @@ process). Messages are ``io_struct`` objects: ``TokenizedRequest``, ``AbortReque
 """
 from __future__ import annotations
 
+import gc
+
 import logging
 from typing import Any, Callable, Protocol
 
@@ -84,6 +86,10 @@ class EngineCore:
         from .engine_core_build import build  # here: the API process never loads the model code
 
         scheduler, parts = build(config)
+        # everything built so far (model, tokenizer, torch's and transformers' modules) lives
+        # as long as the engine: out of the collector's sight, so its full collections, which
+        # the per-step allocations trigger, stop rescanning it (measured ~5% of a step)
+        gc.freeze()
         return cls(scheduler, **parts)
 
     def ready_info(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@
 // torch code of kernels/attention/decode.py is the plain twin of the arithmetic.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include "decode_attention.h"
 #include "ops.h"
 #include "simd_math.h"
 #include <algorithm>
@@ -20,23 +21,10 @@ namespace {
 constexpr int64_t kMinPrefix = 32;    // shorter shared prefixes are not worth a separate pass
 constexpr double kMinSaving = 0.2;    // cascade only when it saves this share of the keys read
 
-struct Rows {
-  const int64_t* slots;
-  int64_t stride;
-  const int64_t* rows;  // null: request b is row b
-  const int64_t* lens;
-  const int64_t* row(int64_t b) const { return slots + (rows ? rows[b] : b) * stride; }
-};
-
-struct Group {
-  std::vector<int64_t> members;
-  int64_t prefix;
-};
-
 // Best (keys saved, groups) among ``members``, which all share slots [0, start): one group
 // over their longest common prefix, or the best groups of the sub-clusters that agree one
 // position further (each request's newest key is always its own).
-int64_t best_groups(const Rows& r, const std::vector<int64_t>& members, int64_t start, std::vector<Group>& out) {
+int64_t best_groups(const KVRows& r, const std::vector<int64_t>& members, int64_t start, std::vector<CascadeGroup>& out) {
   if (members.size() < 2) return 0;
   int64_t limit = INT64_MAX;
   for (int64_t m : members) limit = std::min(limit, r.lens[m] - 1);
@@ -49,7 +37,7 @@ int64_t best_groups(const Rows& r, const std::vector<int64_t>& members, int64_t 
     ++common;
   }
   int64_t best = common >= kMinPrefix ? int64_t(members.size() - 1) * common : 0;
-  std::vector<Group> plan;
+  std::vector<CascadeGroup> plan;
   if (best > 0) plan.push_back({members, common});
   if (common < limit) {
     std::vector<int64_t> keys;
@@ -60,7 +48,7 @@ int64_t best_groups(const Rows& r, const std::vector<int64_t>& members, int64_t 
       if (it == keys.end()) keys.push_back(s), buckets.push_back({m});
       else buckets[it - keys.begin()].push_back(m);
     }
-    std::vector<Group> sub;
+    std::vector<CascadeGroup> sub;
     int64_t total = 0;
     for (const auto& bucket : buckets) total += best_groups(r, bucket, common + 1, sub);
     if (total > best) best = total, plan = std::move(sub);
@@ -122,64 +110,87 @@ SGLIKE_AVX512 float exp_shift_sum(float* sc, int64_t n, float m) {
   return _mm512_reduce_add_ps(acc);
 }
 
-template <int NV, int QT>
-SGLIKE_AVX512 void attend_tile_avx512(const float* const* qs, int64_t nq, const float* kh, const float* vh, const int64_t* slots, int64_t nk,
+// the four horizontal sums [sum(a), sum(b), sum(c), sum(d)] in one pass of shuffles
+SGLIKE_AVX512 inline __m128 hsum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));  // per 128-bit lane: a, b, a, b
+  const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+  const __m512 u = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)), _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m256 v = _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));  // lanes: a, b, c, d
+  return _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+}
+
+SGLIKE_AVX512 float max_of(const float* x, int64_t n) {
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + j));
+  float r = _mm512_reduce_max_ps(m);
+  for (; j < n; ++j) r = std::max(r, x[j]);
+  return r;
+}
+
+// NQ (a compile-time count) queries against keys slots[0..nk) of one KV head; per query
+// ``out`` gets [max, sum, unnormalised output (16 * NV floats)]; scores: scratch [NQ, nk]
+template <int NV, int NQ>
+SGLIKE_AVX512 void attend_tile_avx512(const float* const* qs, const float* kh, const float* vh, const int64_t* slots, int64_t nk,
                                       float scale, float* scores, float* out) {
   constexpr int64_t d = 16 * NV;
-  __m512 q[QT][NV];
-  for (int t = 0; t < QT; ++t)
-    for (int v = 0; v < NV; ++v) q[t][v] = t < nq ? _mm512_mul_ps(_mm512_loadu_ps(qs[t] + 16 * v), _mm512_set1_ps(scale)) : _mm512_setzero_ps();
+  __m512 q[NQ][NV];
+  for (int t = 0; t < NQ; ++t)
+    for (int v = 0; v < NV; ++v) q[t][v] = _mm512_mul_ps(_mm512_loadu_ps(qs[t] + 16 * v), _mm512_set1_ps(scale));
   for (int64_t j = 0; j < nk; ++j) {
     const float* kr = kh + slots[j] * d;
-    __m512 k[NV];
+    __m512 k[NV], acc[4];
     for (int v = 0; v < NV; ++v) k[v] = _mm512_loadu_ps(kr + 16 * v);
-    for (int t = 0; t < QT; ++t) {
-      if (t >= nq) break;
-      __m512 acc = _mm512_mul_ps(q[t][0], k[0]);
-      for (int v = 1; v < NV; ++v) acc = _mm512_fmadd_ps(q[t][v], k[v], acc);
-      scores[t * nk + j] = _mm512_reduce_add_ps(acc);
+    for (int t = 0; t < 4; ++t) {
+      acc[t] = _mm512_setzero_ps();
+      if (t < NQ)
+        for (int v = 0; v < NV; ++v) acc[t] = _mm512_fmadd_ps(q[t][v], k[v], acc[t]);
     }
+    float dots[4];
+    _mm_storeu_ps(dots, hsum4(acc[0], acc[1], acc[2], acc[3]));
+    for (int t = 0; t < NQ; ++t) scores[t * nk + j] = dots[t];
   }
-  for (int t = 0; t < QT && t < nq; ++t) {
+  for (int t = 0; t < NQ; ++t) {
     float* sc = scores + t * nk;
-    float m = sc[0];
-    for (int64_t j = 1; j < nk; ++j) m = std::max(m, sc[j]);
-    const float s = exp_shift_sum(sc, nk, m);
-    out[t * (d + 2)] = m, out[t * (d + 2) + 1] = s;  // packed as [max, sum, o...] per query
+    const float m = max_of(sc, nk);
+    out[t * (d + 2)] = m, out[t * (d + 2) + 1] = exp_shift_sum(sc, nk, m);
   }
-  __m512 o[QT][NV];
-  for (int t = 0; t < QT; ++t)
+  __m512 o[NQ][NV];
+  for (int t = 0; t < NQ; ++t)
     for (int v = 0; v < NV; ++v) o[t][v] = _mm512_setzero_ps();
   for (int64_t j = 0; j < nk; ++j) {
     const float* vr = vh + slots[j] * d;
     __m512 vv[NV];
     for (int v = 0; v < NV; ++v) vv[v] = _mm512_loadu_ps(vr + 16 * v);
-    for (int t = 0; t < QT; ++t) {
-      if (t >= nq) break;
+    for (int t = 0; t < NQ; ++t) {
       const __m512 p = _mm512_set1_ps(scores[t * nk + j]);
       for (int v = 0; v < NV; ++v) o[t][v] = _mm512_fmadd_ps(p, vv[v], o[t][v]);
     }
   }
-  for (int t = 0; t < QT && t < nq; ++t)
+  for (int t = 0; t < NQ; ++t)
     for (int v = 0; v < NV; ++v) _mm512_storeu_ps(out + t * (d + 2) + 2 + 16 * v, o[t][v]);
 }
 
-// The partial attention of attend_partial_plain on AVX-512 for head_dim 64 or 128, query
-// tiles of QT; false where it does not apply.
-template <int NV, int QT>
-bool attend_tiles(const float* const* qs, int64_t nq, const float* kh, const float* vh, const int64_t* slots, int64_t nk, float scale,
+// The partial attention of attend_partial_plain on AVX-512 for head_dim 16 * NV, in tiles of
+// up to QMAX queries.
+template <int NV, int QMAX>
+void attend_tiles(const float* const* qs, int64_t nq, const float* kh, const float* vh, const int64_t* slots, int64_t nk, float scale,
                   float* scores, float* mx, float* sum, float* out) {
   constexpr int64_t d = 16 * NV;
-  float packed[QT * (d + 2)];
-  for (int64_t q0 = 0; q0 < nq; q0 += QT) {
-    const int64_t n = std::min<int64_t>(QT, nq - q0);
-    attend_tile_avx512<NV, QT>(qs + q0, n, kh, vh, slots, nk, scale, scores, packed);
+  float packed[QMAX * (d + 2)];
+  for (int64_t q0 = 0; q0 < nq; q0 += QMAX) {
+    const int64_t n = std::min<int64_t>(QMAX, nq - q0);
+    switch (n) {
+      case 1: attend_tile_avx512<NV, 1>(qs + q0, kh, vh, slots, nk, scale, scores, packed); break;
+      case 2: attend_tile_avx512<NV, 2>(qs + q0, kh, vh, slots, nk, scale, scores, packed); break;
+      case 3: attend_tile_avx512<NV, (QMAX >= 3 ? 3 : 1)>(qs + q0, kh, vh, slots, nk, scale, scores, packed); break;
+      default: attend_tile_avx512<NV, (QMAX >= 4 ? 4 : 1)>(qs + q0, kh, vh, slots, nk, scale, scores, packed); break;
+    }
     for (int64_t t = 0; t < n; ++t) {
       mx[q0 + t] = packed[t * (d + 2)], sum[q0 + t] = packed[t * (d + 2) + 1];
       std::copy_n(packed + t * (d + 2) + 2, d, out + (q0 + t) * d);
     }
   }
-  return true;
 }
 
 void attend_partial(const float* const* qs, int64_t nq, int64_t d, const float* kh, const float* vh, const int64_t* slots, int64_t nk,
@@ -203,29 +214,32 @@ SGLIKE_CLONES void finish(const float* own, float own_max, float own_sum, const 
 
 }  // namespace
 
-int64_t decode_attention_raw(const float* q, int64_t b_total, int64_t hq, int64_t d, const float* k_buf, const float* v_buf, int64_t hk,
-                             int64_t s_total, const int64_t* slots, int64_t slot_stride, const int64_t* rows, const int64_t* lens,
-                             float scale, float* out, bool cascade, bool simd) {
-  const Rows r{slots, slot_stride, rows, lens};
+CascadePlan plan_cascade(const KVRows& r, int64_t b_total) {
+  CascadePlan plan;
+  plan.start.assign(b_total, 0);
+  if (b_total < 2) return plan;
+  std::vector<int64_t> all(b_total);
+  int64_t total = 0;
+  for (int64_t b = 0; b < b_total; ++b) all[b] = b, total += r.lens[b];
+  if (best_groups(r, all, 0, plan.groups) < kMinSaving * double(total)) plan.groups.clear();
+  for (const CascadeGroup& grp : plan.groups)
+    for (int64_t m : grp.members) plan.start[m] = grp.prefix;
+  return plan;
+}
+
+void decode_attention_raw(const float* q, int64_t b_total, int64_t hq, int64_t d, const float* k_buf, const float* v_buf, int64_t hk,
+                          int64_t s_total, const KVRows& r, const CascadePlan& plan, float scale, float* out, bool simd) {
   const int64_t g = hq / hk;
-  std::vector<Group> groups;
-  if (cascade && b_total > 1) {
-    std::vector<int64_t> all(b_total);
-    for (int64_t b = 0; b < b_total; ++b) all[b] = b;
-    int64_t total = 0;
-    for (int64_t b = 0; b < b_total; ++b) total += lens[b];
-    if (best_groups(r, all, 0, groups) < kMinSaving * double(total)) groups.clear();
-  }
-  std::vector<int64_t> start(b_total, 0);  // where each request's own keys begin
-  for (const Group& grp : groups)
-    for (int64_t m : grp.members) start[m] = grp.prefix;
+  const std::vector<CascadeGroup>& groups = plan.groups;
+  const std::vector<int64_t>& start = plan.start;  // where each request's own keys begin
+  const int64_t* lens = r.lens;
   // prefix partials, per (request, query head): max, sum, output
   std::vector<float> pm(b_total * hq), ps(b_total * hq), po(groups.empty() ? 0 : b_total * hq * d);
   at::parallel_for(0, int64_t(groups.size()) * hk, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> scores, m, s, o;
     std::vector<const float*> qs;
     for (int64_t task = t0; task < t1; ++task) {
-      const Group& grp = groups[task / hk];
+      const CascadeGroup& grp = groups[task / hk];
       const int64_t kvh = task % hk, nq = int64_t(grp.members.size()) * g, nk = grp.prefix;
       qs.clear();
       for (int64_t b : grp.members)
@@ -258,7 +272,6 @@ int64_t decode_attention_raw(const float* q, int64_t b_total, int64_t hq, int64_
       }
     }
   });
-  return int64_t(groups.size());
 }
 
 // the groups decode_attention_raw would form for slots [B, L] (row b live up to lens[b])
@@ -272,12 +285,8 @@ std::vector<std::pair<std::vector<int64_t>, int64_t>> cascade_groups(const at::T
     TORCH_CHECK(lp[b] >= 1 && lp[b] <= sl.size(1), "lens out of range");
     total += lp[b];
   }
-  const Rows r{sl.data_ptr<int64_t>(), sl.size(1), nullptr, lp};
-  std::vector<int64_t> all(b_total);
-  for (int64_t b = 0; b < b_total; ++b) all[b] = b;
-  std::vector<Group> groups;
   std::vector<std::pair<std::vector<int64_t>, int64_t>> out;
-  if (b_total > 1 && best_groups(r, all, 0, groups) >= kMinSaving * double(total))
-    for (const Group& grp : groups) out.emplace_back(grp.members, grp.prefix);
+  for (const CascadeGroup& grp : plan_cascade(KVRows{sl.data_ptr<int64_t>(), sl.size(1), nullptr, lp}, b_total).groups)
+    out.emplace_back(grp.members, grp.prefix);
   return out;
 }

@@ -6,6 +6,7 @@
 #include "decode_step.h"
 
 #include <ATen/Parallel.h>
+#include "decode_attention.h"
 #include "ops.h"
 
 namespace {
@@ -93,6 +94,9 @@ at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positi
     }
   }
   const float scale = 1.f / std::sqrt(float(d_));
+  const KVRows kv_rows{tp, stride, rp, lp};
+  const CascadePlan plan = plan_cascade(kv_rows, b);  // shared prefixes: the same in every layer
+  last_groups_ = int64_t(plan.groups.size());
   at::Tensor x = x_in, residual = x_in.clone();
   for (size_t li = 0; li < layers_.size(); ++li) {
     const StepLayer& layer = layers_[li];
@@ -105,8 +109,8 @@ at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positi
     kv_store(k_buf, v_buf, out_loc, k, v);
     at::Tensor q = qkv.narrow(1, 0, q_dim).contiguous();  // [B, Hq * D]
     at::Tensor attn = at::empty({b, q_dim}, x.options());
-    last_groups_ = decode_attention_raw(q.data_ptr<float>(), b, hq_, d_, k_buf.data_ptr<float>(), v_buf.data_ptr<float>(), hk_,
-                                        slots_total, tp, stride, rp, lp, scale, attn.data_ptr<float>(), true, true);
+    decode_attention_raw(q.data_ptr<float>(), b, hq_, d_, k_buf.data_ptr<float>(), v_buf.data_ptr<float>(), hk_, slots_total, kv_rows, plan,
+                         scale, attn.data_ptr<float>(), true);
     h = rms_norm(layer.o(attn), layer.post_norm, eps_, residual);
     x = layer.down(silu_mul(layer.gate_up(h), true));  // gate_up [B, 2I] -> [B, I] -> [B, H]
   }

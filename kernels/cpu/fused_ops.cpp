@@ -6,6 +6,7 @@
 // (target_clones picks one at load time).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include "decode_attention.h"
 #include "ops.h"
 #include "simd_math.h"
 #include <algorithm>
@@ -138,8 +139,10 @@ at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_buf, 
     for (int64_t j = 0; j < lp[b]; ++j) TORCH_CHECK(sp[b * l_max + j] >= 0 && sp[b * l_max + j] < s_total, "slot out of the pool");
   }
   at::Tensor out = at::empty_like(q);
-  decode_attention_raw(q.data_ptr<float>(), b_total, hq, d, k_buf.data_ptr<float>(), v_buf.data_ptr<float>(), hk, s_total, sp, l_max,
-                       nullptr, lp, float(scale), out.data_ptr<float>(), cascade, use_simd);
+  const KVRows rows{sp, l_max, nullptr, lp};
+  const CascadePlan plan = cascade ? plan_cascade(rows, b_total) : CascadePlan{{}, std::vector<int64_t>(b_total, 0)};
+  decode_attention_raw(q.data_ptr<float>(), b_total, hq, d, k_buf.data_ptr<float>(), v_buf.data_ptr<float>(), hk, s_total, rows, plan,
+                       float(scale), out.data_ptr<float>(), use_simd);
   return out;
 }
 

@@ -79,28 +79,33 @@ struct SplitX {
   std::vector<float> sum;       // [M, K/32]: float sum of the block (int4's min term)
 };
 
-SplitX split_x(const float* x, int64_t m_rows, int64_t k, bool q4) {
-  const int64_t nb = k / kBlock;
-  SplitX s{std::vector<uint8_t>(m_rows * k), std::vector<uint8_t>(m_rows * k), std::vector<float>(m_rows * nb), std::vector<float>(m_rows * nb)};
-  const int bias = q4 ? 0 : 128;
-  for (int64_t i = 0; i < m_rows * nb; ++i) {
-    const float* xb = x + i * kBlock;
-    float amax = 0.f, sum = 0.f;
-    for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(xb[j])), sum += xb[j];
-    const float inv = amax > 0.f ? 32767.f / amax : 0.f;
-    for (int j = 0; j < kBlock; ++j) {
-      const int32_t v = int32_t(std::nearbyint(xb[j] * inv));  // -32767..32767
-      s.hi[i * kBlock + j] = uint8_t((v >> 8) + bias);          // floor(v / 256)
-      s.lo[i * kBlock + j] = uint8_t(v & 255);
-    }
-    s.scale[i] = amax / 32767.f;
-    s.sum[i] = sum;
-  }
-  return s;
+// ---- AVX512-VNNI -------------------------------------------------------------------------
+#define SGLIKE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma,f16c")))
+
+// one row-block of 32 activations -> int16 values split in bytes (rounded to nearest even)
+SGLIKE_VNNI inline void split_block(const float* xb, uint8_t* hi, uint8_t* lo, float* scale, float* sum, int bias) {
+  const __m512 a = _mm512_loadu_ps(xb), b = _mm512_loadu_ps(xb + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  const __m512 inv = _mm512_set1_ps(amax > 0.f ? 32767.f / amax : 0.f);
+  const __m512i va = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), vb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));  // -32767..32767
+  const __m512i bv = _mm512_set1_epi32(bias), low = _mm512_set1_epi32(255);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(hi), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_srai_epi32(va, 8), bv)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + 16), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_srai_epi32(vb, 8), bv)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lo), _mm512_cvtepi32_epi8(_mm512_and_si512(va, low)));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + 16), _mm512_cvtepi32_epi8(_mm512_and_si512(vb, low)));
+  *scale = amax / 32767.f;
+  *sum = _mm512_reduce_add_ps(_mm512_add_ps(a, b));
 }
 
-// ---- AVX512-VNNI -------------------------------------------------------------------------
-#define SGLIKE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma,f16c")))
+// x [M, K] -> hi/lo bytes (hi biased by 128 for int8 weights), scales and sums per 32-block
+SGLIKE_VNNI SplitX split_x(const float* x, int64_t m_rows, int64_t k, bool q4) {
+  const int64_t nb = k / kBlock;
+  SplitX s;
+  s.hi.resize(m_rows * k), s.lo.resize(m_rows * k), s.scale.resize(m_rows * nb), s.sum.resize(m_rows * nb);
+  for (int64_t i = 0; i < m_rows * nb; ++i)
+    split_block(x + i * kBlock, s.hi.data() + i * kBlock, s.lo.data() + i * kBlock, s.scale.data() + i, s.sum.data() + i, q4 ? 0 : 128);
+  return s;
+}
 
 SGLIKE_VNNI inline __m512i bcast4(const uint8_t* p) {
   int32_t v;
@@ -140,18 +145,23 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
     // int8: 256 * 128 * (row sums of q), the bias of hi + 128
     const __m512i bias = Q4 ? _mm512_setzero_si512()
                             : _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sums_of(r8)))), 15);
-    for (int m = 0; m < MT; ++m) {
+#pragma GCC unroll 8
+    for (int m = 0; m < MT; ++m) {  // unrolled: the accumulators stay in registers
       const int64_t row = (m0 + m) * nb + b;
       const uint8_t *hi = xs.hi.data() + row * kBlock, *lo = xs.lo.data() + row * kBlock;
-      // two chains each for hi and lo (even / odd slices): independent dependency chains
-      __m512i h0 = _mm512_setzero_si512(), h1 = h0, l0 = h0, l1 = h0;
-      for (int j = 0; j < 8; j += 2) {
-        h0 = Q4 ? _mm512_dpbusd_epi32(h0, w[j], bcast4(hi + 4 * j)) : _mm512_dpbusd_epi32(h0, bcast4(hi + 4 * j), w[j]);
-        l0 = _mm512_dpbusd_epi32(l0, bcast4(lo + 4 * j), w[j]);
-        h1 = Q4 ? _mm512_dpbusd_epi32(h1, w[j + 1], bcast4(hi + 4 * j + 4)) : _mm512_dpbusd_epi32(h1, bcast4(hi + 4 * j + 4), w[j + 1]);
-        l1 = _mm512_dpbusd_epi32(l1, bcast4(lo + 4 * j + 4), w[j + 1]);
+      // one activation row has two chains each for hi and lo (even / odd slices) to hide the
+      // vpdpbusd latency; with several rows the rows' chains interleave instead
+      constexpr int kChains = MT == 1 ? 2 : 1;
+      __m512i h[kChains], l[kChains];
+      for (int c = 0; c < kChains; ++c) h[c] = l[c] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const int c = j % kChains;
+        h[c] = Q4 ? _mm512_dpbusd_epi32(h[c], w[j], bcast4(hi + 4 * j)) : _mm512_dpbusd_epi32(h[c], bcast4(hi + 4 * j), w[j]);
+        l[c] = _mm512_dpbusd_epi32(l[c], bcast4(lo + 4 * j), w[j]);
       }
-      __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(h0, h1), 8), _mm512_add_epi32(l0, l1));
+      if (kChains == 2) h[0] = _mm512_add_epi32(h[0], h[kChains - 1]), l[0] = _mm512_add_epi32(l[0], l[kChains - 1]);
+      __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(h[0], 8), l[0]);
       if (!Q4) dot = _mm512_sub_epi32(dot, bias);
       acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(xs.scale[row])), acc[m]);
       if (Q4) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(xs.sum[row]), acc[m]);
@@ -175,7 +185,8 @@ SGLIKE_VNNI void groups_vnni(const SplitX& xs, int64_t m_rows, int64_t k, const 
       const __mmask16 keep = live == kRows ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
       float* yg = y + g * kRows;
       int64_t m = c0;
-      for (; m + 4 <= c1; m += 4) group_tile<4, Q4>(xs, m, nb, grp, yg + m * n, n, keep);
+      for (; m + 8 <= c1; m += 8) group_tile<8, Q4>(xs, m, nb, grp, yg + m * n, n, keep);
+      if (m + 4 <= c1) group_tile<4, Q4>(xs, m, nb, grp, yg + m * n, n, keep), m += 4;
       switch (c1 - m) {
         case 3: group_tile<3, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
         case 2: group_tile<2, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
@@ -196,7 +207,7 @@ void check_packed(const at::Tensor& packed, bool q4, int64_t n) {
 
 bool cpu_has_avx512_vnni() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma") &&
                          __builtin_cpu_supports("f16c");
   return ok;
 }

@@ -112,3 +112,24 @@ def test_auto_dtype_rule():
     assert resolve_dtype("auto", cpu, integer_linears=True) == torch.float32
     assert resolve_dtype("auto", cpu) == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
     assert resolve_dtype("bfloat16", cpu, integer_linears=True) == torch.bfloat16
+
+
+def test_avx2_kernels_in_the_step(monkeypatch):
+    """On an AVX2-only CPU the step runs the AVX2 int4/int8 GEMMs (kinds "q4" / "q8"): forced
+    here through the platform the runner detects, on the real default model."""
+    from sglike.runtime import model_runner
+    from sglike.runtime.platform import Platform
+
+    avx2 = Platform("cpu", avx2=True, fbgemm=True, cpu_kernels=cpu.has_simd())
+    if not avx2.cpu_kernels:
+        pytest.skip("the AVX2 path needs an AVX2 CPU")
+    monkeypatch.setattr(model_runner, "detect_platform", lambda device: avx2)
+    fast, plain = _pair()
+    try:
+        kinds = {m.kernels["decode"].name for m in fast.scheduler.runner.model.modules() if hasattr(m, "kernels")}
+        assert kinds == {"sglike_q4_gemv", "sglike_q8_gemv"} and fast.scheduler.runner.cpu_step is not None
+        prompts = ["The capital of France is", "Once upon a time"]
+        _same(_run(fast, prompts), _run(plain, prompts))
+    finally:
+        fast.shutdown()
+        plain.shutdown()

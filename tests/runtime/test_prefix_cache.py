@@ -44,6 +44,30 @@ def test_shared_prefix_is_prefilled_once(real_engine):
     assert computed < prefix + 8 * 40, (computed, prefix)
 
 
+def test_a_short_shared_preamble_is_prefilled_once(real_engine):
+    """Requests arriving together that share >= SHARED_PREFIX_HOLD_BACK uncached tokens (a chat
+    template's system preamble) are prefilled apart: the first computes the preamble, the
+    others reuse it from the cache a step later, with the same outputs as alone."""
+    from sglike.runtime.scheduler.policy import SHARED_PREFIX_HOLD_BACK
+
+    tok = real_engine.tokenizer
+    chats = [tok.apply_chat_template([{"role": "user", "content": f"Name {w}."}], tokenize=False, add_generation_prompt=True)
+             for w in ("a color", "a fruit", "a river", "a planet", "a bird")]
+    ids = [tok.encode(c) for c in chats]
+    shared = next(i for i in range(min(map(len, ids))) if len({t[i] for t in ids}) > 1)
+    assert SHARED_PREFIX_HOLD_BACK <= shared < 32  # the case the threshold is for
+    alone = []
+    for c in chats:
+        real_engine.flush_cache()
+        alone.append(real_engine.generate(c, GREEDY)["output_ids"])
+    real_engine.flush_cache()
+    before = real_engine.get_server_info()["prefill_tokens"]
+    together = real_engine.generate(chats, GREEDY)
+    computed = real_engine.get_server_info()["prefill_tokens"] - before
+    assert computed == sum(map(len, ids)) - (len(chats) - 1) * shared
+    assert [o["output_ids"] for o in together] == alone
+
+
 def test_n_samples_share_the_prompt(real_engine):
     real_engine.flush_cache()
     before = real_engine.get_server_info()["prefill_tokens"]
