@@ -36,7 +36,8 @@ class Sglike:
         if quantization != "-":
             options["quantization"] = quantization
         self.engine = Engine(**options)
-        self.name = f"sglike quantization={quantization}"
+        dtype = str(self.engine.scheduler.runner.dtype).removeprefix("torch.")
+        self.name = f"sglike quantization={quantization} ({dtype})"
 
     def tokenizer(self):
         return self.engine.tokenizer
@@ -72,6 +73,13 @@ def run_system(system, prompts: list[str], batches: list[int], decode_len: int, 
     row["prefill"] = system.prefill(prefill_prompt, prefill_tokens)
     row["bytes"] = system.weight_bytes()
     return row
+
+
+def matmul_params(cfg) -> int:
+    """Weights one token multiplies (every decoder linear and the LM head): FLOPs = 2x this."""
+    h, d = cfg.hidden_size, cfg.head_dim
+    per_layer = h * (cfg.num_heads + 2 * cfg.num_kv_heads) * d + cfg.num_heads * d * h + 3 * h * cfg.intermediate_size
+    return cfg.num_layers * per_layer + cfg.vocab_size * h
 
 
 def ceiling_cells(row: dict, ceil: Ceilings, params: int) -> list[str]:
@@ -126,7 +134,7 @@ def main() -> None:
                 tok = system.tokenizer()
                 prompts = chat_prompts(tok, max(batches))
                 prefill_prompt = long_prompt(tok, args.prefill_len)
-                params = sum(p.numel() for p in system.engine.scheduler.runner.model.parameters())
+                params = matmul_params(system.engine.scheduler.runner.model_config)
                 engine_dtype = system.engine.scheduler.runner.dtype  # the first system's: the default options
             rows.append(run_system(system, prompts, batches, args.decode_len, prefill_prompt, args.prefill_len))
         finally:
@@ -144,7 +152,7 @@ def main() -> None:
     ceil = measure_ceilings()
     ref = next((r for r in rows if r["name"].startswith("llama")), rows[-1])
     header = ["system", *[f"decode b={b}" for b in batches], "prefill tok/s", "b=1 vs " + ref["name"].split()[0],
-              "weights", "ceiling b=1 (bytes/BW)", "ceiling (FLOPs/peak)"]
+              "weights", "ceiling b=1 (bytes/BW)", "ceiling (FLOPs / float32 GEMM peak)"]
     table = []
     for row in rows:
         cells = [f"{row[b]:.1f}" if row.get(b) else "n/a" for b in batches]

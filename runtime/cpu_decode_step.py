@@ -1,4 +1,4 @@
-"""The CPU decode step as one C++ call (``sglike.kernels.cpu.DecoderStep``).
+"""The CPU decode step (and small extends) as one C++ call (``sglike.kernels.cpu.DecoderStep``).
 
 At batch 1 a decode step of a small model is hundreds of tiny ops, and Python plus torch's
 dispatch between them cost as much as the arithmetic. On the CPU the step is therefore
@@ -6,6 +6,9 @@ built once at start-up into a C++ object holding every layer's weights (in the s
 linear kernels already use: nothing is copied) and the KV pool, and each decode batch is
 one call: the CPU's counterpart of replaying a captured CUDA graph, with nothing to compile.
 Attention reads the pool in place with the shared-prefix cascade of the ``torch`` backend.
+Extends of a few tokens (short prefill chunks, speculative verifies) take it too: each new
+token is a query over its request's slots up to itself, so one request's tokens share their
+prefix through the cascade.
 
 It is built only where every piece has a C++ twin: float32 on the CPU, the ``torch``
 attention backend, a Llama-family model, and linear kernels with a ``step`` (sglike's
@@ -68,13 +71,20 @@ class CpuDecodeStep:
         return cls(model, attn, step)
 
     def can_run(self, batch: ForwardBatch) -> bool:
-        return batch.mode is ForwardMode.DECODE and batch.batch_size <= DECODE_MAX_M
+        """Decode batches and extends of few tokens (short prefill chunks, speculative verifies):
+        up to ``DECODE_MAX_M`` tokens, the sizes whose linears take the decode kernels."""
+        return batch.input_ids.numel() <= DECODE_MAX_M
 
     @torch.inference_mode()
     def run(self, batch: ForwardBatch) -> torch.Tensor:
-        """Float32 logits [B, vocab] of a decode batch."""
-        x = self.model.embed_tokens.embed(batch.input_ids, torch.float32)  # [B, H]
-        lens = torch.tensor(batch.seq_lens, dtype=torch.int64)
-        logits = self.step.forward(x.contiguous(), batch.positions, batch.out_cache_loc, batch.req_rows, lens)
-        self.attn.cascade_steps += self.step.last_cascade_groups > 0
+        """Float32 logits [len(batch.logit_indices), vocab]."""
+        x = self.model.embed_tokens.embed(batch.input_ids, torch.float32)  # [T, H]
+        if batch.mode is ForwardMode.DECODE:
+            rows, lens, logit_rows = batch.req_rows, torch.tensor(batch.seq_lens, dtype=torch.int64), None
+        else:  # each new token attends its request's slots up to itself
+            rows = batch.req_rows.repeat_interleave(torch.tensor(batch.extend_lens))
+            lens, logit_rows = batch.positions + 1, batch.logit_indices
+        logits = self.step.forward(x.contiguous(), batch.positions.contiguous(), batch.out_cache_loc.contiguous(), rows, lens, logit_rows)
+        if batch.mode is ForwardMode.DECODE:
+            self.attn.cascade_steps += self.step.last_cascade_groups > 0
         return logits

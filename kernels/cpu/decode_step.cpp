@@ -1,6 +1,7 @@
 // The decode step of a pre-norm Llama-family decoder (RMSNorm, GQA attention with RoPE over
 // a paged KV pool, SiLU-gated MLP) run layer after layer in C++: the CPU's counterpart of
-// replaying a captured decode graph. It composes the extension's own kernels (each with its
+// replaying a captured decode graph. Small extends (a short prefill chunk, a speculative
+// verify) run through it too: each new token attends its request's slots up to itself. It composes the extension's own kernels (each with its
 // twin and parity test) and torch's ops, so no Python runs between them; the model's
 // module-by-module forward is its plain twin (tests/kernels/test_decode_step.py).
 #include "decode_step.h"
@@ -72,7 +73,7 @@ void DecoderStep::add_layer(StepLayer layer) {
 }
 
 at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positions, const at::Tensor& out_loc, const at::Tensor& rows,
-                                const at::Tensor& lens) const {
+                                const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows) const {
   TORCH_CHECK(!layers_.empty(), "the step has no layers");
   check_f32(x_in, "x");
   const int64_t b = x_in.size(0), q_dim = hq_ * d_, kv_dim = hk_ * d_;
@@ -113,6 +114,12 @@ at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positi
                          scale, attn.data_ptr<float>(), true);
     h = rms_norm(layer.o(attn), layer.post_norm, eps_, residual);
     x = layer.down(silu_mul(layer.gate_up(h), true));  // gate_up [B, 2I] -> [B, I] -> [B, H]
+  }
+  if (logit_rows.has_value()) {  // only these rows' logits are wanted
+    const at::Tensor& lr = *logit_rows;
+    TORCH_CHECK(lr.scalar_type() == at::kLong && lr.dim() == 1, "logit_rows must be int64 [R]");
+    TORCH_CHECK(lr.numel() == 0 || (lr.min().item<int64_t>() >= 0 && lr.max().item<int64_t>() < b), "logit_rows outside the batch");
+    x = x.index_select(0, lr), residual = residual.index_select(0, lr);
   }
   return lm_head_(rms_norm(x, final_norm_, eps_, residual));
 }

@@ -1,4 +1,5 @@
-// The decode step of a pre-norm Llama-family decoder as one C++ call (decode_step.cpp).
+// The decode step (and small extends) of a pre-norm Llama-family decoder as one C++ call
+// (decode_step.cpp).
 #pragma once
 #include <ATen/ATen.h>
 #include <string>
@@ -33,10 +34,13 @@ class DecoderStep {
   DecoderStep(int64_t num_heads, int64_t num_kv_heads, int64_t head_dim, double eps, at::Tensor cos, at::Tensor sin,
               at::Tensor req_to_token, at::Tensor final_norm, StepLinear lm_head);
   void add_layer(StepLayer layer);
-  // x [B, H] embedded new tokens; positions, out_loc (their KV slots), rows (of req_to_token)
-  // and lens (KV length after this token) all int64 [B] -> float32 logits [B, vocab]
+  // x [T, H] embedded new tokens; positions, out_loc (their KV slots), rows (each token's row
+  // of req_to_token, whose slots up to its position are already filled in) and lens (the
+  // token's position + 1: the keys it attends) all int64 [T]. A decode step has one token per
+  // request; an extend (a small prefill chunk, a speculative verify) several per request,
+  // causal through lens. -> float32 logits [T, vocab], or [R, vocab] for ``logit_rows`` [R]
   at::Tensor forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& out_loc, const at::Tensor& rows,
-                     const at::Tensor& lens) const;
+                     const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows) const;
   int64_t num_layers() const { return int64_t(layers_.size()); }
   int64_t last_cascade_groups() const { return last_groups_; }  // shared-prefix groups of the last forward
 

@@ -133,3 +133,31 @@ def test_avx2_kernels_in_the_step(monkeypatch):
     finally:
         fast.shutdown()
         plain.shutdown()
+
+
+def test_small_extends_match_the_module_path(engines):
+    """A short extend after a cached prefix (a prefill chunk, a speculative verify): every new
+    token attends its request's slots up to itself, through the step or module by module."""
+    from sglike.runtime.forward_batch import ForwardBatch, ForwardMode
+
+    runner = engines[0].scheduler.runner
+    ids = runner.model_config.vocab_size // 7 + torch.arange(48) * 13
+    row, slots = runner.req_table.alloc(), runner.allocator.alloc(48)
+    try:
+        runner.req_table.table[row, :48] = slots
+
+        def batch(lo: int, hi: int, logits: torch.Tensor) -> ForwardBatch:
+            return ForwardBatch(ForwardMode.EXTEND, ids[lo:hi], torch.arange(lo, hi), slots[lo:hi], torch.tensor([row]), [hi],
+                                [hi - lo], logits)
+
+        runner.forward(batch(0, 40, torch.tensor([39])))  # the prefix: module path (more than 32 tokens)
+        new = batch(40, 48, torch.tensor([0, 3, 7]))
+        assert runner.cpu_step.can_run(new)
+        fast = runner.cpu_step.run(new)
+        runner.attn.prepare(new)
+        plain = runner.model(new, runner.attn)
+        assert fast.shape == plain.shape == (3, runner.vocab_size)
+        torch.testing.assert_close(fast.log_softmax(-1), plain.log_softmax(-1), atol=1e-2, rtol=0)
+    finally:
+        runner.allocator.free(slots)
+        runner.req_table.free(row)
