@@ -32,7 +32,7 @@ def _extensions() -> dict:
     except ImportError:
         print("sglike: torch is not importable at build time; CPU kernels not built", file=sys.stderr)
         return {}
-    ext = CppExtension("sglike.kernels.cpu._C", [f"kernels/cpu/{f}.cpp" for f in ("bindings", "quant_gemm", "vnni_gemm", "fused_ops", "decode_attention", "decode_step")], extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"])
+    ext = CppExtension("sglike.kernels.cpu._C", [f"kernels/cpu/{f}.cpp" for f in ("bindings", "quant_gemm", "vnni_gemm", "fused_ops", "decode_attention", "decode_step", "huge_pages")], extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"])
     return {"ext_modules": [ext], "cmdclass": {"build_ext": BuildExtension}}
 
 

@@ -113,6 +113,18 @@ def silu_mul(gate_up: torch.Tensor, use_simd: bool = True) -> torch.Tensor:
     return _C.silu_mul(gate_up, use_simd)
 
 
+def huge_page_zeros(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A zeroed tensor on transparent huge pages where the kernel grants them (2 MiB-aligned,
+    advised before first touch); ordinary pages otherwise."""
+    nbytes = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
+    return _C.huge_page_zeros(nbytes).view(dtype).view(shape)
+
+
+def on_huge_pages(t: torch.Tensor) -> torch.Tensor:
+    """A copy of ``t`` on huge pages (see ``huge_page_zeros``)."""
+    return huge_page_zeros(tuple(t.shape), t.dtype).copy_(t)
+
+
 def kv_store(k_buf: torch.Tensor, v_buf: torch.Tensor, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     """Writes float32 k, v [T, Hk, D] into the pool buffers [Hk, S, D] at ``slots`` [T]."""
     _C.kv_store(k_buf, v_buf, slots, k, v)
