@@ -38,10 +38,11 @@ def has_vnni() -> bool:
     return _C is not None and bool(_C.has_avx512_vnni())
 
 
-def vnni_gemm(x: torch.Tensor, packed: torch.Tensor, n: int, q4: bool, use_simd: bool = True) -> torch.Tensor:
+def vnni_gemm(x: torch.Tensor, packed: torch.Tensor, n: int, q4: bool, use_simd: bool = True, act8: bool = False) -> torch.Tensor:
     """float32 x [M, K] @ W^T -> [M, n] for W in the VNNI layout (``vnni.pack``); the scalar
-    path (``use_simd=False``) computes in float32 from the dequantized weights."""
-    return _C.vnni_gemm(x, packed, n, q4, use_simd)
+    path (``use_simd=False``) computes in float32 from the dequantized weights. ``act8``
+    rounds x to int8 per row and 32 values first (s = amax / 127; dynamic W8A8)."""
+    return _C.vnni_gemm(x, packed, n, q4, use_simd, act8)
 
 
 def vnni_dequant_rows(packed: torch.Tensor, q4: bool, rows: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:

@@ -8,7 +8,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.doc() = "sglike CPU kernels: GEMMs over GGUF-style int4/int8 blocks, fused decode-step ops";
   m.def("has_avx2_fma", &cpu_has_avx2_fma, "whether the AVX2+FMA GEMM path runs on this CPU");
   m.def("has_avx512_vnni", &cpu_has_avx512_vnni, "whether the AVX512-VNNI GEMM path runs on this CPU");
-  m.def("vnni_gemm", &vnni_gemm, "x [M,K] @ W^T, W packed in 16-row groups", py::arg("x"), py::arg("packed"), py::arg("n"), py::arg("q4"), py::arg("use_simd") = true);
+  m.def("vnni_gemm", &vnni_gemm, "x [M,K] @ W^T, W packed in 16-row groups", py::arg("x"), py::arg("packed"), py::arg("n"), py::arg("q4"), py::arg("use_simd") = true, py::arg("act8") = false);
   m.def("vnni_dequant_rows", &vnni_dequant_rows, "packed rows -> float32", py::arg("packed"), py::arg("q4"), py::arg("rows"), py::arg("out"));
   m.def("q4_gemm", &q4_gemm, "x [M,K] @ int4 W^T", py::arg("x"), py::arg("qs"), py::arg("scale"), py::arg("min"), py::arg("use_simd") = true);
   m.def("q8_gemm", &q8_gemm, "x [M,K] @ int8 W^T", py::arg("x"), py::arg("q"), py::arg("scale"), py::arg("use_simd") = true);

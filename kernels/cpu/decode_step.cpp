@@ -27,6 +27,7 @@ StepLinear::StepLinear(std::string kind, std::vector<at::Tensor> tensors, int64_
   size_t want = 0;
   if (kind == "vnni_q4") kind_ = Kind::kVnniQ4, want = 1;
   else if (kind == "vnni_q8") kind_ = Kind::kVnniQ8, want = 1;
+  else if (kind == "vnni_w8a8") kind_ = Kind::kVnniW8A8, want = 1;
   else if (kind == "q4") kind_ = Kind::kQ4, want = 3;
   else if (kind == "q8") kind_ = Kind::kQ8, want = 2;
   else if (kind == "dense") kind_ = Kind::kDense, want = 1;
@@ -41,6 +42,7 @@ at::Tensor StepLinear::operator()(const at::Tensor& x) const {
   switch (kind_) {
     case Kind::kVnniQ4: y = vnni_gemm(x, t_[0], n_, true, true); break;
     case Kind::kVnniQ8: y = vnni_gemm(x, t_[0], n_, false, true); break;
+    case Kind::kVnniW8A8: y = vnni_gemm(x, t_[0], n_, false, true, true); break;
     case Kind::kQ4: y = q4_gemm(x, t_[0], t_[1], t_[2], true); break;
     case Kind::kQ8: y = q8_gemm(x, t_[0], t_[1], true); break;
     case Kind::kDense: y = at::mm(x, t_[0].t()); break;

@@ -7,6 +7,7 @@
 
 // One linear of the step, y = x @ W^T (+ bias), on the kernel its layer chose in Python:
 //   "vnni_q4" / "vnni_q8": {packed}              (vnni_gemm.cpp)
+//   "vnni_w8a8": {packed int8}                   (vnni_gemm.cpp, activations rounded to int8)
 //   "q4": {qs, scale, min};  "q8": {q, scale}    (quant_gemm.cpp, AVX2)
 //   "dense": {weight [N, K] float32}             (torch's GEMM)
 class StepLinear {
@@ -16,7 +17,7 @@ class StepLinear {
   int64_t n() const { return n_; }
 
  private:
-  enum class Kind { kVnniQ4, kVnniQ8, kQ4, kQ8, kDense };
+  enum class Kind { kVnniQ4, kVnniQ8, kVnniW8A8, kQ4, kQ8, kDense };
   Kind kind_;
   std::vector<at::Tensor> t_;
   int64_t n_;

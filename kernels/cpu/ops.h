@@ -16,6 +16,6 @@ at::Tensor decode_attention_paged(const at::Tensor& q, const at::Tensor& k_buf, 
 std::vector<std::pair<std::vector<int64_t>, int64_t>> cascade_groups(const at::Tensor& slots, const at::Tensor& lens);
 at::Tensor silu_mul(const at::Tensor& gate_up, bool use_simd);
 void kv_store(at::Tensor& k_buf, at::Tensor& v_buf, const at::Tensor& slots, const at::Tensor& k, const at::Tensor& v);
-at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd);
+at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd, bool act8 = false);
 void vnni_dequant_rows(const at::Tensor& packed, bool q4, const at::Tensor& rows, at::Tensor& out);
 at::Tensor huge_page_zeros(int64_t nbytes);

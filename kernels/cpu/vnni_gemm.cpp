@@ -16,6 +16,9 @@
 // vpdpbusd (unsigned x signed bytes) give the exact integer dot product: int4 weights are
 // both, so w*hi takes them as the unsigned side and lo*w as the signed one; int8 weights are
 // signed, so hi enters as hi+128 and the row sums take the 128 back out.
+// With act8 (dynamic W8A8), activations are instead rounded per row and 32-block to int8
+// (x = s*xq, s = amax/127, as llama.cpp's Q8_0 activations): one vpdpbusd of xq (+128 for
+// int8 weights) per 4 weights, half the work, at the cost of that rounding.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include "ops.h"
@@ -52,7 +55,7 @@ inline const int16_t* row_sums_of(const uint8_t* rec) { return reinterpret_cast<
 
 // ---- scalar twin: float32 from the dequantized weights ------------------------------------
 void groups_scalar(const float* x, int64_t m_rows, int64_t k, const uint8_t* packed, bool q4, float* y, int64_t n,
-                   int64_t g0, int64_t g1) {
+                   int64_t g0, int64_t g1) {  // x already rounded to int8 per block where act8
   const int64_t nb = k / kBlock, rec = record_bytes(q4);
   std::vector<float> w(kRows * kBlock);
   for (int64_t g = g0; g < g1; ++g) {
@@ -72,6 +75,18 @@ void groups_scalar(const float* x, int64_t m_rows, int64_t k, const uint8_t* pac
   }
 }
 
+// the plain twin's act8 rounding: each 32-block of x to s * round(x / s), s = amax / 127
+std::vector<float> round_act8(const float* x, int64_t count) {
+  std::vector<float> out(x, x + count);
+  for (int64_t b = 0; b < count; b += kBlock) {
+    float amax = 0.f;
+    for (int j = 0; j < kBlock; ++j) amax = std::max(amax, std::fabs(out[b + j]));
+    const float inv = amax > 0.f ? 127.f / amax : 0.f, s = amax / 127.f;
+    for (int j = 0; j < kBlock; ++j) out[b + j] = s * std::nearbyint(out[b + j] * inv);
+  }
+  return out;
+}
+
 // ---- activations: int16 per row and block, split into hi/lo bytes --------------------------
 struct SplitX {
   std::vector<uint8_t> hi, lo;  // [M, K]: hi as int8 (int4 weights) or hi + 128 as uint8 (int8 weights); lo 0..255
@@ -86,6 +101,17 @@ struct SplitX {
 SGLIKE_VNNI inline void split_block(const float* xb, uint8_t* hi, uint8_t* lo, float* scale, float* sum, int bias) {
   const __m512 a = _mm512_loadu_ps(xb), b = _mm512_loadu_ps(xb + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  *sum = _mm512_reduce_add_ps(_mm512_add_ps(a, b));
+  if (lo == nullptr) {  // act8: int8 values (+ bias) in hi only
+    const __m512 inv = _mm512_set1_ps(amax > 0.f ? 127.f / amax : 0.f);
+    const __m512i bv = _mm512_set1_epi32(bias);
+    const __m512i va = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), vb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));  // -127..127
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(hi), _mm512_cvtepi32_epi8(_mm512_add_epi32(va, bv)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(hi + 16), _mm512_cvtepi32_epi8(_mm512_add_epi32(vb, bv)));
+    *scale = amax / 127.f;
+    *sum = *scale * float(_mm512_reduce_add_epi32(_mm512_add_epi32(va, vb)));  // of the rounded values
+    return;
+  }
   const __m512 inv = _mm512_set1_ps(amax > 0.f ? 32767.f / amax : 0.f);
   const __m512i va = _mm512_cvtps_epi32(_mm512_mul_ps(a, inv)), vb = _mm512_cvtps_epi32(_mm512_mul_ps(b, inv));  // -32767..32767
   const __m512i bv = _mm512_set1_epi32(bias), low = _mm512_set1_epi32(255);
@@ -94,16 +120,16 @@ SGLIKE_VNNI inline void split_block(const float* xb, uint8_t* hi, uint8_t* lo, f
   _mm_storeu_si128(reinterpret_cast<__m128i*>(lo), _mm512_cvtepi32_epi8(_mm512_and_si512(va, low)));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(lo + 16), _mm512_cvtepi32_epi8(_mm512_and_si512(vb, low)));
   *scale = amax / 32767.f;
-  *sum = _mm512_reduce_add_ps(_mm512_add_ps(a, b));
 }
 
 // x [M, K] -> hi/lo bytes (hi biased by 128 for int8 weights), scales and sums per 32-block
-SGLIKE_VNNI SplitX split_x(const float* x, int64_t m_rows, int64_t k, bool q4) {
+SGLIKE_VNNI SplitX split_x(const float* x, int64_t m_rows, int64_t k, bool q4, bool act8) {
   const int64_t nb = k / kBlock;
   SplitX s;
-  s.hi.resize(m_rows * k), s.lo.resize(m_rows * k), s.scale.resize(m_rows * nb), s.sum.resize(m_rows * nb);
+  s.hi.resize(m_rows * k), s.lo.resize(act8 ? 0 : m_rows * k), s.scale.resize(m_rows * nb), s.sum.resize(m_rows * nb);
   for (int64_t i = 0; i < m_rows * nb; ++i)
-    split_block(x + i * kBlock, s.hi.data() + i * kBlock, s.lo.data() + i * kBlock, s.scale.data() + i, s.sum.data() + i, q4 ? 0 : 128);
+    split_block(x + i * kBlock, s.hi.data() + i * kBlock, act8 ? nullptr : s.lo.data() + i * kBlock, s.scale.data() + i,
+                s.sum.data() + i, q4 ? 0 : 128);
   return s;
 }
 
@@ -130,7 +156,7 @@ SGLIKE_VNNI inline void load_weights(const uint8_t* rec, __m512i (&w)[8]) {
 }
 
 // MT activation rows (from m0) against one group of 16 weight rows, into y[m, g*16 .. +16]
-template <int MT, bool Q4>
+template <int MT, bool Q4, bool A8>
 SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint8_t* grp, float* y, int64_t ldy,
                             __mmask16 keep) {
   constexpr int64_t rec = Q4 ? kRecQ4 : kRecQ8;
@@ -142,13 +168,13 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
     load_weights<Q4>(r8, w);
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales_of(r8, Q4))));
     const __m512 mn = Q4 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins_of(r8)))) : d;
-    // int8: 256 * 128 * (row sums of q), the bias of hi + 128
+    // int8: (256 unless act8) * 128 * (row sums of q), the bias of hi + 128
     const __m512i bias = Q4 ? _mm512_setzero_si512()
-                            : _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sums_of(r8)))), 15);
+                            : _mm512_slli_epi32(_mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row_sums_of(r8)))), A8 ? 7 : 15);
 #pragma GCC unroll 8
     for (int m = 0; m < MT; ++m) {  // unrolled: the accumulators stay in registers
       const int64_t row = (m0 + m) * nb + b;
-      const uint8_t *hi = xs.hi.data() + row * kBlock, *lo = xs.lo.data() + row * kBlock;
+      const uint8_t *hi = xs.hi.data() + row * kBlock, *lo = A8 ? nullptr : xs.lo.data() + row * kBlock;
       // one activation row has two chains each for hi and lo (even / odd slices) to hide the
       // vpdpbusd latency; with several rows the rows' chains interleave instead
       constexpr int kChains = MT == 1 ? 2 : 1;
@@ -158,10 +184,10 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
       for (int j = 0; j < 8; ++j) {
         const int c = j % kChains;
         h[c] = Q4 ? _mm512_dpbusd_epi32(h[c], w[j], bcast4(hi + 4 * j)) : _mm512_dpbusd_epi32(h[c], bcast4(hi + 4 * j), w[j]);
-        l[c] = _mm512_dpbusd_epi32(l[c], bcast4(lo + 4 * j), w[j]);
+        if (!A8) l[c] = _mm512_dpbusd_epi32(l[c], bcast4(lo + 4 * j), w[j]);
       }
       if (kChains == 2) h[0] = _mm512_add_epi32(h[0], h[kChains - 1]), l[0] = _mm512_add_epi32(l[0], l[kChains - 1]);
-      __m512i dot = _mm512_add_epi32(_mm512_slli_epi32(h[0], 8), l[0]);
+      __m512i dot = A8 ? h[0] : _mm512_add_epi32(_mm512_slli_epi32(h[0], 8), l[0]);
       if (!Q4) dot = _mm512_sub_epi32(dot, bias);
       acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(d, _mm512_set1_ps(xs.scale[row])), acc[m]);
       if (Q4) acc[m] = _mm512_fmadd_ps(mn, _mm512_set1_ps(xs.sum[row]), acc[m]);
@@ -172,7 +198,7 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
 
 // groups [g0, g1) against every activation row; rows go in chunks of kChunk so a chunk's
 // split activations stay in cache while the groups stream past (prefill-sized M)
-template <bool Q4>
+template <bool Q4, bool A8>
 SGLIKE_VNNI void groups_vnni(const SplitX& xs, int64_t m_rows, int64_t k, const uint8_t* packed, float* y, int64_t n,
                              int64_t g0, int64_t g1) {
   constexpr int64_t kChunk = 64;
@@ -185,12 +211,12 @@ SGLIKE_VNNI void groups_vnni(const SplitX& xs, int64_t m_rows, int64_t k, const 
       const __mmask16 keep = live == kRows ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
       float* yg = y + g * kRows;
       int64_t m = c0;
-      for (; m + 8 <= c1; m += 8) group_tile<8, Q4>(xs, m, nb, grp, yg + m * n, n, keep);
-      if (m + 4 <= c1) group_tile<4, Q4>(xs, m, nb, grp, yg + m * n, n, keep), m += 4;
+      for (; m + 8 <= c1; m += 8) group_tile<8, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep);
+      if (m + 4 <= c1) group_tile<4, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep), m += 4;
       switch (c1 - m) {
-        case 3: group_tile<3, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
-        case 2: group_tile<2, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
-        case 1: group_tile<1, Q4>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        case 3: group_tile<3, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        case 2: group_tile<2, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
+        case 1: group_tile<1, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
         default: break;
       }
     }
@@ -213,7 +239,7 @@ bool cpu_has_avx512_vnni() {
 }
 
 // x [M, K] float32 @ W^T for W packed as above (n true output rows) -> [M, n]
-at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd) {
+at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd, bool act8) {
   check_packed(packed, q4, n);
   const int64_t k = packed.size(1) * kBlock, m_rows = x.size(0), groups = packed.size(0);
   TORCH_CHECK(x.dim() == 2 && x.scalar_type() == at::kFloat && x.is_contiguous(), "x must be a contiguous float32 [M, K]");
@@ -223,12 +249,16 @@ at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, b
   const uint8_t* pp = packed.data_ptr<uint8_t>();
   float* yp = y.data_ptr<float>();
   const bool simd = use_simd && cpu_has_avx512_vnni();
-  const SplitX xs = simd ? split_x(xp, m_rows, k, q4) : SplitX{};
+  const SplitX xs = simd ? split_x(xp, m_rows, k, q4, act8) : SplitX{};
+  const std::vector<float> xr = !simd && act8 ? round_act8(xp, m_rows * k) : std::vector<float>{};
+  const float* xin = xr.empty() ? xp : xr.data();
   const int64_t grain = std::max<int64_t>(1, 16 / std::max<int64_t>(1, m_rows));
   at::parallel_for(0, groups, grain, [&](int64_t g0, int64_t g1) {
-    if (!simd) groups_scalar(xp, m_rows, k, pp, q4, yp, n, g0, g1);
-    else if (q4) groups_vnni<true>(xs, m_rows, k, pp, yp, n, g0, g1);
-    else groups_vnni<false>(xs, m_rows, k, pp, yp, n, g0, g1);
+    if (!simd) groups_scalar(xin, m_rows, k, pp, q4, yp, n, g0, g1);
+    else if (q4 && act8) groups_vnni<true, true>(xs, m_rows, k, pp, yp, n, g0, g1);
+    else if (q4) groups_vnni<true, false>(xs, m_rows, k, pp, yp, n, g0, g1);
+    else if (act8) groups_vnni<false, true>(xs, m_rows, k, pp, yp, n, g0, g1);
+    else groups_vnni<false, false>(xs, m_rows, k, pp, yp, n, g0, g1);
   });
   return y;
 }

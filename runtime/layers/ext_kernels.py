@@ -2,7 +2,8 @@
 
 They read the GGUF-style blocks directly: int4 with a scale and min per 32 weights, int8
 with a scale per 32 weights; the AVX2 kernels as GGUF lays them out, the AVX512-VNNI ones
-repacked into 16-row groups with fp16 scales (``sglike.kernels.cpu.vnni``). Small M (decode) runs the extension's GEMM; large M (prefill)
+repacked into 16-row groups with fp16 scales (``sglike.kernels.cpu.vnni``); dynamic W8A8 runs the
+int8 kernels on activations rounded to int8 per 32 values. Small M (decode) runs the extension's GEMM; large M (prefill)
 dequantizes tiles into a float scratch and runs torch's float GEMM, so no float copy of the
 model stays in memory. Where the extension is missing, ``supports`` says no and the method's
 torch fallback runs instead.
@@ -15,7 +16,7 @@ from sglike.kernels import cpu
 from sglike.kernels.cpu import vnni
 
 from .linear_kernels import TILE_ROWS, Kernel, Weights, tiled_gemm
-from .quant_ref import dequantize_int8
+from .quant_ref import dequantize_int8, round_activations_int8
 
 BLOCK = cpu.BLOCK
 
@@ -72,15 +73,15 @@ def _q8_supports(w: Weights) -> bool:
 
 
 # --- AVX512-VNNI: int4 / int8 blocks in 16-row groups --------------------------------------
-def _vnni_prepare(q4: bool):
+def _vnni_prepare(q4: bool, act8: bool = False):
     def prepare(w: Weights) -> Weights:
         mn = w["min"] if q4 else None
-        return {"packed": vnni.pack(w["q"], w["scale"], mn), "n": w["q"].shape[0], "q4": q4}
+        return {"packed": vnni.pack(w["q"], w["scale"], mn), "n": w["q"].shape[0], "q4": q4, "act8": act8}
     return prepare
 
 
 def _vnni_decode(w: Weights, x, bias):
-    y = cpu.vnni_gemm(_as_f32(x), w["packed"], w["n"], w["q4"])
+    y = cpu.vnni_gemm(_as_f32(x), w["packed"], w["n"], w["q4"], act8=w.get("act8", False))
     y = y if x.dtype == torch.float32 else y.to(x.dtype)
     return y + bias if bias is not None else y
 
@@ -89,6 +90,15 @@ def _vnni_prefill(w: Weights, x, bias):
     packed, q4 = w["packed"], w["q4"]
     scratch = torch.empty(TILE_ROWS, packed.shape[1] * BLOCK)
     return tiled_gemm(x, w["n"], lambda a, b: cpu.vnni_dequant_rows(packed, q4, torch.arange(a, b), scratch), bias)
+
+
+# --- dynamic W8A8: activations rounded to int8 per token and 32 values first -------------
+def _w8a8_q8_decode(w: Weights, x, bias):
+    return _q8_decode(w, round_activations_int8(x), bias)
+
+
+def _w8a8_q8_prefill(w: Weights, x, bias):
+    return _q8_prefill(w, round_activations_int8(x).to(x.dtype), bias)
 
 
 def _vnni_supports(q4: bool):
@@ -106,4 +116,11 @@ EXT_KERNELS: tuple[Kernel, ...] = (
     Kernel("sglike_vnni_q4_tiled", "vnni_q4", _vnni_prepare(True), _vnni_prefill, _vnni_supports(True)),
     Kernel("sglike_vnni_q8_gemm", "vnni_q8", _vnni_prepare(False), _vnni_decode, _vnni_supports(False), step=lambda w: ("vnni_q8", [w["packed"]])),
     Kernel("sglike_vnni_q8_tiled", "vnni_q8", _vnni_prepare(False), _vnni_prefill, _vnni_supports(False)),
+    # W8A8: AVX2 rounds the activations in torch, then runs the int8 kernels (which take them
+    # exactly up to their own int16 rounding); VNNI rounds them inside the GEMM (one vpdpbusd
+    # per 4 weights instead of two)
+    Kernel("sglike_w8a8_q8_gemv", "int8", _q8_prepare, _w8a8_q8_decode, _q8_supports),
+    Kernel("sglike_w8a8_q8_tiled", "int8", _q8_prepare, _w8a8_q8_prefill, _q8_supports),
+    Kernel("sglike_vnni_w8a8_gemm", "vnni_w8a8", _vnni_prepare(False, act8=True), _vnni_decode, _vnni_supports(False),
+           step=lambda w: ("vnni_w8a8", [w["packed"]])),
 )

@@ -8,17 +8,15 @@ names the same computation for the C++ decode step (``runtime/cpu_decode_step.py
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, unpack_nibbles
+from .quant_ref import dequantize_int4, dequantize_int8, pack_nibbles, round_activations_int8, unpack_nibbles
 
 Weights = dict[str, Any]
-REDUCE_RANGE = True  # fbgemm: 7-bit activations (no int16 saturation in AVX2's u8*s8 pairs)
 TILE_ROWS = 512  # weight rows per dequantized tile (measured: as fast as the float GEMM)
 
 
@@ -98,26 +96,9 @@ def _per_channel(w: Weights) -> bool:
     return w["scale"].shape[1] == 1
 
 
-# --- dynamic W8A8 (int8 weights per channel, int8 activations per token) -----------------
-def _fbgemm_prepare(w: Weights) -> Weights:
-    q, s = w["q"], w["scale"][:, 0].double()
-    with warnings.catch_warnings():  # torch deprecates quantized tensors; fbgemm still packs from one
-        warnings.simplefilter("ignore", UserWarning)
-        qw = torch._make_per_channel_quantized_tensor(q, s, torch.zeros_like(s, dtype=torch.long), 0)
-    return {"packed": torch.ops.quantized.linear_prepack(qw, None), "k": q.shape[1]}
-
-
-def _fbgemm_run(w: Weights, x, bias):
-    # fbgemm quantizes its input per tensor; scaling each row to amax 1 and appending a row
-    # that spans [-1, 1] pins that range, so every token is quantized on its own scale and
-    # the result does not depend on what else is in the batch.
-    xf = x.float()
-    amax = xf.abs().amax(-1, keepdim=True).clamp_min(1e-12)  # [M, 1]
-    pin = torch.zeros(1, xf.shape[1])
-    pin[0, 0], pin[0, 1] = 1.0, -1.0
-    y = torch.ops.quantized.linear_dynamic(torch.cat([xf / amax, pin]), w["packed"], REDUCE_RANGE)[:-1] * amax
-    y = y.to(x.dtype)
-    return y + bias if bias is not None else y
+# --- dynamic W8A8 (int8 weights per 32, activations rounded to int8 per token and 32) ------
+def _w8a8_dequant_run(w: Weights, x, bias):
+    return _int8_dequant_run(w, round_activations_int8(x).to(x.dtype), bias)
 
 
 TORCH_KERNELS: tuple[Kernel, ...] = (
@@ -126,5 +107,5 @@ TORCH_KERNELS: tuple[Kernel, ...] = (
     Kernel("int4pack_cpu", "int4pack_cpu", _int4pack_prepare, _int4pack_run, _int4pack_supports),
     Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),
     Kernel("int8pack", "int8", _int8_prepare, _int8pack_run, _per_channel),
-    Kernel("fbgemm_w8a8", "fbgemm", _fbgemm_prepare, _fbgemm_run, _per_channel),
+    Kernel("w8a8_dequant_gemm", "int8", _int8_prepare, _w8a8_dequant_run),
 )

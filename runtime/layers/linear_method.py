@@ -18,7 +18,7 @@ from ..model_loader.gguf_blocks import EXACT_INT4, EXACT_INT8, GGUFTensor, to_fl
 from ..platform import Platform
 from .kernel_table import FALLBACK, KERNEL_TABLE, KERNELS, phase_of
 from .linear_kernels import Kernel
-from .quant_ref import dequantize_int4, dequantize_int8, quantize_activation_per_token, quantize_int4, quantize_int8
+from .quant_ref import dequantize_int4, dequantize_int8, quantize_int4, round_activations_int8, quantize_int8
 
 LoadedTensor = "torch.Tensor | GGUFTensor"
 
@@ -136,7 +136,7 @@ class Int8Method(LinearMethod):
         layer.scale = None  # its shape depends on what the checkpoint holds
 
     def load_rows(self, layer, loaded, start):
-        if isinstance(loaded, GGUFTensor) and loaded.qtype in EXACT_INT8 and self.name == "int8":
+        if isinstance(loaded, GGUFTensor) and loaded.qtype in EXACT_INT8:
             q, s = loaded.int8_parts()
         else:
             q, s = quantize_int8(to_float(loaded), self.group)
@@ -153,16 +153,14 @@ class Int8Method(LinearMethod):
 
 
 class W8A8Int8Method(Int8Method):
-    """Dynamic W8A8: int8 weights per output channel, activations quantized per token at run time."""
+    """Dynamic W8A8: int8 weights with a scale per 32 (as ``int8``), and activations rounded
+    to int8 per token and 32 values at run time (llama.cpp's Q8_0 x Q8_0)."""
 
     name = "w8a8_int8"
-    group = None
 
     def reference(self, layer, weights, x):
-        xq, xs = quantize_activation_per_token(x)
         w = dequantize_int8(weights["q"], weights["scale"])
-        y = ((xq @ w.float().t()) * xs).to(x.dtype)
-        return y + layer.bias if layer.bias is not None else y
+        return F.linear(round_activations_int8(x).to(x.dtype), w.to(x.dtype), layer.bias)
 
 
 LINEAR_METHODS: dict[str, type[LinearMethod]] = {

@@ -52,13 +52,14 @@ def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return (q.reshape(n, k // g, g).to(scale.dtype) * scale[..., None]).reshape(n, k)
 
 
-def quantize_activation_per_token(x: torch.Tensor, levels: float = 63.5) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-token: x [M, K] -> (integer-valued float [M, K], scale [M, 1]); x ~ q*scale.
-
-    ``levels`` 63.5 is the 7-bit range the x86 fast kernel uses (its reduce_range)."""
-    amax = x.float().abs().amax(-1, keepdim=True).clamp_min(1e-12)
-    scale = amax / levels
-    return (x.float() / scale).round().clamp(-levels, levels), scale
+def round_activations_int8(x: torch.Tensor, group: int = GROUP) -> torch.Tensor:
+    """Dynamic W8A8's activation rounding: each token's each ``group`` values to s * round(x / s),
+    s = amax / 127 (llama.cpp's Q8_0 activations), in float32 as the C++ kernels do it."""
+    m, k = x.shape
+    xg = x.float().reshape(m, k // group, group)
+    amax = xg.abs().amax(-1, keepdim=True)
+    inv = torch.where(amax > 0, 127.0 / amax, torch.zeros_like(amax))
+    return ((xg * inv).round() * (amax / 127.0)).reshape(m, k)
 
 
 def pack_nibbles(q: torch.Tensor) -> torch.Tensor:

@@ -62,9 +62,9 @@ def plan_quantization(quantization: str, platform: Platform, tensor_types: dict[
     else:
         raise ValueError(f"unknown quantization {quantization!r}; known: auto, {', '.join(EXPLICIT)}")
     for method in {plan.linear, plan.embedding, plan.lm_head}:
-        if (method, platform.isa, "decode") not in KERNEL_TABLE or (method == "w8a8_int8" and not platform.fbgemm):
+        if (method, platform.isa, "decode") not in KERNEL_TABLE:
             raise ValueError(
                 f"quantization={quantization!r} needs a {method} kernel this machine lacks (ISA {platform.isa}); "
-                "w8a8_int8 runs on x86 CPUs with torch's fbgemm engine; use quantization='none' or 'int8'"
+                "use quantization='none' or 'int8'"
             )
     return plan

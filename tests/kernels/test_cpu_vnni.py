@@ -7,7 +7,7 @@ import torch
 
 from sglike.kernels import cpu
 from sglike.kernels.cpu import vnni
-from sglike.runtime.layers.quant_ref import dequantize_int4, dequantize_int8
+from sglike.runtime.layers.quant_ref import dequantize_int4, dequantize_int8, round_activations_int8
 
 needs_ext = pytest.mark.skipif(not cpu.available(), reason="sglike CPU extension not built")
 SIMD = [True, False] if cpu.has_vnni() else [False]  # without VNNI the scalar path runs either way
@@ -60,6 +60,30 @@ def test_int8_gemm_matches_dequantized_matmul(simd, m):
     x = torch.randn(m, k, generator=g)
     ref = x.double() @ dequantize_int8(q, scale).double().t()
     assert _rel_err(cpu.vnni_gemm(x, vnni.pack(q, scale, None), n, False, simd), ref) < (5e-5 if simd else 1e-6)
+
+
+@needs_ext
+@pytest.mark.parametrize("simd", SIMD, ids=lambda s: "vnni" if s else "scalar")
+@pytest.mark.parametrize("q4", [True, False], ids=["int4", "int8"])
+@pytest.mark.parametrize("m", [1, 3, 8, 13])
+def test_act8_gemm_equals_matmul_of_int8_rounded_activations(simd, q4, m):
+    """W8A8's mode: x rounded to int8 per row and 32 values exactly as the torch twin does it."""
+    g = torch.Generator().manual_seed(m + 10 * q4)
+    n, k = 40, 576
+    if q4:
+        q, scale, mn = _int4(n, k, m)
+        w = dequantize_int4(q, scale, mn)
+    else:
+        q, mn = torch.randint(-128, 128, (n, k), dtype=torch.int8, generator=g), None
+        q[0] = -128
+        scale = (torch.rand(n, k // 32, generator=g) * 0.01).half().float()
+        w = dequantize_int8(q, scale)
+    x = torch.randn(m, k, generator=g) * 2
+    x[0, 32:64] = 0  # an all-zero block
+    xr = round_activations_int8(x)
+    assert (xr - x).abs().max() > 1e-3  # the rounding is real: int8, not int16
+    ref = xr.double() @ w.double().t()
+    assert _rel_err(cpu.vnni_gemm(x, vnni.pack(q, scale, mn), n, q4, simd, act8=True), ref) < 1e-6
 
 
 @needs_ext

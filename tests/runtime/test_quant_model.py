@@ -93,36 +93,35 @@ def _perplexity(runner: ModelRunner, ids: list[int]) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not PLATFORM.fbgemm, reason="w8a8_int8 needs torch's fbgemm engine")
 def test_w8a8_perplexity_stays_near_float(runners, default_tokenizer):
-    # Measured on this text: float 32.07, w8a8 34.86 (+8.7%); weight-only int8 32.10 (+0.1%),
-    # so per-token activation quantization is the cost (8-bit instead of 7-bit: +6.7%). The
-    # issue's 2% target is not met on this 135M model; this bound guards against regressions.
+    # The issue's bound: within 2%. Activations rounded per token and 32 values keep
+    # SmolLM2's outlier channels from flattening a whole token (per-token scales cost +17%).
     ids = default_tokenizer.encode(TEXT)
     base, w8a8 = _perplexity(runners("none"), ids), _perplexity(runners("w8a8_int8"), ids)
-    assert abs(w8a8 - base) / base < 0.10, (base, w8a8)
+    assert abs(w8a8 - base) / base < 0.02, (base, w8a8)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("quantization", ["int4", "w8a8_int8"])
 def test_greedy_output_of_quantized_default_model_is_sensible(quantization):
-    if quantization == "w8a8_int8" and not PLATFORM.fbgemm:
-        pytest.skip("w8a8_int8 needs torch's fbgemm engine")
+    # "What is the capital of France?" alone is a near-tie at the first token even in float32
+    # ("The" -1.74 vs "L" -1.99; W8A8 flips it), so the question says how to answer
     from sglike.runtime import Engine
 
+    asks = {"What is the capital of France? Answer in one word.": "Paris", "What is the capital of Germany?": "Berlin",
+            "What is 2 + 2?": "4"}
     engine = Engine(quantization=quantization, max_total_tokens=2048)
     try:
-        chat = engine.tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France?"}], tokenize=False, add_generation_prompt=True)
-        out = engine.generate(chat, {"max_new_tokens": 16, "temperature": 0})
+        chats = [engine.tokenizer.apply_chat_template([{"role": "user", "content": q}], tokenize=False, add_generation_prompt=True) for q in asks]
+        outs = engine.generate(chats, {"max_new_tokens": 16, "temperature": 0})
     finally:
         engine.shutdown()
-    assert "Paris" in out["text"]
+    for want, out in zip(asks.values(), outs):
+        assert want in out["text"], out["text"]
 
 
 @pytest.mark.parametrize("quantization", ["int8", "int4", "w8a8_int8"])
 def test_hf_folder_quantizes_on_load(quantization, tmp_path, default_tokenizer, tiny_model_factory):
-    if quantization == "w8a8_int8" and not PLATFORM.fbgemm:
-        pytest.skip("w8a8_int8 needs torch's fbgemm engine")
     folder = tiny_model_factory(str(tmp_path), default_tokenizer, arch="qwen2", tie_word_embeddings=False)
     ids = default_tokenizer.encode("Hello there, how are you doing today?")
     base = _logits(ModelRunner(EngineConfig(model_path=folder, dtype="float32", quantization="none", max_total_tokens=256), resolve_model(folder)), ids)
@@ -147,10 +146,10 @@ def test_auto_keeps_gguf_formats_only_where_a_fast_kernel_computes_them():
     assert plan_quantization("none", Platform("cpu", avx2=True, avx512=True), types) == QuantPlan("float", "float", "float")
 
 
-def test_an_option_the_machine_cannot_run_is_a_clear_error():
-    with pytest.raises(ValueError, match="w8a8_int8 runs on x86 CPUs"):
-        plan_quantization("w8a8_int8", Platform("cuda"), None)
-    with pytest.raises(ValueError, match="w8a8_int8 runs on x86 CPUs"):
-        plan_quantization("w8a8_int8", Platform("cpu", avx2=True, fbgemm=False), None)
+def test_every_explicit_option_plans_on_every_platform_and_unknown_ones_are_clear_errors():
+    for platform in (Platform("cuda"), Platform("cpu"), Platform("cpu", avx2=True, fbgemm=False), PLATFORM):
+        assert plan_quantization("w8a8_int8", platform, None) == QuantPlan("w8a8_int8", "int8", "w8a8_int8")
+    with pytest.raises(ValueError, match="unknown quantization"):
+        plan_quantization("fp4", PLATFORM, None)
     with pytest.raises(ValueError, match="quantization must be one of"):
         EngineConfig(quantization="fp4")
