@@ -18,8 +18,16 @@ from common import print_table
 
 SHAPES = {"qkv 576->960": (576, 960), "o 576->576": (576, 576), "gate_up 576->3072": (576, 3072),
           "down 1536->576": (1536, 576), "lm_head 576->49152": (576, 49152)}
-METHOD_OF = {"f.linear": "float", "int4pack_cpu": "int4", "int4_dequant_gemm": "int4",
-             "int8pack": "int8", "int8_dequant_gemm": "int8", "fbgemm_w8a8": "w8a8_int8"}
+
+def method_of(kernel: str) -> str:
+    """The linear method whose weights a kernel computes with (from its name)."""
+    if "w8a8" in kernel:
+        return "w8a8_int8"
+    for part, method in (("int4", "int4"), ("q4", "int4"), ("int8", "int8"), ("q8", "int8")):
+        if part in kernel:
+            return method
+    return "float"
+
 
 
 def time_ms(fn, budget_s: float = 0.3) -> float:
@@ -81,17 +89,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, capability {torch.backends.cpu.get_cpu_capability()}, isa {platform.isa}, threads {args.threads}")
     print(f"read bandwidth (sum over 256 MB, the matvec ceiling): {read_bandwidth_gbs():.2f} GB/s")
     ms_list = [int(m) for m in args.ms.split(",")]
-    names = [k for k in KERNELS if k != "fbgemm_w8a8" or platform.fbgemm]
+    names = list(KERNELS)
     torch.manual_seed(0)
     for label, (k, n) in SHAPES.items():
         w = torch.randn(n, k) * 0.02
         rows, slow = [], set()
         for name in names:
-            method = get_linear_method(METHOD_OF[name])
+            method = get_linear_method(method_of(name))
             canonical = _canonical(method, w)
             kernel = KERNELS[name]
+            if not kernel.supports(canonical):
+                continue
             state = kernel.prepare(canonical)
-            nbytes = storage_bytes(state) or n * k + 4 * n  # fbgemm: int8 weight + scales
+            nbytes = storage_bytes(state)
             row = [name, f"{nbytes / 2**20:.1f}"]
             for m in ms_list:
                 if name in slow:
@@ -113,7 +123,7 @@ def _canonical(method, w: torch.Tensor) -> dict:
     if method.name == "int4":
         q, s, mn = quantize_int4(w)
         return {"q": q, "scale": s, "min": mn}
-    q, s = quantize_int8(w)
+    q, s = quantize_int8(w, method.group)
     return {"q": q, "scale": s}
 
 
