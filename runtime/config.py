@@ -41,7 +41,7 @@ class EngineConfig:
     speculative_ngram_min_match_window_size: int = 3  # shortest suffix NGRAM looks up (shorter ones mislead in prose)
     speculative_ngram_max_match_window_size: int = 8  # longest suffix (tried first)
     speculative_max_batch_size: int = 4  # speculate only while at most this many requests decode
-    speculative_cost_gate: bool = True  # pause speculation while it measures slower than plain decode
+    speculative_cost_gate: bool = True  # plan draft lengths from measured step costs; off: draft all it may
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16"):

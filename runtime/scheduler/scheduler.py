@@ -139,7 +139,7 @@ class Scheduler:
             fb = build_decode(batch.decode, batch.decode_slots, self.table.table, self.device)
             logits = self.runner.forward(fb)
             if self.spec is not None and len(batch.decode) <= self.config.speculative_max_batch_size:
-                self.spec.observe_decode(time.perf_counter() - started)
+                self.spec.observe_decode(len(batch.decode), time.perf_counter() - started)
             for req in batch.decode:
                 req.kv_len += 1
             self.stats.decode_steps += 1

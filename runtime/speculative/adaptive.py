@@ -1,75 +1,105 @@
-"""Adaptive speculation. Per request (``DraftLength``): grow the draft while every draft is
-accepted, shrink it otherwise (not below half the maximum: verifying a few tokens costs
-about what verifying many does), and stop drafting for a while after repeated misses, so a
-request whose text does not repeat costs (almost) nothing. For the engine (``CostGate``):
-measured tokens per second with and without verification; speculation pauses when it
-does not pay."""
+"""Adaptive speculation: how many tokens to draft for each request in a step.
+
+Each request keeps an estimate of the chance that its next drafted token is accepted
+(``Acceptance``: decayed counts of accepted and rejected draft tokens that drift back to a
+prior while it does not draft, so a request whose text starts repeating is probed again).
+The engine measures what a forward costs by the number of tokens in it (``StepCost``: plain
+decode steps are the one-token-per-request points, verify steps the longer ones, and the
+drafter's own time per drafted token). ``plan_drafts`` picks the draft lengths that give
+the whole batch the most expected tokens per second: a request with acceptance p expects
+p**j tokens from its j-th drafted token, so the best plan that drafts n tokens takes the n
+largest of those, and the best n is found by trying each (n = 0 is plain decoding). Where
+verifying k tokens costs about one step (memory-bound decode), it drafts long; where the
+cost grows with k (compute-bound GEMMs), it drafts what pays, and nothing when nothing does.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, field
+from typing import Callable
 
-MISSES_BEFORE_PAUSE = 1  # verify steps in a row with nothing accepted before drafting pauses
-MAX_PAUSE = 8  # decode steps without drafting, at most (copying may start late)
+PRIOR_ACCEPT, PRIOR_WEIGHT = 0.6, 1.0  # the acceptance assumed before evidence, and its weight
+DECAY = 0.8  # weight of the earlier verify steps at each new one
+DRIFT = 0.9  # per step without drafting, the evidence shrinks toward the prior
+EMA = 0.2  # weight of the newest cost observation
 
 
 @dataclass
-class DraftLength:
-    k: int  # the length to draft next
-    misses: int = 0  # verify steps in a row with nothing accepted
-    pause: int = 0  # decode steps left without drafting
+class Acceptance:
+    """A request's per-token draft acceptance: a draft of k tokens that keeps a of them is a
+    successes and (if a < k) one failure, the maximum-likelihood view of a chain."""
 
-    def next(self, cap: int) -> int:
-        """How many tokens to draft now (0: do not draft this step)."""
-        if self.pause > 0:
-            self.pause -= 1
-            return 0
-        return max(0, min(self.k, cap))
+    accepted: float = 0.0
+    rejected: float = 0.0
 
-    def update(self, drafted: int, accepted: int, max_k: int) -> None:
+    def p(self) -> float:
+        return (self.accepted + PRIOR_ACCEPT * PRIOR_WEIGHT) / (self.accepted + self.rejected + PRIOR_WEIGHT)
+
+    def update(self, drafted: int, accepted: int) -> None:
         if drafted == 0:
             return
-        if accepted == drafted:
-            self.k = min(max_k, self.k + 2)
-        else:  # a verify of a few tokens costs about what one of many does: stay long
-            self.k = max(accepted + 1, max_k // 2)
-        if accepted == 0:
-            self.misses += 1
-            if self.misses >= MISSES_BEFORE_PAUSE:
-                self.pause = min(MAX_PAUSE, 2 ** (self.misses - MISSES_BEFORE_PAUSE + 1))
-        else:
-            self.misses = 0
+        self.accepted = DECAY * self.accepted + accepted
+        self.rejected = DECAY * self.rejected + (1.0 if accepted < drafted else 0.0)
+
+    def idle(self) -> None:
+        """A step without a draft for this request."""
+        self.accepted *= DRIFT
+        self.rejected *= DRIFT
 
 
-EMA = 0.2  # weight of the newest observation
-OFF_STEPS = 64  # decode steps without speculation once it stopped paying, before probing again
+def _ema(old: float | None, new: float) -> float:
+    return new if old is None else (1 - EMA) * old + EMA * new
 
 
 @dataclass
-class CostGate:
-    """Speculation on the whole batch pays when a verify step yields more tokens per request
-    per second than a plain decode step. Both rates are measured (exponential averages);
-    when verifying is slower, speculation stops for ``OFF_STEPS`` decode steps, then one
-    verify step probes again."""
+class StepCost:
+    """Measured seconds of a forward by its number of token rows (exponential averages),
+    and the drafter's seconds per drafted token."""
 
-    decode_rate: float = 0.0  # tokens per request per second, plain decode steps
-    verify_rate: float = 0.0  # the same, verify steps (drafts + the token after them)
-    off: int = 0
+    seconds: dict[int, float] = field(default_factory=dict)
+    draft_per_token: float | None = None
 
-    def allows(self) -> bool:
-        if self.off > 0:
-            self.off -= 1
-            return False
-        return True
+    def observe(self, rows: int, seconds: float) -> None:
+        self.seconds[rows] = _ema(self.seconds.get(rows), seconds)
 
-    def observe_decode(self, seconds: float) -> None:
-        self.decode_rate = _ema(self.decode_rate, 1.0 / max(seconds, 1e-9))
+    def observe_draft(self, tokens: int, seconds: float) -> None:
+        if tokens > 0:
+            self.draft_per_token = _ema(self.draft_per_token, seconds / tokens)
 
-    def observe_verify(self, tokens_per_request: float, seconds: float) -> None:
-        self.verify_rate = _ema(self.verify_rate, tokens_per_request / max(seconds, 1e-9))
-        if self.decode_rate and self.verify_rate < self.decode_rate:
-            self.off = OFF_STEPS
-            self.verify_rate = 0.0  # the probe after the pause starts afresh
+    def forward(self, rows: int) -> float:
+        """Interpolated between measured row counts; beyond the largest, the largest's cost
+        (optimistic, so a longer verify is tried once and then known); 1.0 before any."""
+        if not self.seconds:
+            return 1.0
+        keys = sorted(self.seconds)
+        i = bisect.bisect_left(keys, rows)
+        if i < len(keys) and keys[i] == rows:
+            return self.seconds[rows]
+        if i == 0:
+            return self.seconds[keys[0]]
+        if i == len(keys):
+            return self.seconds[keys[-1]]
+        lo, hi = keys[i - 1], keys[i]
+        t = (rows - lo) / (hi - lo)
+        return (1 - t) * self.seconds[lo] + t * self.seconds[hi]
+
+    def step(self, batch: int, drafted: int) -> float:
+        """A step of ``batch`` requests with ``drafted`` draft tokens in all."""
+        return self.forward(batch + drafted) + drafted * (self.draft_per_token or 0.0)
 
 
-def _ema(old: float, new: float) -> float:
-    return new if old == 0.0 else (1 - EMA) * old + EMA * new
+def plan_drafts(ps: list[float], caps: list[int], cost: Callable[[int, int], float]) -> list[int]:
+    """Draft lengths for a batch (``ps`` acceptance, ``caps`` most tokens each may draft) that
+    maximize expected tokens per second, ``cost(batch, drafted)`` the seconds of a step."""
+    batch = len(ps)
+    gains = sorted(((p**j, i) for i, (p, cap) in enumerate(zip(ps, caps)) for j in range(1, cap + 1)), reverse=True)
+    best_n, best_rate, expected = 0, batch / cost(batch, 0), float(batch)
+    for n, (gain, _) in enumerate(gains, start=1):
+        expected += gain
+        rate = expected / cost(batch, n)
+        if rate > best_rate:
+            best_n, best_rate = n, rate
+    ks = [0] * batch
+    for _, i in gains[:best_n]:
+        ks[i] += 1
+    return ks

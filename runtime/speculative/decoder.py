@@ -9,8 +9,11 @@ appends that run token by token (so EOS, stop strings, max_new_tokens and the gr
 honoured inside it) and calls ``settle(req, kept)``: the KV of the kept tokens stays, the
 slots written for rejected or unused drafts go back to the allocator.
 
-Speculation is skipped (the caller runs the plain decode) when more requests decode than
-``speculative_max_batch_size``, when nobody has a draft, or when the pool has no room.
+How much each request drafts comes from ``adaptive.plan_drafts``: its measured acceptance
+against the measured cost of a forward by its length (``speculative_cost_gate``; off, every
+request drafts all it may). Speculation is skipped (the caller runs the plain decode) when
+more requests decode than ``speculative_max_batch_size``, when the plan or the drafter
+gives no draft, or when the pool has no room.
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from ..sampling.sampler import Sampler, SampleInput, filtered_probs
 from ..scheduler.finish import FinishChecker
 from ..scheduler.request import Req
 from .acceptance import accept_greedy, accept_sampled
-from .adaptive import CostGate, DraftLength
+from .adaptive import Acceptance, StepCost, plan_drafts
 from .drafts import Drafter, grammar_rows
 
 
@@ -64,7 +67,7 @@ class SpeculativeDecoder:
         self.drafter = drafter
         self.max_k = config.speculative_num_draft_tokens
         self.stats = SpecStats()
-        self.gate = CostGate()
+        self.cost = StepCost()
         self._pending: dict[int, _Pending] = {}
 
     # -- the step -------------------------------------------------------------------------
@@ -72,10 +75,18 @@ class SpeculativeDecoder:
     def run(self, reqs: list[Req], slots: torch.Tensor) -> list[list[int]] | None:
         """Draft, verify in one forward; returns each request's run of tokens to append, or
         None when this step should be a plain decode (``slots``: one fresh slot each)."""
-        if len(reqs) > self.config.speculative_max_batch_size or (self.config.speculative_cost_gate and not self.gate.allows()):
+        if len(reqs) > self.config.speculative_max_batch_size:
+            return None
+        cost = self.cost.step if self.config.speculative_cost_gate else (lambda batch, drafted: 1.0)
+        plan = plan_drafts([self._acceptance(r).p() for r in reqs], [max(0, min(self.max_k, self._cap(r))) for r in reqs], cost)
+        for req, k in zip(reqs, plan):
+            if k == 0:
+                self._acceptance(req).idle()
+        if not any(plan):
             return None
         started = time.perf_counter()
-        drafts = self.drafter.draft(reqs, [self._length(r).next(self._cap(r)) for r in reqs])
+        drafts = self.drafter.draft(reqs, plan)
+        self.cost.observe_draft(sum(len(d) for d in drafts), time.perf_counter() - started)
         if not any(drafts):
             return None
         extra = self.kv.alloc(sum(len(d) for d in drafts))
@@ -97,14 +108,16 @@ class SpeculativeDecoder:
             offset += len(draft)
         if offset < extra.numel():
             self.kv.allocator.free(extra[offset:])
+        started = time.perf_counter()
         logits = self.runner.forward(self._batch(reqs, drafts, per_req))  # [sum(1 + k_i), V]
         runs = self._verify(reqs, drafts, per_req, masks, logits)
-        self.gate.observe_verify(sum(len(r) for r in runs) / len(reqs), time.perf_counter() - started)
+        self.cost.observe(len(reqs) + offset, time.perf_counter() - started)
         return runs
 
-    def observe_decode(self, seconds: float) -> None:
-        """The scheduler's plain decode steps, timed (for the cost gate)."""
-        self.gate.observe_decode(seconds)
+    def observe_decode(self, batch: int, seconds: float) -> None:
+        """The scheduler's plain decode step of ``batch`` requests, timed (the cost model's
+        one-row-per-request points)."""
+        self.cost.observe(batch, seconds)
 
     def settle(self, req: Req, kept: int) -> None:
         """``kept`` tokens of the request's run were appended: keep their KV, free the rest."""
@@ -118,7 +131,7 @@ class SpeculativeDecoder:
             req.out_logprobs.extend(p.logprobs[:kept])
             req.out_top_logprobs.extend(p.top_logprobs[:kept])
         if p.drafted:
-            self._length(req).update(p.drafted, p.accepted, self.max_k)
+            self._acceptance(req).update(p.drafted, p.accepted)
             req.spec_verify_steps += 1
             req.spec_draft_tokens += p.drafted
             req.spec_accepted_tokens += accepted
@@ -129,9 +142,9 @@ class SpeculativeDecoder:
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def _length(self, req: Req) -> DraftLength:
+    def _acceptance(self, req: Req) -> Acceptance:
         if req.spec is None:
-            req.spec = DraftLength(self.max_k)
+            req.spec = Acceptance()
         return req.spec
 
     def _cap(self, req: Req) -> int:

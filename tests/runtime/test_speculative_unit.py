@@ -1,14 +1,16 @@
 """Speculative decoding's pieces: n-gram lookup against its plain twin, the acceptance
-rules (greedy prefix, and speculative sampling keeping the target distribution), the
-adaptive draft length, and the grammar cut of a draft."""
+rules (greedy prefix, and speculative sampling keeping the target distribution),
+the adaptive draft plan (against a brute-force twin), and the grammar cut of a draft."""
 from __future__ import annotations
 
+import itertools
 import random
 
+import pytest
 import torch
 
 from sglike.runtime.speculative.acceptance import accept_greedy, accept_sampled
-from sglike.runtime.speculative.adaptive import OFF_STEPS, CostGate, DraftLength
+from sglike.runtime.speculative.adaptive import Acceptance, StepCost, plan_drafts
 from sglike.runtime.speculative.ngram import ngram_draft, ngram_draft_reference
 
 
@@ -62,35 +64,66 @@ def test_sampled_acceptance_is_reproducible_with_a_seed():
     assert runs[0] == runs[1]
 
 
-def test_draft_length_adapts_and_pauses():
-    d = DraftLength(4)
-    assert d.next(10) == 4 and d.next(2) == 2
-    d.update(4, 4, max_k=8)
-    assert d.k == 6
-    d.update(6, 1, max_k=8)
-    assert d.k == 4  # half the maximum at least
-    d.update(4, 3, max_k=8)
-    assert d.k == 4
-    d.update(2, 0, max_k=8)  # a miss: drafting pauses, longer after each further miss
-    assert d.next(10) == 0 and d.pause > 0
-    while d.pause:
-        d.next(10)
-    assert d.next(10) == 4
+def test_acceptance_follows_the_evidence_and_drifts_back_when_idle():
+    a = Acceptance()
+    prior = a.p()
+    for _ in range(5):
+        a.update(4, 4)  # every draft kept
+    assert a.p() > 0.9
+    for _ in range(20):
+        a.update(4, 0)  # every first draft token rejected
+    assert a.p() < 0.2
+    low = a.p()
+    for _ in range(50):
+        a.idle()
+    assert low < a.p() and abs(a.p() - prior) < 0.02  # probed again after a while
+    a.update(0, 0)  # nothing drafted: no evidence
+    assert abs(a.p() - prior) < 0.02
 
 
-def test_cost_gate_pauses_speculation_that_does_not_pay():
-    gate = CostGate()
-    gate.observe_decode(0.010)  # 100 tokens/s per request without speculation
-    gate.observe_verify(3.0, 0.020)  # 150 tokens/s with it: keep going
-    assert gate.allows()
-    for _ in range(10):  # 50 tokens/s: the average falls below plain decoding, then it pauses
-        gate.observe_verify(1.0, 0.020)
-        if gate.off:
-            break
-    assert not gate.allows()
-    for _ in range(OFF_STEPS - 1):
-        gate.allows()
-    assert gate.allows()  # then probe again
+def test_step_cost_interpolates_between_measured_lengths_and_is_optimistic_beyond():
+    c = StepCost()
+    assert c.step(1, 3) == 1.0  # nothing measured yet: every plan costs the same
+    c.observe(1, 0.004)
+    c.observe(5, 0.012)
+    c.observe_draft(4, 0.0004)
+    assert c.forward(3) == pytest.approx(0.008) and c.forward(1) == 0.004 and c.forward(9) == 0.012
+    assert c.step(1, 2) == pytest.approx(0.008 + 2 * 0.0001)
+    c.observe(5, 0.022)
+    assert c.forward(5) == pytest.approx(0.8 * 0.012 + 0.2 * 0.022)  # an exponential average
+
+
+def _brute_force_plan(ps, caps, cost):
+    best, best_rate = None, -1.0
+    for ks in itertools.product(*[range(c + 1) for c in caps]):
+        expected = len(ps) + sum(sum(p**j for j in range(1, k + 1)) for p, k in zip(ps, ks))
+        rate = expected / cost(len(ps), sum(ks))
+        if rate > best_rate + 1e-12:
+            best, best_rate = ks, rate
+    return best_rate
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_plan_drafts_is_as_good_as_brute_force(seed):
+    rng = random.Random(seed)
+    batch = rng.randint(1, 3)
+    ps = [rng.random() for _ in range(batch)]
+    caps = [rng.randint(0, 4) for _ in range(batch)]
+    base, per_row, flat = rng.uniform(1, 5), rng.uniform(0, 2), rng.random() < 0.2
+    cost = (lambda b, n: 1.0) if flat else (lambda b, n: base + per_row * (b + n) + 0.1 * max(0, b + n - 3) ** 2)
+    ks = plan_drafts(ps, caps, cost)
+    assert all(0 <= k <= c for k, c in zip(ks, caps))
+    expected = batch + sum(sum(p**j for j in range(1, k + 1)) for p, k in zip(ps, ks))
+    assert expected / cost(batch, sum(ks)) == pytest.approx(_brute_force_plan(ps, caps, cost))
+
+
+def test_plan_drafts_long_when_verifying_is_flat_and_not_at_all_when_it_costs_per_token():
+    assert plan_drafts([0.5, 0.9], [6, 6], lambda b, n: 1.0) == [6, 6]
+    assert plan_drafts([0.9], [6], lambda b, n: float(b + n)) == [0]  # each token costs a step
+    # this machine's VNNI curve (4.6 ms, +1 token 5.6 ms, then +2.6 ms a token): short drafts pay
+    measured = {1: 4.6, 2: 5.6, 3: 8.2, 4: 10.7, 5: 13.3, 6: 15.6, 7: 18.2}
+    assert plan_drafts([0.6], [6], lambda b, n: measured[b + n]) == [1]
+    assert plan_drafts([0.995], [6], lambda b, n: measured[b + n])[0] >= 5
 
 
 def test_grammar_cuts_a_draft_at_its_first_refusal(default_tokenizer):
