@@ -1,7 +1,7 @@
 """Data-parallel router: cache_aware vs round_robin over the same 2 workers, same run.
 
     python benchmarks/bench_router.py                       # 8 groups x 4 requests, ~800-token prefixes
-    python benchmarks/bench_router.py --groups 8 --per-group 6 --concurrency 8 --max-total-tokens 6144
+    python benchmarks/bench_router.py --groups 8 --per-group 6 --concurrency 8 --max-total-tokens 8192  # every prefix fits
 
 Starts 2 ``sglike serve`` workers (``OMP_NUM_THREADS=1`` each, so each uses one core; pin the
 whole run with ``taskset`` to choose the cores), then for each policy: flushes both workers'
@@ -120,7 +120,7 @@ def main() -> None:
     ap.add_argument("--prefix-words", type=int, default=800, help="words per shared prefix (~1 token each)")
     ap.add_argument("--max-tokens", type=int, default=8)
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--max-total-tokens", type=int, default=6144, help="each worker's KV pool")
+    ap.add_argument("--max-total-tokens", type=int, default=4096, help="each worker's KV pool")
     ap.add_argument("--policies", nargs="+", default=["cache_aware", "round_robin"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()

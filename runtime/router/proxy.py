@@ -14,11 +14,12 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 import httpx
 from fastapi.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from ..server.errors import APIError
 from .config import RouterConfig
@@ -124,7 +125,17 @@ class Router:
                    started: float) -> tuple[Response | None, str]:
         """One try: the response to return, or None and why the try failed (worker released)."""
         self._take(worker, req.route)
-        upstream, handed_off = None, False
+        upstream: httpx.Response | None = None
+        handed_off = done = False
+
+        async def finish() -> None:  # exactly once: release the worker, close its response
+            nonlocal done
+            if not done:
+                done = True
+                self._release(worker)
+                await _close(upstream)
+                self.metrics.latency.labels(req.route).observe(time.perf_counter() - started)
+
         try:
             upstream = await self.client.send(
                 self.client.build_request(req.method, worker.url + req.path, content=req.body, headers=headers),
@@ -136,24 +147,25 @@ class Router:
                 return None, why
             if not stream:
                 content = await upstream.aread()
-                self.metrics.latency.labels(req.route).observe(time.perf_counter() - started)
                 return Response(content, upstream.status_code, headers=self._response_headers(upstream, worker)), ""
             chunks = upstream.aiter_bytes()
             first = await anext(chunks, b"")
-            relay = self._relay(upstream, chunks, first, worker, req.route, started)
-            handed_off = True  # the relay releases the worker and closes the upstream
-            return StreamingResponse(relay, upstream.status_code, headers=self._response_headers(upstream, worker)), ""
+            handed_off = True  # from here the response's own cleanup finishes the try
+            relay = self._relay(upstream, chunks, first, worker, finish)
+            return _Relayed(relay, upstream.status_code, self._response_headers(upstream, worker), finish), ""
+        except httpx.ReadTimeout as exc:  # slow, not dead: no retry (it may still be running)
+            self._failed(worker, f"{worker.url}: read timeout", drop=False)
+            raise APIError(504, f"{worker.url} sent nothing for {self.config.request_timeout_secs:.0f}s: {exc}")
         except httpx.HTTPError as exc:
             why = f"{worker.url}: {type(exc).__name__}: {exc}"
             self._failed(worker, why, drop=True)
             return None, why
         finally:
             if not handed_off:
-                self._release(worker)
-                await _close(upstream)
+                await finish()
 
     async def _relay(self, upstream: httpx.Response, chunks: AsyncIterator[bytes], first: bytes,
-                     worker: Worker, route: str, started: float) -> AsyncIterator[bytes]:
+                     worker: Worker, finish: Callable[[], Awaitable[None]]) -> AsyncIterator[bytes]:
         try:
             if first:
                 yield first
@@ -161,14 +173,12 @@ class Router:
                 yield chunk
         except httpx.HTTPError as exc:
             why = f"{worker.url} broke off a stream: {type(exc).__name__}: {exc}"
-            self._failed(worker, why, drop=True)
+            self._failed(worker, why, drop=not isinstance(exc, httpx.ReadTimeout))
             if "text/event-stream" in upstream.headers.get("content-type", ""):
                 error = APIError(502, why + " (output so far was sent; not retried)").body()
                 yield f"data: {json.dumps(error)}\n\n".encode()
         finally:
-            self._release(worker)
-            await _close(upstream)
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            await finish()
 
     @staticmethod
     def _response_headers(upstream: httpx.Response, worker: Worker) -> dict[str, str]:
@@ -209,6 +219,21 @@ class Router:
                 return exc
 
         return list(zip(healthy, await asyncio.gather(*(one(w) for w in healthy))))
+
+
+class _Relayed(StreamingResponse):
+    """A worker's stream, finished even when the client leaves before its body is iterated."""
+
+    def __init__(self, content: AsyncIterator[bytes], status: int, headers: dict[str, str],
+                 finish: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(content, status, headers=headers)
+        self._finish = finish
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._finish()
 
 
 async def _close(upstream: httpx.Response | None) -> None:

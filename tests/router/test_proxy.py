@@ -132,3 +132,22 @@ def test_no_healthy_worker_is_a_clear_503():
         await router.aclose()
 
     asyncio.run(main())
+
+
+def test_a_client_that_leaves_before_the_stream_is_sent_frees_the_worker():
+    async def main():
+        router, (good,) = await _router("stream")
+        response = await router.forward(_generate(stream=True))
+        assert router.pool.workers[0].load == 1
+
+        async def receive():
+            return {"type": "http.disconnect"}  # gone at once
+
+        async def send(message):
+            await asyncio.sleep(0.1)
+
+        await response({"type": "http", "asgi": {"version": "3.0"}}, receive, send)
+        assert router.pool.workers[0].load == 0
+        await router.aclose()
+
+    asyncio.run(main())
