@@ -102,10 +102,13 @@ class WorkerPool:
     async def wait_ready(self, timeout_s: float) -> None:
         """At start: wait until every worker answers /health (those that never do start dropped)."""
         deadline = time.monotonic() + timeout_s
-        pending = list(self.workers)
+        pending, said = list(self.workers), 0.0
         while pending and time.monotonic() < deadline:
             results = await asyncio.gather(*(self._probe(w) for w in pending))
             pending = [w for w, ok in zip(pending, results) if not ok]
+            if pending and time.monotonic() - said > 10:
+                said = time.monotonic()
+                logger.info("waiting for workers to answer /health: %s", " ".join(w.url for w in pending))
             if pending:
                 await asyncio.sleep(0.5)
         for worker in pending:
