@@ -49,3 +49,21 @@ def test_api_key_worker_list_and_health():
         await router.aclose()
 
     _run(main)
+
+
+def test_health_checks_drop_a_dead_worker_after_the_failure_threshold():
+    async def main():
+        live, dying = await RawWorker("stream").start(), await RawWorker("stream").start()
+        router = Router(RouterConfig(worker_urls=(live.url, dying.url), health_failure_threshold=3,
+                                     health_check_timeout_secs=1))
+        dying.server.close()
+        await dying.server.wait_closed()
+        for expected in (True, True, False):
+            await router.pool.check_all()
+            assert router.pool.get(dying.url).healthy is expected
+        assert [w.url for w in router.pool.healthy()] == [live.url]
+        text = router.metrics.render().decode()
+        assert f'sglike_router_worker_healthy{{worker="{dying.url}"}} 0.0' in text
+        await router.aclose()
+
+    _run(main)
