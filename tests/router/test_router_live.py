@@ -113,6 +113,23 @@ def test_sglike_router_command_over_running_workers(dp_server, tmp_path):
         assert stop(proc, 30) == 0
 
 
+def test_dsl_programs_run_through_the_router(dp_server):
+    import sglike as sgl
+
+    @sgl.program
+    def pick(s, question):
+        s += sgl.user(question)
+        s += sgl.assistant(sgl.gen("answer", max_tokens=4) + " " + sgl.select("mood", choices=["yes", "no"]))
+        forks = s.fork(2)
+        for i, f in enumerate(forks):
+            f += f"\nIdea {i}:" + sgl.gen("idea", max_tokens=3)
+        s["ideas"] = [f["idea"] for f in forks]
+
+    backend = sgl.RuntimeEndpoint(dp_server.url, api_key=API_KEY)
+    state = pick.run(question="Is the sky blue?", backend=backend, temperature=0)
+    assert state.error() is None and state["mood"] in ("yes", "no") and len(state["ideas"]) == 2
+
+
 def test_a_killed_worker_loses_no_retryable_request(dp_server):
     """Kill one worker while both serve requests: every non-streaming request still succeeds
     (retried on the other worker); streams end either complete or with an error event."""
