@@ -3,6 +3,7 @@
 The last test kills a worker, so it stays last in this file."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -111,6 +112,24 @@ def test_sglike_router_command_over_running_workers(dp_server, tmp_path):
         assert seen[0] != seen[1] and seen[:2] == seen[2:]
     finally:
         assert stop(proc, 30) == 0
+
+
+def test_concurrent_load_spreads_and_leaves_no_outstanding_request(dp_server):
+    async def main():
+        async with httpx.AsyncClient(base_url=dp_server.url, headers=dp_server.headers, timeout=300) as c:
+            async def one(i: int):
+                body = {"model": "default", "prompt": f"Item {i}: the", "max_tokens": 3, "stream": i % 2 == 0}
+                r = await c.post("/v1/completions", json=body)
+                return r.status_code, r.headers[WORKER], r.text
+
+            return await asyncio.gather(*(one(i) for i in range(32)))
+
+    results = asyncio.run(main())
+    assert all(status == 200 for status, _, _ in results)
+    assert all(text.rstrip().endswith("data: [DONE]") for i, (_, _, text) in enumerate(results) if i % 2 == 0)
+    assert {worker for _, worker, _ in results} == set(dp_server.workers)
+    with dp_server.client() as c:
+        assert all(w["load"] == 0 for w in c.get("/list_workers").json()["workers"])
 
 
 def test_dsl_programs_run_through_the_router(dp_server):
