@@ -3,7 +3,8 @@
 Each worker is a plain ``sglike serve`` (its own API and engine processes) on 127.0.0.1 and
 a free port, in its own process group, with the same engine flags; ``OMP_NUM_THREADS`` is
 the CPUs divided among the workers unless set. The router starts once every worker answers
-``/health``; on SIGINT/SIGTERM the router stops, then every worker is asked to drain and stop.
+``/health``; a worker whose process ends is started again (``MAX_RESTARTS`` times at most); on
+SIGINT/SIGTERM the router stops, then every worker is asked to drain and stop.
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import httpx
 
 from .config import RouterConfig
 from .launch import serve_router
+
+MAX_RESTARTS = 3  # per worker, while the router serves
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -49,10 +52,12 @@ class LocalWorkers:
     def __init__(self, n: int, flags: list[str], *, api_key: str | None, served_model_name: str | None,
                  log_level: str, drain_timeout_s: float) -> None:
         self.drain_timeout_s = drain_timeout_s
-        env = dict(os.environ)
-        env.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // n)))
+        self.env = dict(os.environ)
+        self.env.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // n)))
+        self.argvs: list[list[str]] = []
         self.procs: list[subprocess.Popen] = []
         self.urls: list[str] = []
+        self.restarts = [0] * n
         for i in range(n):
             port = free_port()
             argv = [sys.executable, "-m", "sglike.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
@@ -61,10 +66,28 @@ class LocalWorkers:
                 argv += ["--api-key", api_key]
             if served_model_name:
                 argv += ["--served-model-name", served_model_name]
-            proc = subprocess.Popen(argv, env=env, start_new_session=True)
-            self.procs.append(proc)
+            self.argvs.append(argv)
             self.urls.append(f"http://127.0.0.1:{port}")
-            print(f"sglike: worker {i} (pid {proc.pid}) starting on {self.urls[-1]}", flush=True)
+            self.procs.append(self._spawn(i))
+
+    def _spawn(self, i: int) -> subprocess.Popen:
+        proc = subprocess.Popen(self.argvs[i], env=self.env, start_new_session=True)
+        print(f"sglike: worker {i} (pid {proc.pid}) starting on {self.urls[i]}", flush=True)
+        return proc
+
+    async def supervise(self, interval_s: float = 1.0) -> None:
+        """While the router serves: start again, on its port, a worker whose process ended
+        (at most ``MAX_RESTARTS`` times each); the router's health checks take it back."""
+        while True:
+            await asyncio.sleep(interval_s)
+            for i, proc in enumerate(self.procs):
+                if proc.poll() is None or self.restarts[i] >= MAX_RESTARTS:
+                    continue
+                _signal_group(proc, signal.SIGKILL)  # its engine process, if it outlived it
+                self.restarts[i] += 1
+                print(f"sglike: worker {i} exited with code {proc.returncode}; starting it again "
+                      f"({self.restarts[i]}/{MAX_RESTARTS})", flush=True)
+                self.procs[i] = self._spawn(i)
 
     def wait_ready(self, timeout_s: float) -> None:
         """Until every worker answers /health; RuntimeError when one exits or time runs out."""
@@ -123,7 +146,7 @@ def run_dp(engine_config: Any, router: RouterConfig, *, dp_size: int, served_mod
     try:
         workers.wait_ready(router.worker_startup_timeout_secs)
         code = asyncio.run(serve_router(dataclasses.replace(router, worker_urls=tuple(workers.urls)),
-                                        drain_timeout_s=drain_timeout_s))
+                                        drain_timeout_s=drain_timeout_s, background=workers.supervise))
     except RuntimeError as exc:
         print(f"sglike: could not start: {exc}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import Iterator
+from typing import Awaitable, Callable, Iterator
 
 import uvicorn
 
@@ -25,8 +25,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_router(config: RouterConfig, *, drain_timeout_s: float = 30.0) -> int:
-    """Serve until SIGINT/SIGTERM (a second one: stop now); returns an exit code."""
+async def serve_router(config: RouterConfig, *, drain_timeout_s: float = 30.0,
+                       background: Callable[[], Awaitable[None]] | None = None) -> int:
+    """Serve until SIGINT/SIGTERM (a second one: stop now); returns an exit code.
+    ``background`` runs beside the server until it stops (``--dp-size``: worker supervision)."""
     router = Router(config)
     server = _Server(uvicorn.Config(create_app(router), host=config.host, port=config.port,
                                     log_level=config.log_level, access_log=False,
@@ -41,11 +43,14 @@ async def serve_router(config: RouterConfig, *, drain_timeout_s: float = 30.0) -
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
-    announcer = asyncio.create_task(_announce(server, router))
+    tasks = [asyncio.create_task(_announce(server, router))]
+    if background is not None:
+        tasks.append(asyncio.create_task(background()))
     try:
         await server.serve()
     finally:
-        announcer.cancel()
+        for task in tasks:
+            task.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return 0

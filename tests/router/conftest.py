@@ -16,6 +16,7 @@ from sglike.runtime.router.dp import free_port
 
 API_KEY = "router-key"
 _STARTUP_S = 600
+_WORKER_LINE = re.compile(r"sglike: worker \d+ \(pid (\d+)\) starting on (\S+)")
 
 
 @dataclass
@@ -31,6 +32,10 @@ class DPServer:
 
     def client(self, url: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=url or self.url, headers=self.headers, timeout=300)
+
+    def pids(self) -> dict[str, int]:
+        """Each worker URL's current process (group) id: the last the launcher started there."""
+        return {url: int(pid) for pid, url in _WORKER_LINE.findall(self.log())}
 
     def log(self) -> str:
         with open(self.log_path, errors="replace") as f:
@@ -67,15 +72,14 @@ def dp_server(tmp_path_factory) -> DPServer:
            "--max-total-tokens", "16384", "--drain-timeout", "20", "--router-health-check-interval-secs", "1"]
     proc = start_logged(cmd, log_path, "sglike: router serving")
     server = DPServer(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
-    for pid, url in re.findall(r"sglike: worker \d+ \(pid (\d+)\) starting on (\S+)", server.log()):
-        server.workers[url] = int(pid)
+    server.workers.update(server.pids())
     assert len(server.workers) == 2
     yield server
     code = stop(proc)
     assert code == 0, server.log()[-3000:]
     assert server.log().rstrip().endswith("sglike: stopped")
-    for pid in server.workers.values():  # every worker's process group is gone
-        assert not live_group_members(pid)
+    for pid, _ in _WORKER_LINE.findall(server.log()):  # every worker's process group is gone, restarts too
+        assert not live_group_members(int(pid))
 
 
 def live_group_members(pgid: int) -> list[int]:
