@@ -32,6 +32,7 @@ bench: install
 	$(PY) benchmarks/bench_grammar.py
 	$(PY) benchmarks/bench_constrained_decode.py
 	$(PY) benchmarks/bench_programs.py
+	$(PY) benchmarks/bench_router.py
 
 # on a CUDA machine: the Triton kernel and engine tests compiled on the GPU, then the kernel benchmark
 gpu-check: install

@@ -1,5 +1,6 @@
 """``sglike`` command line. ``sglike serve [--model-path P] [--host H] [--port N] [--api-key K]``
-plus one ``--flag`` per ``EngineConfig`` field. Imports of the runtime stay inside
+plus one ``--flag`` per ``EngineConfig`` field (``--dp-size N``: N workers behind the router,
+whose flags then take sglang's ``--router-`` prefix); ``sglike router --worker-urls URL...``. Imports of the runtime stay inside
 functions, so ``import sglike`` never pulls in torch."""
 from __future__ import annotations
 
@@ -46,7 +47,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, list[str]]:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--drain-timeout", type=float, default=120.0,
                        help="seconds to let in-flight requests finish on SIGINT/SIGTERM")
+    serve.add_argument("--dp-size", type=int, default=1,
+                       help="data parallelism: this many workers (own processes, free ports) behind the router")
     names = _add_engine_flags(serve)
+    from sglike.runtime.router.cli import add_router_command, add_router_flags
+
+    add_router_flags(serve, prefix="router-")
+    add_router_command(sub)
     return parser, names
 
 
@@ -55,6 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(parser, args, engine_fields)
+    if args.command == "router":
+        from sglike.runtime.router.cli import run_router_command
+
+        try:
+            return run_router_command(args)
+        except ValueError as exc:
+            parser.error(str(exc))
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -67,10 +81,27 @@ def _serve(parser: argparse.ArgumentParser, args: Any, engine_fields: list[str])
         config = EngineConfig.from_kwargs(**{name: getattr(args, name) for name in engine_fields})
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    if args.dp_size != 1:
+        return _serve_dp(parser, args, config)
     options = ServerOptions(host=args.host, port=args.port, api_key=args.api_key,
                             served_model_name=args.served_model_name, log_level=args.log_level,
                             drain_timeout_s=args.drain_timeout)
     return run(config, options)
+
+
+def _serve_dp(parser: argparse.ArgumentParser, args: Any, config: Any) -> int:
+    from sglike.runtime.router.cli import router_config
+    from sglike.runtime.router.dp import run_dp
+
+    if args.dp_size < 1:
+        parser.error(f"--dp-size must be >= 1; got {args.dp_size}")
+    try:
+        router = router_config(args, prefix="router-", host=args.host, port=args.port, api_key=args.api_key,
+                               log_level=args.log_level)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return run_dp(config, router, dp_size=args.dp_size, served_model_name=args.served_model_name,
+                  drain_timeout_s=args.drain_timeout)
 
 
 if __name__ == "__main__":
