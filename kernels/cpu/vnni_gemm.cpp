@@ -196,28 +196,40 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
   for (int m = 0; m < MT; ++m) _mm512_mask_storeu_ps(y + m * ldy, keep, acc[m]);
 }
 
-// groups [g0, g1) against every activation row; rows go in chunks of kChunk so a chunk's
-// split activations stay in cache while the groups stream past (prefill-sized M)
+// rows m..m+MT-1 against group g
+template <int MT, bool Q4, bool A8>
+SGLIKE_VNNI inline void tile_at(const SplitX& xs, int64_t m, int64_t g, int64_t nb, const uint8_t* packed, float* y, int64_t n) {
+  const int64_t live = std::min<int64_t>(kRows, n - g * kRows);
+  const __mmask16 keep = live == kRows ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
+  group_tile<MT, Q4, A8>(xs, m, nb, packed + g * nb * (Q4 ? kRecQ4 : kRecQ8), y + m * n + g * kRows, n, keep);
+}
+
+// groups [g0, g1) against every activation row. Rows go in chunks of kChunk, groups in
+// blocks of kGroupBlock (their weights stay in L2), and within a block each tile of 8 rows
+// meets every group in turn, so the tile's split activations stay in L1.
 template <bool Q4, bool A8>
 SGLIKE_VNNI void groups_vnni(const SplitX& xs, int64_t m_rows, int64_t k, const uint8_t* packed, float* y, int64_t n,
                              int64_t g0, int64_t g1) {
-  constexpr int64_t kChunk = 64;
-  const int64_t nb = k / kBlock, rec = record_bytes(Q4);
+  constexpr int64_t kChunk = 64, kGroupBlock = 32;
+  const int64_t nb = k / kBlock;
   for (int64_t c0 = 0; c0 < m_rows; c0 += kChunk) {
     const int64_t c1 = std::min(m_rows, c0 + kChunk);
-    for (int64_t g = g0; g < g1; ++g) {
-      const uint8_t* grp = packed + g * nb * rec;
-      const int64_t live = std::min<int64_t>(kRows, n - g * kRows);
-      const __mmask16 keep = live == kRows ? __mmask16(0xFFFF) : __mmask16((1u << live) - 1);
-      float* yg = y + g * kRows;
+    for (int64_t b0 = g0; b0 < g1; b0 += kGroupBlock) {
+      const int64_t b1 = std::min(g1, b0 + kGroupBlock);
       int64_t m = c0;
-      for (; m + 8 <= c1; m += 8) group_tile<8, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep);
-      if (m + 4 <= c1) group_tile<4, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep), m += 4;
-      switch (c1 - m) {
-        case 3: group_tile<3, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
-        case 2: group_tile<2, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
-        case 1: group_tile<1, Q4, A8>(xs, m, nb, grp, yg + m * n, n, keep); break;
-        default: break;
+      for (; m + 8 <= c1; m += 8)
+        for (int64_t g = b0; g < b1; ++g) tile_at<8, Q4, A8>(xs, m, g, nb, packed, y, n);
+      if (m + 4 <= c1) {
+        for (int64_t g = b0; g < b1; ++g) tile_at<4, Q4, A8>(xs, m, g, nb, packed, y, n);
+        m += 4;
+      }
+      for (int64_t g = b0; g < b1; ++g) {
+        switch (c1 - m) {
+          case 3: tile_at<3, Q4, A8>(xs, m, g, nb, packed, y, n); break;
+          case 2: tile_at<2, Q4, A8>(xs, m, g, nb, packed, y, n); break;
+          case 1: tile_at<1, Q4, A8>(xs, m, g, nb, packed, y, n); break;
+          default: break;
+        }
       }
     }
   }
