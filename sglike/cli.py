@@ -1,5 +1,6 @@
 """``sglike`` command line. ``sglike serve [--model-path P] [--host H] [--port N] [--api-key K]``
-plus one ``--flag`` per ``EngineConfig`` field. Imports of the runtime stay inside
+plus one ``--flag`` per ``EngineConfig`` field. With ``--node-rank N`` (N > 0, multi-node
+tensor parallelism) ``serve`` runs only that node's ranks, fed by node 0's engine. Imports of the runtime stay inside
 functions, so ``import sglike`` never pulls in torch."""
 from __future__ import annotations
 
@@ -67,6 +68,10 @@ def _serve(parser: argparse.ArgumentParser, args: Any, engine_fields: list[str])
         config = EngineConfig.from_kwargs(**{name: getattr(args, name) for name in engine_fields})
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    if config.node_rank > 0:  # a node of a multi-node group other than 0: only its ranks, no server
+        from sglike.runtime.distributed.launch import run_node
+
+        return run_node(config)
     options = ServerOptions(host=args.host, port=args.port, api_key=args.api_key,
                             served_model_name=args.served_model_name, log_level=args.log_level,
                             drain_timeout_s=args.drain_timeout)

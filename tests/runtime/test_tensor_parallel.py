@@ -1,0 +1,121 @@
+"""Tensor parallelism end to end: ranks are real processes over gloo (2 CPU cores here, so
+few tokens). Greedy tokens with tp_size > 1 equal tp_size 1: on tiny random models (tp 2
+and 4, KV heads split and replicated, a vocabulary that leaves padding, Qwen2 biases) and on
+the default model (tp 3: 9 heads, 3 KV heads); a dead rank fails the engine instead of
+hanging it; two "nodes" launched separately on loopback form one group."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from sglike.runtime import Engine
+
+PROMPTS = ["The capital of France is", "List three colours:"]
+SHAPE = dict(dtype="float32", max_total_tokens=1024, max_running_requests=4, context_length=256)
+
+
+def greedy(model_path, max_new=4, **options):
+    engine = Engine(model_path, **{**SHAPE, **options})
+    try:
+        if options.get("tp_size", 1) > 1:
+            assert engine.scheduler.runner.cpu_step is None  # the C++ step cannot all-reduce
+        outs = engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True})
+        return [o["output_ids"] for o in outs]
+    finally:
+        engine.shutdown()
+
+
+def _no_rank_processes_left(timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not [p for p in multiprocessing.active_children() if p.name.startswith("sglike-tp-rank")]:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory, default_tokenizer, tiny_model_factory):
+    # 4 heads, 2 KV heads; 49155 rows: tp 2 and 4 both leave padding on the last rank
+    folder = str(tmp_path_factory.mktemp("tiny_tp"))
+    return tiny_model_factory(folder, default_tokenizer, vocab_size=49155)
+
+
+def test_tiny_llama_tp2_and_tp4_match_tp1(tiny_llama):
+    expected = greedy(tiny_llama)
+    assert greedy(tiny_llama, tp_size=2) == expected  # KV heads split
+    assert greedy(tiny_llama, tp_size=4) == expected  # 4 ranks share 2 KV heads: replicated
+    assert _no_rank_processes_left()
+
+
+def test_tiny_qwen2_with_biases_tp2(tmp_path, default_tokenizer, tiny_model_factory):
+    folder = tiny_model_factory(str(tmp_path), default_tokenizer, arch="qwen2", tie_word_embeddings=True)
+    assert greedy(folder, tp_size=2) == greedy(folder)
+
+
+def test_invalid_tp_size_names_the_valid_ones(tiny_llama):
+    with pytest.raises(ValueError, match=r"valid tp sizes: 1, 2, 4"):
+        Engine(tiny_llama, tp_size=3, **SHAPE)
+    assert _no_rank_processes_left(1.0)  # checked before any rank started
+
+
+def test_default_model_tp3_matches_tp1():
+    """SmolLM2-135M dequantized to float32: 9 heads / 3 KV heads, one KV head per rank."""
+    assert greedy(None, max_new=3, quantization="none", tp_size=3) == greedy(None, max_new=3, quantization="none")
+
+
+def test_a_dead_rank_fails_the_engine_without_hanging(tiny_llama):
+    engine = Engine(tiny_llama, tp_size=2, **SHAPE)
+    try:
+        (rank1,) = [p for p in multiprocessing.active_children() if p.name.startswith("sglike-tp-rank")]
+        rank1.kill()
+        rank1.join(5)
+        box = {}
+        worker = threading.Thread(target=lambda: box.update(out=_generate_or_error(engine)), daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "generate hung after a rank died"
+        out = box["out"]
+        assert isinstance(out, Exception) or out["meta_info"]["finish_reason"]["type"] == "abort"
+    finally:
+        started = time.monotonic()
+        engine.shutdown()
+        assert time.monotonic() - started < 30
+
+
+def _generate_or_error(engine):
+    try:
+        return engine.generate(PROMPTS[0], {"max_new_tokens": 2, "temperature": 0})
+    except Exception as exc:  # noqa: BLE001 - the engine refusing is a valid outcome
+        return exc
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_on_loopback(tiny_llama):
+    """Node 1 is a separate launch (`sglike serve --node-rank 1`) hosting rank 1; node 0 is
+    this process's engine (rank 0, one rank per node)."""
+    addr = f"127.0.0.1:{_free_port()}"
+    flags = ["--tp-size", "2", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", addr, "--model-path", tiny_llama,
+             "--dtype", "float32", "--max-total-tokens", "1024", "--max-running-requests", "4", "--context-length", "256"]
+    node1 = subprocess.Popen([sys.executable, "-m", "sglike.cli", "serve", *flags], env=dict(os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        two_nodes = greedy(tiny_llama, tp_size=2, nnodes=2, node_rank=0, dist_init_addr=addr)
+        assert node1.wait(30) == 0, node1.stdout.read()[-3000:]  # node 1 leaves with the engine
+    finally:
+        if node1.poll() is None:
+            node1.kill()
+    assert two_nodes == greedy(tiny_llama)
