@@ -65,9 +65,12 @@ def test_invalid_tp_size_names_the_valid_ones(tiny_llama):
     assert _no_rank_processes_left(1.0)  # checked before any rank started
 
 
-def test_default_model_tp3_matches_tp1():
-    """SmolLM2-135M dequantized to float32: 9 heads / 3 KV heads, one KV head per rank."""
-    assert greedy(None, max_new=3, quantization="none", tp_size=3) == greedy(None, max_new=3, quantization="none")
+@pytest.mark.parametrize("quantization", ["none", "auto"])
+def test_default_model_tp3_matches_tp1(quantization):
+    """SmolLM2-135M in float32 (9 heads / 3 KV heads, one KV head per rank): dequantized
+    (``none``), and in the GGUF's own Q4_1/Q8_0 blocks (``auto``: o_proj and down_proj cut
+    on 32-weight blocks of their input, 192 and 512 columns per rank)."""
+    assert greedy(None, max_new=3, quantization=quantization, tp_size=3) == greedy(None, max_new=3, quantization=quantization)
 
 
 def test_a_dead_rank_fails_the_engine_without_hanging(tiny_llama):
@@ -110,7 +113,7 @@ def test_two_nodes_on_loopback(tiny_llama):
     addr = f"127.0.0.1:{_free_port()}"
     flags = ["--tp-size", "2", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", addr, "--model-path", tiny_llama,
              "--dtype", "float32", "--max-total-tokens", "1024", "--max-running-requests", "4", "--context-length", "256"]
-    node1 = subprocess.Popen([sys.executable, "-m", "sglike.cli", "serve", *flags], env=dict(os.environ),
+    node1 = subprocess.Popen([sys.executable, "-m", "sglike.cli", "serve", *flags], env=dict(os.environ), cwd=os.path.dirname(tiny_llama),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         two_nodes = greedy(tiny_llama, tp_size=2, nnodes=2, node_rank=0, dist_init_addr=addr)
@@ -119,3 +122,31 @@ def test_two_nodes_on_loopback(tiny_llama):
         if node1.poll() is None:
             node1.kill()
     assert two_nodes == greedy(tiny_llama)
+
+
+def test_server_with_tp2(tiny_llama, tmp_path):
+    """`sglike serve --tp-size 2`: the engine process (not daemonic then) starts rank 1."""
+    import httpx
+
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    cmd = [sys.executable, "-m", "sglike.cli", "serve", "--port", str(port), "--model-path", tiny_llama, "--tp-size", "2",
+           "--dtype", "float32", "--max-total-tokens", "1024", "--max-running-requests", "4", "--context-length", "256"]
+    with open(log_path, "w") as log:
+        # cwd: not the repository root, whose kernels/ folder would shadow Hugging Face's `kernels`
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, cwd=tmp_path)
+    try:
+        deadline = time.time() + 120
+        while "sglike: serving" not in log_path.read_text():
+            assert proc.poll() is None and time.time() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        body = {"input_ids": [1, 2, 3], "sampling_params": {"max_new_tokens": 4, "temperature": 0, "ignore_eos": True}}
+        out = httpx.post(f"http://127.0.0.1:{port}/generate", json=body, timeout=120).json()
+        expected = Engine(tiny_llama, **SHAPE)
+        try:
+            assert out["output_ids"] == expected.generate(input_ids=[1, 2, 3], sampling_params=body["sampling_params"])["output_ids"]
+        finally:
+            expected.shutdown()
+    finally:
+        proc.terminate()
+        assert proc.wait(60) == 0, log_path.read_text()[-3000:]

@@ -95,3 +95,22 @@ def test_cpu_decode_step_refuses_a_shard(tiny_model_factory, default_tokenizer, 
     assert shard.layers[0].self_attn.hq == 2 and shard.layers[0].self_attn.hk == 1
     assert shard.layers[0].mlp.gate_up_proj.out_features == 128  # half of 2 x 128
     assert shard.layers[0].self_attn.o_proj.in_features == 32
+
+
+def test_options_on_the_config_and_the_cli():
+    from sglike.cli import build_parser
+    from sglike.runtime.config import EngineConfig
+
+    parser, names = build_parser()
+    args = parser.parse_args(["serve", "--tp-size", "4", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", "10.0.0.1:5000",
+                              "--dist-timeout", "60"])
+    config = EngineConfig.from_kwargs(**{n: getattr(args, n) for n in names})
+    assert (config.tp_size, config.nnodes, config.node_rank, config.dist_init_addr, config.dist_timeout) == (4, 2, 1, "10.0.0.1:5000", 60)
+    with pytest.raises(ValueError, match="multiple of nnodes"):
+        EngineConfig(tp_size=3, nnodes=2, dist_init_addr="h:1")
+    with pytest.raises(ValueError, match="dist_init_addr"):
+        EngineConfig(tp_size=2, nnodes=2)
+    with pytest.raises(ValueError, match="node_rank"):
+        EngineConfig(tp_size=2, nnodes=2, node_rank=2, dist_init_addr="h:1")
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        EngineConfig(tp_size=2, dist_init_addr="nohost")
