@@ -25,8 +25,11 @@ def greedy(model_path, max_new=4, **options):
     try:
         if options.get("tp_size", 1) > 1:
             assert engine.scheduler.runner.cpu_step is None  # the C++ step cannot all-reduce
-        outs = engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True})
-        return [o["output_ids"] for o in outs]
+        params = {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True}
+        outs = engine.generate(PROMPTS, params)
+        again = engine.generate(PROMPTS[0] + " a city", params)  # its cached prefix enters the table without a forward
+        assert again["meta_info"]["cached_tokens"] > 0
+        return [o["output_ids"] for o in outs + [again]]
     finally:
         engine.shutdown()
 
