@@ -49,7 +49,7 @@ def rank_device(config: EngineConfig, tp: TPInfo) -> torch.device:
 
 # the options every rank must share (they fix the shapes of the weights, the KV pool, the table)
 SHARED_OPTIONS = ("model_path", "dtype", "quantization", "max_total_tokens", "kv_memory_gb", "max_running_requests",
-                  "context_length", "attention_backend", "tp_size", "nnodes", "disable_cpu_decode_step")
+                  "context_length", "attention_backend", "tp_size", "nnodes")
 
 
 def check_same_config(config: EngineConfig, group: Any) -> None:

@@ -29,9 +29,10 @@ def spawn_ranks(config: EngineConfig, source: ModelSource, init_addr: str, local
     from .worker import worker_main  # the rank's entry point (picklable by name)
 
     ctx = mp.get_context("spawn")
+    level = logging.getLogger("sglike").getEffectiveLevel()  # the ranks log like the engine
     procs = []
     for local_rank in local_ranks:
-        proc = ctx.Process(target=worker_main, args=(config, source, init_addr, local_rank),
+        proc = ctx.Process(target=worker_main, args=(config, source, init_addr, local_rank, level),
                            name=f"sglike-tp-rank{local_rank}", daemon=True)
         proc.start()
         procs.append(proc)
@@ -104,7 +105,7 @@ def run_node(config: EngineConfig) -> int:
     source = resolve_model(config.model_path)
     procs = spawn_ranks(config, source, config.dist_init_addr, range(1, ranks_per_node(config)))
     try:
-        worker_main(config, source, config.dist_init_addr, 0)
+        worker_main(config, source, config.dist_init_addr, 0, logging.INFO)
     except SystemExit as exc:
         return int(exc.code or 0)
     finally:

@@ -26,8 +26,8 @@ def serve_batches(runner: ModelRunner) -> int:
     return steps
 
 
-def worker_main(config: EngineConfig, source: ModelSource, init_addr: str, local_rank: int) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s rank{local_rank} %(name)s: %(message)s")
+def worker_main(config: EngineConfig, source: ModelSource, init_addr: str, local_rank: int, log_level: int = logging.INFO) -> None:
+    logging.basicConfig(level=log_level, format=f"%(asctime)s %(levelname)s rank{local_rank} %(name)s: %(message)s")
     ctx: DistContext | None = None
     try:
         ctx = init_rank(config, init_addr, local_rank)

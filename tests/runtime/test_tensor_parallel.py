@@ -153,3 +153,53 @@ def test_server_with_tp2(tiny_llama, tmp_path):
     finally:
         proc.terminate()
         assert proc.wait(60) == 0, log_path.read_text()[-3000:]
+
+
+RANK0_SCRIPT = """
+import multiprocessing, sys, time
+from sglike.runtime import Engine
+if __name__ == "__main__":
+    engine = Engine(sys.argv[1], tp_size=2, dtype="float32", max_total_tokens=1024, max_running_requests=4, context_length=256)
+    engine.generate("Hello", {"max_new_tokens": 2})
+    print("RANK1", [p.pid for p in multiprocessing.active_children() if p.name.startswith("sglike-tp-rank")][0], flush=True)
+    time.sleep(600)
+"""
+
+
+def test_ranks_leave_when_rank0_dies(tiny_llama, tmp_path):
+    """The engine's process killed outright: its rank process sees the closed connection and exits."""
+    script = tmp_path / "rank0.py"
+    script.write_text(RANK0_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), tiny_llama], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("RANK1"), line
+        rank1 = int(line.split()[1])
+    finally:
+        proc.kill()
+        proc.wait(10)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(rank1, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(rank1, 9)
+    pytest.fail("rank 1 outlived rank 0 by 30 s")
+
+
+def test_standalone_speculation_verifies_through_the_ranks(tiny_llama):
+    """The draft model runs unsplit on rank 0; each verify forward goes through every rank."""
+    prompt, params = "one two three four one two three four one two", {"max_new_tokens": 10, "temperature": 0, "ignore_eos": True}
+    plain = Engine(tiny_llama, **SHAPE)
+    try:
+        expected = plain.generate(prompt, params)["output_ids"]
+    finally:
+        plain.shutdown()
+    spec = Engine(tiny_llama, tp_size=2, speculative_algorithm="STANDALONE", speculative_cost_gate=False, **SHAPE)
+    try:
+        out = spec.generate(prompt, params)
+    finally:
+        spec.shutdown()
+    assert out["output_ids"] == expected and out["meta_info"]["spec_accepted_tokens"] > 0
