@@ -37,6 +37,11 @@ def rank_info(config: EngineConfig, local_rank: int) -> TPInfo:
     return TPInfo(rank=config.node_rank * ranks_per_node(config) + local_rank, size=config.tp_size, local_rank=local_rank)
 
 
+def rank_threads(config: EngineConfig) -> int:
+    """CPU threads per rank: the node's cores shared between its ranks."""
+    return max(1, len(os.sched_getaffinity(0)) // ranks_per_node(config))
+
+
 def rank_device(config: EngineConfig, tp: TPInfo) -> torch.device:
     """CUDA: one device per rank of the node (``cuda:local_rank``); else the CPU."""
     from ..device import resolve_device
@@ -72,6 +77,7 @@ class DistContext:
     tp: TPInfo
     device: torch.device
     batch_group: Any
+    threads: int  # CPU threads for this rank's forward (set by the thread that runs it)
     stop_local: Callable[[], None] | None = None
     closed: bool = field(default=False)
 
@@ -93,12 +99,10 @@ def init_rank(config: EngineConfig, init_addr: str, local_rank: int) -> DistCont
     device = rank_device(config, tp)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    else:  # the node's cores shared between its ranks
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // ranks_per_node(config)))
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend, init_method=f"tcp://{init_addr}", world_size=tp.size, rank=tp.rank,
                             timeout=timedelta(seconds=config.dist_timeout))
     batch_group = dist.new_group(backend="gloo", timeout=IDLE_TIMEOUT)
     check_same_config(config, batch_group)
     log.info("tensor-parallel rank %d/%d joined (%s, %s)", tp.rank, tp.size, backend, device)
-    return DistContext(tp, device, batch_group)
+    return DistContext(tp, device, batch_group, rank_threads(config))

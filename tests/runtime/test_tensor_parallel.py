@@ -110,16 +110,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_nodes_on_loopback(tiny_llama):
-    """Node 1 is a separate launch (`sglike serve --node-rank 1`) hosting rank 1; node 0 is
-    this process's engine (rank 0, one rank per node)."""
+@pytest.mark.parametrize("tp_size", [2, 4])
+def test_two_nodes_on_loopback(tiny_llama, tp_size):
+    """Node 1 is a separate launch (`sglike serve --node-rank 1`) hosting ranks k..2k-1 (k =
+    tp_size / 2; the first in its own process, the others started by it); node 0 is this
+    process's engine (rank 0, and at tp 4 rank 1 started by the engine)."""
     addr = f"127.0.0.1:{_free_port()}"
-    flags = ["--tp-size", "2", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", addr, "--model-path", tiny_llama,
+    flags = ["--tp-size", str(tp_size), "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", addr, "--model-path", tiny_llama,
              "--dtype", "float32", "--max-total-tokens", "1024", "--max-running-requests", "4", "--context-length", "256"]
     node1 = subprocess.Popen([sys.executable, "-m", "sglike.cli", "serve", *flags], env=dict(os.environ), cwd=os.path.dirname(tiny_llama),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        two_nodes = greedy(tiny_llama, tp_size=2, nnodes=2, node_rank=0, dist_init_addr=addr)
+        two_nodes = greedy(tiny_llama, tp_size=tp_size, nnodes=2, node_rank=0, dist_init_addr=addr)
         assert node1.wait(30) == 0, node1.stdout.read()[-3000:]  # node 1 leaves with the engine
     finally:
         if node1.poll() is None:
