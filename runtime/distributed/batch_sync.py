@@ -2,9 +2,11 @@
 
 Two broadcasts on the gloo "batch" group per forward: a fixed header (command, mode, sizes)
 and one int64 payload: input ids, positions, KV slots written, request rows, lengths, logit
-rows, and each request's row of the request->slot table up to its length (a cached prefix
-enters the table without a forward, so the rows travel whole; the other ranks keep their
-own table and KV pool in step with rank 0's). ``STOP`` ends the ranks' loops.
+rows, and each request's row of the request->slot table up to its length. The rows travel
+whole, not just the new slots: a cached prefix enters the table without a forward, and
+caching a finished prefill chunk may repoint a row at the cache's own copy of that prefix
+(``Admission.cache_chunk``). The other ranks keep their own table and KV pool in step with
+rank 0's. ``STOP`` ends the ranks' loops.
 """
 from __future__ import annotations
 

@@ -82,7 +82,7 @@ def start_tensor_parallel(config: EngineConfig, source: ModelSource) -> DistCont
     if config.tp_size == 1:
         return None
     if config.node_rank != 0:
-        raise ValueError("an engine runs on node 0 only; nodes > 0 run `sglike serve --node-rank N` (worker.run_node)")
+        raise ValueError("an engine runs on node 0 only; nodes > 0 run `sglike serve --node-rank N` (launch.run_node)")
     check_tp_size(load_model_config(source), config.tp_size)  # before any process starts
     init_addr = config.dist_init_addr or free_loopback_addr()
     procs = spawn_ranks(config, source, init_addr, range(1, ranks_per_node(config)))

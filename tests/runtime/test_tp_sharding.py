@@ -114,3 +114,17 @@ def test_options_on_the_config_and_the_cli():
         EngineConfig(tp_size=2, nnodes=2, node_rank=2, dist_init_addr="h:1")
     with pytest.raises(ValueError, match="HOST:PORT"):
         EngineConfig(tp_size=2, dist_init_addr="nohost")
+
+
+def test_row_parallel_quantized_needs_whole_groups(caplog):
+    from sglike.runtime.layers.linear_method import get_linear_method
+    from sglike.runtime.layers.parallel_linear import RowParallelLinear
+
+    kept = RowParallelLinear(128, 8, method=get_linear_method("int4"), tp=TPInfo(rank=1, size=2))  # 64 columns: 2 groups
+    assert kept.method.name == "int4" and kept.in_features == 64
+    with caplog.at_level("WARNING"):
+        fallback = RowParallelLinear(96, 8, method=get_linear_method("int4"), tp=TPInfo(rank=1, size=2))  # 48 columns
+    assert fallback.method.name == "float" and "runs in float" in caplog.text
+    w = torch.randn(8, 96)
+    fallback.weight_loader(fallback.weight, w)
+    assert torch.equal(fallback.weight.data, w[:, 48:])  # rank 1's columns
