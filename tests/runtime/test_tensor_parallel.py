@@ -205,3 +205,24 @@ def test_standalone_speculation_verifies_through_the_ranks(tiny_llama):
     finally:
         spec.shutdown()
     assert out["output_ids"] == expected and out["meta_info"]["spec_accepted_tokens"] > 0
+
+
+def test_chunked_prefill_shared_prefixes_and_tight_memory_tp2(tiny_llama):
+    """Prefill in 16-token chunks, prompts sharing a prefix (cached chunks repoint table rows),
+    a KV pool small enough to retract and requeue: the same tokens as tp 1."""
+    stem = "Once upon a time in a land far away there lived a king who had three daughters and"
+    prompts = [f"{stem} number {i} said" for i in range(6)]
+    params = {"max_new_tokens": 40, "temperature": 0, "ignore_eos": True}
+    shape = dict(dtype="float32", max_total_tokens=96, max_running_requests=6, context_length=128,
+                 chunked_prefill_size=16, max_prefill_tokens=32)
+
+    def run(tp_size):
+        engine = Engine(tiny_llama, tp_size=tp_size, **shape)
+        try:
+            return [o["output_ids"] for o in engine.generate(prompts, params)], engine.get_server_info()
+        finally:
+            engine.shutdown()
+
+    (expected, _), (got, info) = run(1), run(2)
+    assert got == expected
+    assert info["retractions"] > 0 and info["evicted_tokens"] > 0 and info["prompt_tokens_cached"] > 0
