@@ -3,6 +3,7 @@ splitting its matmuls might pay, same run, plus the latency of one gloo all-redu
 
     python benchmarks/bench_tp.py [--hidden 2048] [--inter 5632] [--layers 4] [--heads 16]
                                   [--kv-heads 4] [--prefill-len 128] [--decode-len 16] [--batches 1,4]
+                                  [--quantizations none,int8]
 
 Decode step ms at batch B is (t(1 + decode_len new tokens) - t(1 new token)) / decode_len;
 prefill tok/s is prompt tokens / t(1 new token) on a fresh cache. tp 1 runs with every core
@@ -127,21 +128,24 @@ def main() -> None:
     parser.add_argument("--prefill-len", type=int, default=128)
     parser.add_argument("--decode-len", type=int, default=16)
     parser.add_argument("--batches", default="1,4")
+    parser.add_argument("--quantizations", default="none,int8", help="none: float32 GEMMs; int8: sglike's int8 CPU kernels")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as folder:
         write_random_llama(folder, args)
         runs = [("tp 1, C++ decode step", {}), ("tp 1, module by module", {"disable_cpu_decode_step": True}), ("tp 2 (gloo)", {"tp_size": 2})]
         rows = []
-        for name, options in runs:
-            rows.append([name, *measure(folder, args, **options)])
-            print(name, rows[-1][1:], flush=True)
-    base = rows[1]
-    for row in rows:
-        row.append(" / ".join(f"{base[i] / row[i]:.2f}x" for i in range(2, len(row))))
+        for quantization in args.quantizations.split(","):
+            group = []
+            for name, options in runs:
+                group.append([f"{quantization}: {name}", *measure(folder, args, quantization=quantization, **options)])
+                print(group[-1], flush=True)
+            for row in group:  # decode speed vs the same quantization's tp 1 module path
+                row.append(" / ".join(f"{group[1][i] / row[i]:.2f}x" for i in range(2, len(row))))
+            rows += group
     batches = args.batches.split(",")
     title = (f"tensor parallelism, random Llama hidden {args.hidden} / MLP {args.inter} / {args.layers} layers / "
-             f"{args.heads} heads ({args.kv_heads} KV), float32, {cores} cores, {isa()}")
+             f"{args.heads} heads ({args.kv_heads} KV), float32 activations, {cores} cores, {isa()}")
     print_table(title, ["run", f"prefill tok/s ({args.prefill_len})", *[f"decode ms/step b={b}" for b in batches],
                         "decode speed vs tp 1 module path"], rows)
     print(f"\ngloo all-reduce of one [1, {args.hidden}] float32 row between 2 processes: {allreduce_us(args.hidden):.0f} us "

@@ -70,7 +70,7 @@ class ModelRunner:
     def _build(self, config: EngineConfig, source: ModelSource) -> None:
         self.device = self.dist.device if self.dist is not None else resolve_device(config.device)
         if self.dist is not None and self.device.type == "cpu":
-            torch.set_num_threads(self.dist.threads)  # here: OpenMP's thread count is per calling thread
+            torch.set_num_threads(self.dist.threads)  # by the thread that runs the forward
         self.platform = detect_platform(self.device)  # once: the kernel tables key on it
         reader = open_gguf(source.path) if source.kind == "gguf" else None  # parsed once (slow)
         self.model_config = load_model_config(source, reader)
