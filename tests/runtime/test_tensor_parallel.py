@@ -121,7 +121,8 @@ def test_two_nodes_on_loopback(tiny_llama, tp_size):
     node1 = subprocess.Popen([sys.executable, "-m", "sglike.cli", "serve", *flags], env=dict(os.environ), cwd=os.path.dirname(tiny_llama),
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        two_nodes = greedy(tiny_llama, tp_size=tp_size, nnodes=2, node_rank=0, dist_init_addr=addr)
+        # dist_timeout: a node 1 that never joins fails the start after 60 s, not 600
+        two_nodes = greedy(tiny_llama, tp_size=tp_size, nnodes=2, node_rank=0, dist_init_addr=addr, dist_timeout=60)
         assert node1.wait(30) == 0, node1.stdout.read()[-3000:]  # node 1 leaves with the engine
     finally:
         if node1.poll() is None:
