@@ -227,3 +227,9 @@ def test_chunked_prefill_shared_prefixes_and_tight_memory_tp2(tiny_llama):
     (expected, _), (got, info) = run(1), run(2)
     assert got == expected
     assert info["retractions"] > 0 and info["evicted_tokens"] > 0 and info["prompt_tokens_cached"] > 0
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available() or __import__("torch").cuda.device_count() < 2,
+                    reason="NCCL tensor parallelism needs 2 CUDA devices (one per rank)")
+def test_tiny_llama_tp2_over_nccl_matches_tp1(tiny_llama):
+    assert greedy(tiny_llama, device="cuda", tp_size=2) == greedy(tiny_llama, device="cuda")
