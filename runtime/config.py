@@ -42,6 +42,12 @@ class EngineConfig:
     speculative_ngram_max_match_window_size: int = 8  # longest suffix (tried first)
     speculative_max_batch_size: int = 4  # speculate only while at most this many requests decode
     speculative_cost_gate: bool = True  # plan draft lengths from measured step costs; off: draft all it may
+    # tensor parallelism (runtime/distributed/): ranks are processes, gloo on CPU, NCCL on CUDA
+    tp_size: int = 1  # ranks the model is split over (heads, MLP, vocab)
+    nnodes: int = 1  # machines the ranks span (tp_size / nnodes ranks each)
+    node_rank: int = 0  # this machine's index; node 0 runs the engine, the others only ranks
+    dist_init_addr: str | None = None  # HOST:PORT of rank 0's rendezvous; None: a free loopback port (one node)
+    dist_timeout: int = 600  # seconds a collective of the forward may wait for a rank
 
     def __post_init__(self) -> None:
         if self.dtype not in ("auto", "float32", "bfloat16"):
@@ -63,6 +69,22 @@ class EngineConfig:
         lo, hi = self.speculative_ngram_min_match_window_size, self.speculative_ngram_max_match_window_size
         if self.speculative_num_draft_tokens < 1 or lo < 1 or hi < lo:
             raise ValueError("speculative_num_draft_tokens and the n-gram window sizes must be >= 1 (min <= max)")
+
+        self._check_distributed()
+
+    def _check_distributed(self) -> None:
+        if self.tp_size < 1 or self.nnodes < 1 or self.dist_timeout < 1:
+            raise ValueError("tp_size, nnodes and dist_timeout must be >= 1")
+        if self.tp_size % self.nnodes:
+            raise ValueError(f"tp_size ({self.tp_size}) must be a multiple of nnodes ({self.nnodes})")
+        if not 0 <= self.node_rank < self.nnodes:
+            raise ValueError(f"node_rank must be in [0, {self.nnodes}) (got {self.node_rank})")
+        if self.nnodes > 1 and not self.dist_init_addr:
+            raise ValueError("nnodes > 1 needs dist_init_addr HOST:PORT (rank 0's address, reachable from every node)")
+        if self.dist_init_addr is not None:
+            host, _, port = self.dist_init_addr.rpartition(":")
+            if not host or not port.isdigit():
+                raise ValueError(f"dist_init_addr must be HOST:PORT (got {self.dist_init_addr!r})")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> "EngineConfig":

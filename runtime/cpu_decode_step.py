@@ -12,7 +12,8 @@ prefix through the cascade.
 
 It is built only where every piece has a C++ twin: float32 on the CPU, the ``torch``
 attention backend, a Llama-family model, and linear kernels with a ``step`` (sglike's
-int4/int8 GEMMs or float32 weights). Otherwise, and with ``disable_cpu_decode_step``, the
+int4/int8 GEMMs or float32 weights), and not for a tensor-parallel shard (the C++ step
+cannot all-reduce between its layers: ``unsupported_reason``). Otherwise, and with ``disable_cpu_decode_step``, the
 model's module-by-module forward runs, which is also this step's plain twin in the tests.
 """
 from __future__ import annotations
@@ -48,11 +49,22 @@ class CpuDecodeStep:
     def __init__(self, model: LlamaForCausalLM, attn: TorchAttentionBackend, step) -> None:
         self.model, self.attn, self.step = model, attn, step
 
+    @staticmethod
+    def unsupported_reason(model: torch.nn.Module, attn, req_to_token: torch.Tensor, dtype: torch.dtype) -> str | None:
+        """Why the step cannot run this model (None: it can, if every linear has a C++ twin)."""
+        if not (cpu_ext.available() and dtype == torch.float32 and isinstance(model, LlamaForCausalLM)
+                and isinstance(attn, TorchAttentionBackend) and req_to_token.device.type == "cpu"):
+            return "needs the C++ extension, float32, a Llama-family model, the torch backend and a CPU table"
+        if model.tp.size > 1:
+            return f"tensor parallelism (tp_size {model.tp.size}): the C++ step cannot all-reduce between layers"
+        return None
+
     @classmethod
     def build(cls, model: torch.nn.Module, attn, kv_pool: KVPool, req_to_token: torch.Tensor, dtype: torch.dtype) -> "CpuDecodeStep | None":
         """The step for this model, or None where some piece has no C++ twin."""
-        if not (cpu_ext.available() and dtype == torch.float32 and isinstance(model, LlamaForCausalLM)
-                and isinstance(attn, TorchAttentionBackend) and req_to_token.device.type == "cpu"):
+        reason = cls.unsupported_reason(model, attn, req_to_token, dtype)
+        if reason is not None:
+            log.info("C++ decode step off (%s); decoding module by module", reason)
             return None
         cfg = model.config
         head_layer = model.lm_head.own if model.lm_head.own is not None else model.embed_tokens

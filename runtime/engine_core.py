@@ -112,6 +112,13 @@ class EngineCore:
             if outputs:
                 transport.send_outputs(outputs)
 
+    def close(self) -> None:
+        """After the loop (returned or crashed): release the scheduler's resources (the
+        tensor-parallel ranks); schedulers without any (test fakes) have no ``close``."""
+        close = getattr(self.scheduler, "close", None)
+        if close is not None:
+            close()
+
     def handle(self, msg: Any, outputs: list[TokenOutput], transport: Transport) -> None:
         if isinstance(msg, TokenizedRequest):
             self._add(msg, outputs)

@@ -6,6 +6,7 @@ from typing import Any
 
 from .api.tokenizer import load_tokenizer
 from .config import EngineConfig
+from .distributed.launch import start_tensor_parallel
 from .mem.cache_manager import KVCacheManager
 from .mem.registry import create_prefix_cache, prefix_cache_name
 from .model_loader.resolve import ModelSource, resolve_model
@@ -24,12 +25,17 @@ def eos_token_ids(runner: ModelRunner, tokenizer: Any) -> set[int]:
 
 
 def build_scheduler(config: EngineConfig, source: ModelSource, tokenizer: Any) -> Scheduler:
-    runner = ModelRunner(config, source)
-    kv = KVCacheManager(create_prefix_cache(prefix_cache_name(config), runner.allocator))
-    eos = eos_token_ids(runner, tokenizer)
-    grammar = GrammarHook(config, tokenizer, runner.vocab_size, eos)
-    return Scheduler(config, runner=runner, kv=kv, tokenizer=tokenizer, eos_ids=eos, grammar=grammar,
-                     drafter=create_drafter(config, runner))
+    """With ``tp_size`` > 1 this process becomes rank 0 and starts the other ranks first."""
+    runner = ModelRunner(config, source, start_tensor_parallel(config, source))
+    try:
+        kv = KVCacheManager(create_prefix_cache(prefix_cache_name(config), runner.allocator))
+        eos = eos_token_ids(runner, tokenizer)
+        grammar = GrammarHook(config, tokenizer, runner.vocab_size, eos)
+        return Scheduler(config, runner=runner, kv=kv, tokenizer=tokenizer, eos_ids=eos, grammar=grammar,
+                         drafter=create_drafter(config, runner))
+    except BaseException:
+        runner.close()
+        raise
 
 
 def build(config: EngineConfig) -> tuple[Scheduler, dict[str, Any]]:

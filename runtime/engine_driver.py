@@ -54,6 +54,8 @@ class EngineDriver:
             log.exception("engine loop crashed")
             self.error = exc
             self._fail_all(exc)
+        finally:
+            core.close()
 
     # -- the caller's side ----------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """``sglike`` command line. ``sglike serve [--model-path P] [--host H] [--port N] [--api-key K]``
 plus one ``--flag`` per ``EngineConfig`` field (``--dp-size N``: N workers behind the router,
-whose flags then take sglang's ``--router-`` prefix); ``sglike router --worker-urls URL...``. Imports of the runtime stay inside
+whose flags then take sglang's ``--router-`` prefix); ``sglike router --worker-urls URL...``. With
+``--node-rank N`` (N > 0, multi-node tensor parallelism) ``serve`` runs only that node's ranks,
+fed by node 0's engine. Imports of the runtime stay inside
 functions, so ``import sglike`` never pulls in torch."""
 from __future__ import annotations
 
@@ -81,6 +83,10 @@ def _serve(parser: argparse.ArgumentParser, args: Any, engine_fields: list[str])
         config = EngineConfig.from_kwargs(**{name: getattr(args, name) for name in engine_fields})
     except (TypeError, ValueError) as exc:
         parser.error(str(exc))
+    if config.node_rank > 0:  # a node of a multi-node group other than 0: only its ranks, no server
+        from sglike.runtime.distributed.launch import run_node
+
+        return run_node(config)
     if args.dp_size != 1:
         return _serve_dp(parser, args, config)
     options = ServerOptions(host=args.host, port=args.port, api_key=args.api_key,

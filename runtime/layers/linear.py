@@ -2,8 +2,9 @@
 and delegate storage and compute to a ``LinearMethod``.
 
 ``QKVLinear`` and ``MergedColumnLinear`` place their shards themselves, so the model loader
-never computes offsets. tp_size is 1 today; the column/row split points (``_narrow``) are
-where tensor-parallel subclasses will take their slice.
+never computes offsets. ``_narrow`` is where the tensor-parallel subclasses
+(``parallel_linear.py``) take their rank's slice of a checkpoint tensor, which may be a
+``LazyWeight`` that reads only that slice.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..model_loader.lazy_weights import materialize
 from ..platform import Platform
 from .linear_method import LinearMethod, get_linear_method
 
@@ -19,11 +21,9 @@ from .linear_method import LinearMethod, get_linear_method
 class LinearBase(nn.Module):
     """y = x @ W^T (+ b) for W [out_features, in_features]; rows may be split into shards."""
 
-    def __init__(self, in_features: int, output_sizes: list[int], bias: bool = False, method: LinearMethod | None = None, tp_size: int = 1) -> None:
+    def __init__(self, in_features: int, output_sizes: list[int], bias: bool = False, method: LinearMethod | None = None) -> None:
         super().__init__()
-        if tp_size != 1:
-            raise NotImplementedError("tensor parallelism is not implemented yet (tp_size must be 1)")
-        self.in_features, self.output_sizes, self.tp_size = in_features, list(output_sizes), tp_size
+        self.in_features, self.output_sizes = in_features, list(output_sizes)  # this rank's sizes
         self.out_features = sum(self.output_sizes)
         self.method = method or get_linear_method("float")
         self.method.create_weights(self, in_features, self.out_features)
@@ -33,7 +33,7 @@ class LinearBase(nn.Module):
         return 0 if shard_id is None else sum(self.output_sizes[: int(shard_id)])
 
     def _narrow(self, loaded: Any, shard_id: Any) -> Any:
-        return loaded  # tp_size 1: every rank holds the whole tensor
+        return loaded  # one rank: the whole tensor
 
     def load_target(self, kind: str) -> nn.Parameter | None:
         """The parameter a checkpoint's ``<prefix>.weight`` / ``.bias`` loads into."""
@@ -42,7 +42,7 @@ class LinearBase(nn.Module):
     def weight_loader(self, param: nn.Parameter, loaded: Any, shard_id: Any = None) -> None:
         """Load one checkpoint tensor into ``param`` (the rows of shard ``shard_id`` if given);
         the method converts it (float, or GGUF blocks) into its own storage."""
-        loaded, start = self._narrow(loaded, shard_id), self.shard_offset(shard_id)
+        loaded, start = materialize(self._narrow(loaded, shard_id)), self.shard_offset(shard_id)
         if param is self.bias:
             param.data[start : start + loaded.shape[0]].copy_(loaded)
         else:
@@ -59,14 +59,14 @@ class LinearBase(nn.Module):
 
 
 class ColumnLinear(LinearBase):
-    """Output features split across ranks (tp later); one shard."""
+    """Output features (one shard); split across ranks by ``parallel_linear``."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False, method: LinearMethod | None = None) -> None:
         super().__init__(in_features, [out_features], bias, method)
 
 
 class RowLinear(LinearBase):
-    """Input features split across ranks (tp later: an all-reduce after the matmul)."""
+    """Input features; split across ranks by ``parallel_linear`` (an all-reduce after the matmul)."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False, method: LinearMethod | None = None) -> None:
         super().__init__(in_features, [out_features], bias, method)

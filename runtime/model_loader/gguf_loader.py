@@ -4,10 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-import numpy as np
-import torch
-
-from .gguf_blocks import EXACT_INT4, EXACT_INT8, GGUFTensor
+from .lazy_weights import GGUFWeight
 from .model_config import ModelConfig
 
 SUPPORTED_QUANTS = ("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K")
@@ -80,12 +77,6 @@ def gguf_model_config(reader) -> ModelConfig:
     )
 
 
-def _unpermute_rope(w: np.ndarray, n_heads: int) -> np.ndarray:
-    """Undo llama.cpp's Q/K row permutation (interleaved rope -> HF's half-split rope)."""
-    rows = w.shape[0]
-    return w.reshape(n_heads, rows // n_heads // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
 def _hf_name(gguf_name: str) -> str | None:
     m = re.fullmatch(r"blk\.(\d+)\.(\w+)\.(weight|bias)", gguf_name)
     if m:
@@ -97,11 +88,10 @@ def _hf_name(gguf_name: str) -> str | None:
     return f"{_GLOBAL_NAMES[base]}.{kind}" if base in _GLOBAL_NAMES else None
 
 
-def iter_gguf_weights(reader, config: ModelConfig, keep_blocks: bool = False) -> Iterator[tuple[str, torch.Tensor | GGUFTensor]]:
+def iter_gguf_weights(reader, config: ModelConfig, keep_blocks: bool = False, lazy: bool = False) -> Iterator[tuple[str, Any]]:
     """Yield ``(hf_name, float32 tensor)`` for every weight the model needs; with
-    ``keep_blocks``, Q4_0/Q4_1/Q8_0 matrices come as ``GGUFTensor`` (the file's own blocks)."""
-    import gguf
-
+    ``keep_blocks``, Q4_0/Q4_1/Q8_0 matrices come as ``GGUFTensor`` (the file's own blocks);
+    with ``lazy``, as ``GGUFWeight``s a tensor-parallel rank narrows to its shard."""
     permute = config.extra.get("gguf_arch") == "llama"
     for t in reader.tensors:
         name = _hf_name(t.name)
@@ -110,18 +100,13 @@ def iter_gguf_weights(reader, config: ModelConfig, keep_blocks: bool = False) ->
         qtype = t.tensor_type.name
         if qtype not in SUPPORTED_QUANTS:
             raise ValueError(f"tensor {t.name} uses quantization {qtype}; supported: {', '.join(SUPPORTED_QUANTS)}")
-        blocks = keep_blocks and qtype in EXACT_INT4 + EXACT_INT8 and len(t.shape) == 2
-        arr = t.data if blocks else gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32, copy=False)
-        if not blocks and arr.ndim != len(t.shape):
-            arr = arr.reshape([int(d) for d in reversed(t.shape)])
+        heads = 0
         if permute and name.endswith("q_proj.weight"):
-            arr = _unpermute_rope(arr, config.num_heads)
+            heads = config.num_heads
         elif permute and name.endswith("k_proj.weight"):
-            arr = _unpermute_rope(arr, config.num_kv_heads)
-        if blocks:
-            yield name, GGUFTensor(qtype, np.ascontiguousarray(arr), (int(t.shape[1]), int(t.shape[0])))
-        else:
-            yield name, torch.from_numpy(np.array(arr, dtype=np.float32, order="C"))
+            heads = config.num_kv_heads
+        weight = GGUFWeight(qtype, t.data, tuple(int(d) for d in reversed(t.shape)), keep_blocks, heads)
+        yield name, weight if lazy else weight.materialize()
 
 
 def gguf_tensor_types(reader) -> dict[str, str]:

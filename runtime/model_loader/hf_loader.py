@@ -4,10 +4,9 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Iterator
+from typing import Any, Iterator
 
-import torch
-
+from .lazy_weights import SafetensorsWeight
 from .model_config import ModelConfig
 
 
@@ -22,7 +21,9 @@ def hf_model_config(folder: str) -> ModelConfig:
     return ModelConfig.from_hf(cfg, gen)
 
 
-def iter_safetensors_weights(folder: str) -> Iterator[tuple[str, torch.Tensor]]:
+def iter_safetensors_weights(folder: str, lazy: bool = False) -> Iterator[tuple[str, Any]]:
+    """``(name, tensor)``; with ``lazy``, ``SafetensorsWeight``s that read only the part a
+    tensor-parallel rank narrows them to (valid until the next item is taken)."""
     from safetensors import safe_open
 
     files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
@@ -31,4 +32,4 @@ def iter_safetensors_weights(folder: str) -> Iterator[tuple[str, torch.Tensor]]:
     for path in files:
         with safe_open(path, framework="pt") as f:
             for name in f.keys():
-                yield name, f.get_tensor(name)
+                yield name, SafetensorsWeight(f.get_slice(name)) if lazy else f.get_tensor(name)

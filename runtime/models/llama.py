@@ -2,7 +2,10 @@
 
 Attention goes through an ``AttentionBackend`` that owns the KV pool, so the model itself
 holds no per-request state. q/k/v and gate/up projections are fused into one matmul each;
-every linear computes through the linear method of the ``QuantPlan``.
+every linear computes through the linear method of the ``QuantPlan``. With tensor
+parallelism (``tp``) the linears are the column/row-parallel ones of ``parallel_linear``
+and the vocabulary is split (``vocab.py``): a rank holds its heads, its slice of the MLP and
+of the vocabulary, and ``forward`` returns logits on rank 0 only.
 """
 from __future__ import annotations
 
@@ -14,11 +17,15 @@ from torch import nn
 
 from ..attention.base import AttentionBackend
 from ..forward_batch import ForwardBatch
-from ..layers.linear import LinearBase, MergedColumnLinear, QKVLinear, RowLinear
+from ..distributed.comm import SINGLE, TPInfo
+from ..distributed.sharding import check_tp_size
+from ..layers.linear import LinearBase, MergedColumnLinear, QKVLinear
 from ..layers.linear_method import get_linear_method
+from ..layers.parallel_linear import MergedColumnParallelLinear, QKVParallelLinear, RowParallelLinear
+from ..model_loader.lazy_weights import materialize
 from ..layers.norm import RMSNorm
 from ..layers.rotary import RotaryEmbedding
-from ..layers.vocab import LMHead, VocabEmbedding
+from ..layers.vocab import LMHead, VocabEmbedding, VocabRowsLinear
 from ..model_loader.model_config import ModelConfig
 from ..model_loader.quant_plan import QuantPlan
 from ..platform import Platform
@@ -29,12 +36,12 @@ _FUSED = {"q_proj": ("qkv_proj", "q"), "k_proj": ("qkv_proj", "k"), "v_proj": ("
 
 
 class LlamaAttention(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan) -> None:
+    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan, tp: TPInfo = SINGLE) -> None:
         super().__init__()
-        self.layer = layer
-        self.hq, self.hk, self.d = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
-        self.qkv_proj = QKVLinear(cfg.hidden_size, self.d, self.hq, self.hk, cfg.attention_bias, get_linear_method(plan.linear))
-        self.o_proj = RowLinear(self.hq * self.d, cfg.hidden_size, False, get_linear_method(plan.linear))
+        self.layer, self.d = layer, cfg.head_dim
+        self.qkv_proj = QKVParallelLinear(cfg.hidden_size, self.d, cfg.num_heads, cfg.num_kv_heads, cfg.attention_bias, get_linear_method(plan.linear), tp)
+        self.hq, self.hk = self.qkv_proj.q_heads[1], self.qkv_proj.kv_heads[1]  # this rank's heads
+        self.o_proj = RowParallelLinear(cfg.num_heads * self.d, cfg.hidden_size, False, get_linear_method(plan.linear), tp)
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor, rope: RotaryEmbedding, attn: AttentionBackend, batch: ForwardBatch) -> torch.Tensor:
         t = x.shape[0]
@@ -47,11 +54,12 @@ class LlamaAttention(nn.Module):
 
 
 class LlamaMLP(nn.Module):
-    def __init__(self, cfg: ModelConfig, plan: QuantPlan) -> None:
+    def __init__(self, cfg: ModelConfig, plan: QuantPlan, tp: TPInfo = SINGLE) -> None:
         super().__init__()
-        self.inter = cfg.intermediate_size
-        self.gate_up_proj = MergedColumnLinear(cfg.hidden_size, [self.inter, self.inter], False, get_linear_method(plan.linear))
-        self.down_proj = RowLinear(self.inter, cfg.hidden_size, False, get_linear_method(plan.linear))
+        inter = cfg.intermediate_size
+        self.gate_up_proj = MergedColumnParallelLinear(cfg.hidden_size, [inter, inter], False, get_linear_method(plan.linear), tp)
+        self.inter = self.gate_up_proj.output_sizes[0]  # this rank's part
+        self.down_proj = RowParallelLinear(inter, cfg.hidden_size, False, get_linear_method(plan.linear), tp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate_up = self.gate_up_proj(x)
@@ -59,12 +67,12 @@ class LlamaMLP(nn.Module):
 
 
 class LlamaLayer(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan) -> None:
+    def __init__(self, cfg: ModelConfig, layer: int, plan: QuantPlan, tp: TPInfo = SINGLE) -> None:
         super().__init__()
         self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.self_attn = LlamaAttention(cfg, layer, plan)
+        self.self_attn = LlamaAttention(cfg, layer, plan, tp)
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        self.mlp = LlamaMLP(cfg, plan)
+        self.mlp = LlamaMLP(cfg, plan, tp)
 
     def forward(self, x, residual, positions, rope, attn, batch):
         """Returns (this layer's MLP output, the residual stream before it); the caller adds
@@ -79,20 +87,21 @@ class LlamaLayer(nn.Module):
 
 
 class LlamaForCausalLM(nn.Module):
-    def __init__(self, cfg: ModelConfig, max_positions: int, plan: QuantPlan = FLOAT_PLAN) -> None:
+    def __init__(self, cfg: ModelConfig, max_positions: int, plan: QuantPlan = FLOAT_PLAN, tp: TPInfo = SINGLE) -> None:
         super().__init__()
-        self.config = cfg
-        self.embed_tokens = VocabEmbedding(cfg.vocab_size, cfg.hidden_size, get_linear_method(plan.embedding))
-        self.layers = nn.ModuleList(LlamaLayer(cfg, i, plan) for i in range(cfg.num_layers))
+        check_tp_size(cfg, tp.size)
+        self.config, self.tp = cfg, tp
+        self.embed_tokens = VocabEmbedding(cfg.vocab_size, cfg.hidden_size, get_linear_method(plan.embedding), tp)
+        self.layers = nn.ModuleList(LlamaLayer(cfg, i, plan, tp) for i in range(cfg.num_layers))
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         tied = cfg.tie_word_embeddings and plan.lm_head == plan.embedding
-        own = None if tied else LinearBase(cfg.hidden_size, [cfg.vocab_size], False, get_linear_method(plan.lm_head))
+        own = None if tied else VocabRowsLinear(cfg.vocab_size, cfg.hidden_size, get_linear_method(plan.lm_head), tp)
         self.lm_head = LMHead(self.embed_tokens, own)
         self.rope = RotaryEmbedding(cfg.head_dim, max_positions, cfg.rope_theta, cfg.rope_scaling)
 
     @torch.inference_mode()
     def forward(self, batch: ForwardBatch, attn: AttentionBackend) -> torch.Tensor:
-        """Returns float32 logits [R, vocab] for ``batch.logit_indices``."""
+        """Returns float32 logits [R, vocab] for ``batch.logit_indices`` (None on ranks > 0)."""
         x = self.embed_tokens.embed(batch.input_ids, self.norm.weight.dtype)  # [T, H]
         residual = None
         for layer in self.layers:
@@ -136,7 +145,7 @@ class LlamaForCausalLM(nn.Module):
         if isinstance(module, LinearBase):
             module.weight_loader(module.load_target(kind), tensor, shard)
         else:
-            getattr(module, kind).data.copy_(tensor)
+            getattr(module, kind).data.copy_(materialize(tensor))
 
     def _expected_weights(self) -> set[str]:
         out: set[str] = set()

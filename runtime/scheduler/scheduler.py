@@ -111,6 +111,10 @@ class Scheduler:
         self.kv.cache.flush()
         return True
 
+    def close(self) -> None:
+        """Release what outlives the loop: the other tensor-parallel ranks."""
+        self.runner.close()
+
     def step(self) -> list[TokenOutput]:
         """One scheduling step; returns the outputs it produced (possibly none)."""
         batch = self.schedule()

@@ -75,7 +75,8 @@ class EngineClient:
         self._to_engine.bind(self.addrs.to_engine)
         self._from_engine.bind(self.addrs.from_engine)
         self._proc = mp.get_context("spawn").Process(
-            target=run_engine_process, name="sglike-engine", daemon=True,
+            # a daemonic process cannot start children: not daemonic when it starts tensor-parallel ranks
+            target=run_engine_process, name="sglike-engine", daemon=self.config.tp_size == self.config.nnodes,
             args=(self.config, self.addrs, os.getpid(), self.scheduler_factory,
                   logging.getLevelName(logging.getLogger("sglike").getEffectiveLevel())))
         self._proc.start()

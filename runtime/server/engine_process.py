@@ -69,6 +69,8 @@ def run_engine_process(config: EngineConfig, addrs: ipc.IpcAddresses, parent_pid
         except Exception as exc:
             logger.error("engine loop crashed:\n%s", traceback.format_exc())
             ipc.send(outbox, ipc.EngineFailed(error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            core.close()
     finally:
         inbox.close(linger=0)
         outbox.close(linger=1000)
