@@ -6,22 +6,24 @@
 #include <ATen/ATen.h>
 #include "ops.h"
 #include <sys/mman.h>
-#include <cstdlib>
-#include <cstring>
+#include <cstdint>
 
 namespace {
 constexpr size_t kHuge = size_t(2) << 20;
 }
 
-// zeroed uint8 [nbytes] tensor; huge pages where the kernel grants them (else plain pages)
+// zeroed uint8 [nbytes] tensor; huge pages where the kernel grants them (else plain pages).
+// A fresh anonymous mapping is zero by definition, and its pages are only backed when first
+// touched, so a large KV pool costs nothing at start-up for the tokens it never holds.
 at::Tensor huge_page_zeros(int64_t nbytes) {
   TORCH_CHECK(nbytes >= 0, "nbytes must be >= 0");
-  const size_t size = (size_t(nbytes) + kHuge - 1) / kHuge * kHuge;
-  void* ptr = size ? std::aligned_alloc(kHuge, size) : nullptr;
-  TORCH_CHECK(size == 0 || ptr != nullptr, "out of memory allocating ", nbytes, " bytes");
+  if (nbytes == 0) return at::empty({0}, at::TensorOptions().dtype(at::kByte));
+  const size_t size = (size_t(nbytes) + kHuge - 1) / kHuge * kHuge, len = size + kHuge;  // room to align
+  void* base = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  TORCH_CHECK(base != MAP_FAILED, "out of memory mapping ", nbytes, " bytes");
+  void* ptr = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(uintptr_t(kHuge) - 1));
 #ifdef MADV_HUGEPAGE
-  if (ptr) madvise(ptr, size, MADV_HUGEPAGE);  // advisory: a refusal leaves ordinary pages
+  madvise(ptr, size, MADV_HUGEPAGE);  // advisory: a refusal leaves ordinary pages
 #endif
-  if (ptr) std::memset(ptr, 0, size);  // first touch, after the advice
-  return at::from_blob(ptr, {nbytes}, [](void* p) { std::free(p); }, at::TensorOptions().dtype(at::kByte));
+  return at::from_blob(ptr, {nbytes}, [base, len](void*) { munmap(base, len); }, at::TensorOptions().dtype(at::kByte));
 }

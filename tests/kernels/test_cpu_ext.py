@@ -156,3 +156,16 @@ def test_kv_store_matches_index_copy():
     ref_v.index_copy_(1, slots, v.transpose(0, 1))
     cpu.kv_store(k_buf, v_buf, slots, k, v)
     assert torch.equal(k_buf, ref_k) and torch.equal(v_buf, ref_v)
+
+
+@pytest.mark.skipif(not cpu.available(), reason="sglike CPU extension not built")
+def test_huge_page_zeros_are_zero_aligned_and_usable_for_any_size():
+    for shape, dtype in (((0,), torch.float32), ((3, 5), torch.int16), ((1 << 20, 3), torch.float32)):
+        t = cpu.huge_page_zeros(shape, dtype)
+        assert t.shape == shape and t.dtype == dtype and t.is_contiguous()
+        assert t.numel() == 0 or (t.data_ptr() % (2 << 20) == 0 and not t.any())  # 2 MiB aligned, zero
+        t.fill_(7)  # first touch of every page (lazily backed)
+        assert t.numel() == 0 or int(t.min()) == int(t.max()) == 7
+    src = torch.randn(1000, 7)
+    assert torch.equal(cpu.on_huge_pages(src), src)
+    del t  # unmapped by its deleter
