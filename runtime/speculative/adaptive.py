@@ -20,7 +20,7 @@ from typing import Callable
 
 PRIOR_ACCEPT, PRIOR_WEIGHT = 0.6, 1.0  # the acceptance assumed before evidence, and its weight
 DECAY = 0.8  # weight of the earlier verify steps at each new one
-DRIFT = 0.9  # per step without drafting, the evidence shrinks toward the prior
+DRIFT = 0.98  # per step without drafting, the evidence shrinks toward the prior (a re-probe every ~30 steps after misses)
 EMA = 0.2  # weight of the newest cost observation
 
 

@@ -74,7 +74,7 @@ def test_acceptance_follows_the_evidence_and_drifts_back_when_idle():
         a.update(4, 0)  # every first draft token rejected
     assert a.p() < 0.2
     low = a.p()
-    for _ in range(50):
+    for _ in range(300):
         a.idle()
     assert low < a.p() and abs(a.p() - prior) < 0.02  # probed again after a while
     a.update(0, 0)  # nothing drafted: no evidence
