@@ -114,11 +114,21 @@ def silu_mul(gate_up: torch.Tensor, use_simd: bool = True) -> torch.Tensor:
     return _C.silu_mul(gate_up, use_simd)
 
 
+def _mapped(shape: tuple[int, ...], dtype: torch.dtype, huge: bool) -> torch.Tensor:
+    nbytes = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
+    return _C.mapped_zeros(nbytes, huge).view(dtype).view(shape)
+
+
 def huge_page_zeros(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
     """A zeroed tensor on transparent huge pages where the kernel grants them (2 MiB-aligned,
     advised before first touch); ordinary pages otherwise."""
-    nbytes = torch.Size(shape).numel() * torch.empty((), dtype=dtype).element_size()
-    return _C.huge_page_zeros(nbytes).view(dtype).view(shape)
+    return _mapped(shape, dtype, True)
+
+
+def lazy_zeros(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A zeroed tensor whose pages are backed only when first touched (``torch.zeros`` writes
+    every page at once); ``torch.zeros`` without the extension."""
+    return _mapped(shape, dtype, False) if _C is not None else torch.zeros(shape, dtype=dtype)
 
 
 def on_huge_pages(t: torch.Tensor) -> torch.Tensor:

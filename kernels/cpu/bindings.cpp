@@ -18,7 +18,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("decode_attention_paged", &decode_attention_paged, "one-query attention over pool slots", py::arg("q"), py::arg("k_buf"), py::arg("v_buf"), py::arg("slots"), py::arg("lens"), py::arg("scale"), py::arg("cascade") = false, py::arg("use_simd") = true);
   m.def("cascade_groups", &cascade_groups, "the shared-prefix groups decode attention forms", py::arg("slots"), py::arg("lens"));
   m.def("silu_mul", &silu_mul, "silu(gate) * up of a merged [T, 2I] projection", py::arg("gate_up"), py::arg("use_simd") = true);
-  m.def("huge_page_zeros", &huge_page_zeros, "zeroed uint8 tensor on transparent huge pages", py::arg("nbytes"));
+  m.def("mapped_zeros", &mapped_zeros, "zeroed uint8 tensor in a fresh mapping, backed on first touch (huge: on huge pages)",
+        py::arg("nbytes"), py::arg("huge"));
   m.def("kv_store", &kv_store, "write k, v rows into the pool at slots", py::arg("k_buf"), py::arg("v_buf"), py::arg("slots"), py::arg("k"), py::arg("v"));
 
   py::class_<StepLinear>(m, "StepLinear", "one linear of the fused decode step")

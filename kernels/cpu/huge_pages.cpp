@@ -12,10 +12,10 @@ namespace {
 constexpr size_t kHuge = size_t(2) << 20;
 }
 
-// zeroed uint8 [nbytes] tensor; huge pages where the kernel grants them (else plain pages).
-// A fresh anonymous mapping is zero by definition, and its pages are only backed when first
-// touched, so a large KV pool costs nothing at start-up for the tokens it never holds.
-at::Tensor huge_page_zeros(int64_t nbytes) {
+// zeroed uint8 [nbytes] tensor in a fresh anonymous mapping: zero by definition, and its pages
+// are only backed when first touched, so a large KV pool costs no memory or start-up time for
+// the tokens it never holds. ``huge``: advised onto huge pages (where the kernel grants them).
+at::Tensor mapped_zeros(int64_t nbytes, bool huge) {
   TORCH_CHECK(nbytes >= 0, "nbytes must be >= 0");
   if (nbytes == 0) return at::empty({0}, at::TensorOptions().dtype(at::kByte));
   const size_t size = (size_t(nbytes) + kHuge - 1) / kHuge * kHuge, len = size + kHuge;  // room to align
@@ -23,7 +23,7 @@ at::Tensor huge_page_zeros(int64_t nbytes) {
   TORCH_CHECK(base != MAP_FAILED, "out of memory mapping ", nbytes, " bytes");
   void* ptr = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(base) + kHuge - 1) & ~(uintptr_t(kHuge) - 1));
 #ifdef MADV_HUGEPAGE
-  madvise(ptr, size, MADV_HUGEPAGE);  // advisory: a refusal leaves ordinary pages
+  if (huge) madvise(ptr, size, MADV_HUGEPAGE);  // advisory: a refusal leaves ordinary pages
 #endif
   return at::from_blob(ptr, {nbytes}, [base, len](void*) { munmap(base, len); }, at::TensorOptions().dtype(at::kByte));
 }

@@ -18,4 +18,4 @@ at::Tensor silu_mul(const at::Tensor& gate_up, bool use_simd);
 void kv_store(at::Tensor& k_buf, at::Tensor& v_buf, const at::Tensor& slots, const at::Tensor& k, const at::Tensor& v);
 at::Tensor vnni_gemm(const at::Tensor& x, const at::Tensor& packed, int64_t n, bool q4, bool use_simd, bool act8 = false);
 void vnni_dequant_rows(const at::Tensor& packed, bool q4, const at::Tensor& rows, at::Tensor& out);
-at::Tensor huge_page_zeros(int64_t nbytes);
+at::Tensor mapped_zeros(int64_t nbytes, bool huge);

@@ -16,10 +16,17 @@ class KVPool:
     def __init__(self, num_slots: int, num_layers: int, num_kv_heads: int, head_dim: int, dtype: torch.dtype, device: torch.device) -> None:
         shape = (num_kv_heads, num_slots + 1, head_dim)
         self.num_slots = num_slots
-        # plain zeros: pages are backed on first touch, and huge pages measured slower here (a
-        # VM backs a fresh 2 MiB page ~9x slower than 4 KiB ones, and warm decode was no faster)
-        self.k = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
-        self.v = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
+        self.k = [self._zeros(shape, dtype, device) for _ in range(num_layers)]
+        self.v = [self._zeros(shape, dtype, device) for _ in range(num_layers)]
+
+    @staticmethod
+    def _zeros(shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """On the CPU, pages backed on first touch (the memory of tokens never held is never
+        used); ordinary 4 KiB pages: huge ones measured slower here (a VM backs a fresh 2 MiB
+        page ~9x slower than 4 KiB ones, and warm decode was no faster)."""
+        if device.type == "cpu":
+            return cpu_ext.lazy_zeros(shape, dtype)
+        return torch.zeros(shape, dtype=dtype, device=device)
 
     def write(self, layer: int, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
         """k, v: [T, Hk, D] for the T tokens at ``slots`` (float32 CPU: sglike's C++ copy,

@@ -160,8 +160,9 @@ def test_kv_store_matches_index_copy():
 
 @pytest.mark.skipif(not cpu.available(), reason="sglike CPU extension not built")
 def test_huge_page_zeros_are_zero_aligned_and_usable_for_any_size():
-    for shape, dtype in (((0,), torch.float32), ((3, 5), torch.int16), ((1 << 20, 3), torch.float32)):
-        t = cpu.huge_page_zeros(shape, dtype)
+    for shape, dtype, make in (((0,), torch.float32, cpu.huge_page_zeros), ((3, 5), torch.int16, cpu.huge_page_zeros),
+                               ((1 << 20, 3), torch.float32, cpu.huge_page_zeros), ((1 << 20, 3), torch.float32, cpu.lazy_zeros)):
+        t = make(shape, dtype)
         assert t.shape == shape and t.dtype == dtype and t.is_contiguous()
         assert t.numel() == 0 or (t.data_ptr() % (2 << 20) == 0 and not t.any())  # 2 MiB aligned, zero
         t.fill_(7)  # first touch of every page (lazily backed)
