@@ -14,8 +14,9 @@ from .base import CompiledGrammar
 from .budget import DEFAULT_COMPILE_BUDGET_S, compile_budget
 from .errors import GrammarError
 from .masks.token_trie import trie_for
-from .regex.byte_dfa import ByteDFA, regex_to_byte_dfa
-from .regex.dfa_grammar import DFAGrammar, cache_key, save_atomic
+from .regex.byte_dfa import ByteDFA
+from .regex.dfa_grammar import DFAGrammar, cache_key
+from .regex.lazy_dfa import regex_to_lazy_dfa
 from .regex.syntax import translate
 from .structural.compile import triggered_grammar
 from .structural.tag import StructuralTag
@@ -30,10 +31,11 @@ class GrammarCompiler:
     on disk under `cache_dir`; pass `cache_dir=False` to disable the disk cache).
 
     Each compile gets `compile_budget_s` seconds (None: no limit) to turn its source into
-    a DFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
-    running on (mask precomputation has budgets of its own and is not counted). DFA masks
-    are precomputed on a background worker (`background_precompute`), so a grammar is
-    ready as soon as its DFA is: states visited before that finishes take the lazy walk."""
+    an NFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
+    running on (mask precomputation has budgets of its own and is not counted). A regex or
+    JSON-schema grammar is ready as soon as its NFA is: DFA states and their masks are
+    built on first visit, while a background worker (`background_precompute`) completes
+    small DFAs and precomputes their masks."""
 
     def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None, *,
                  compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S,
@@ -49,6 +51,7 @@ class GrammarCompiler:
         else:
             self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
         self.trie = trie_for(self.vocab)  # shared by regex and CFG masks
+        from . import json_schema  # noqa: F401 - ~0.1 s of imports here, not in a first compile
         self._cache: dict[tuple, CompiledGrammar] = {}
         self._lock = threading.Lock()
         self._token_index: TokenIndex | None = None
@@ -125,14 +128,9 @@ class GrammarCompiler:
         folder = None
         if self.cache_dir is not None:
             folder = self.cache_dir / cache_key(kind, regex, self.vocab)
-        dfa = _load_dfa(folder)
+        dfa = _load_dfa(folder)  # a complete DFA saved with its masks by an earlier compile
         if dfa is None:
-            dfa = regex_to_byte_dfa(regex)
-            if folder is not None:
-                try:
-                    save_atomic(folder / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
-                except OSError:
-                    pass
+            dfa = regex_to_lazy_dfa(regex)  # only the NFA: states are built on demand
         return DFAGrammar(dfa, self.vocab, self.trie, folder, background=self.background_precompute)
 
 
