@@ -3,7 +3,8 @@ side by side on the same schemas and tokenizer, llguidance and xgrammar (when in
 
 Per engine: passing schemas (compiled, and every test instance accepted exactly when it is
 valid), compile errors (sglike's grouped by reason), invalid instances accepted (must be 0
-for sglike), crashes, and compile time p50 / p99 / max (compile only; errors included).
+for sglike), crashes, and compile time p50 / p99 / max (compile only, errors included;
+sglike's includes its first token mask).
 Usage: python benchmarks/grammar_suites.py [--suite NAME] [--every K] [--limit N]
        [--budget S] [--tokenizer smollm2|tiny] [--no-peers]
 Each schema also gets a hard SIGALRM limit (--time-limit, compile plus checks).

@@ -17,6 +17,7 @@ from .masks.token_trie import trie_for
 from .regex.byte_dfa import ByteDFA
 from .regex.dfa_grammar import DFAGrammar, cache_key
 from .regex.lazy_dfa import regex_to_lazy_dfa
+from .regex.mask_worker import submit_weak
 from .regex.syntax import translate
 from .structural.compile import triggered_grammar
 from .structural.tag import StructuralTag
@@ -35,7 +36,8 @@ class GrammarCompiler:
     running on (mask precomputation has budgets of its own and is not counted). A regex or
     JSON-schema grammar is ready as soon as its NFA is: DFA states and their masks are
     built on first visit, while a background worker (`background_precompute`) completes
-    small DFAs and precomputes their masks."""
+    small DFAs and precomputes their masks; a CFG's reachable mask parts are warmed on the
+    same worker (False: both in the foreground, within their own time budgets)."""
 
     def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None, *,
                  compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S,
@@ -118,11 +120,15 @@ class GrammarCompiler:
 
     def _compile_cfg(self, text: str, what: str) -> CompiledGrammar:
         try:
-            from .cfg import compile_cfg
+            from .cfg import PRECOMPUTE_SECONDS, compile_cfg
         except ImportError as e:
             raise GrammarError(f"{what}: context-free grammars need sglike.grammar.cfg, "
                                f"which is not available ({e})") from None
-        return compile_cfg(text, self.vocab)
+        if not self.background_precompute:
+            return compile_cfg(text, self.vocab)
+        g = compile_cfg(text, self.vocab, precompute_seconds=0)  # ready now, masks lazy...
+        submit_weak(g, lambda g: g.precompute_masks(PRECOMPUTE_SECONDS), lambda g: g.skip_precompute())
+        return g  # ...while the worker warms the mask parts it can reach
 
     def _dfa_grammar(self, kind: str, regex: str) -> DFAGrammar:
         folder = None

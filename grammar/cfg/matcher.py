@@ -1,6 +1,8 @@
 """`CompiledGrammar` / `GrammarMatcher` implementations for context-free grammars."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -22,19 +24,34 @@ class CompiledCfg(CompiledGrammar):
         self.vocab = vocab
         self.rec = Recognizer(cfg)
         self._masks: MaskBuilder | None = None
+        self._masks_lock = threading.Lock()  # a background precompute may build it too
+        self._precomputed = threading.Event()
         self._initial = self.rec.initial()
 
     @property
     def masks(self) -> MaskBuilder:
         if self._masks is None:  # the trie is only needed for masks, not for accepts()
-            self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
+            with self._masks_lock:
+                if self._masks is None:
+                    self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
         return self._masks
 
     def precompute_masks(self, max_seconds: float) -> bool:
         """Compute the reachable context-independent mask parts now (see cfg.precompute), so
         first visits of parser states only combine cached parts; False if cut short."""
         from .precompute import precompute_locals
-        return precompute_locals(self.masks, max_seconds)
+        try:
+            return precompute_locals(self.masks, max_seconds)
+        finally:
+            self._precomputed.set()
+
+    def wait_precomputed(self, timeout: float | None = None) -> bool:
+        """Wait for a (background) `precompute_masks`; whether one has finished (or was
+        skipped: `skip_precompute`)."""
+        return self._precomputed.wait(timeout)
+
+    def skip_precompute(self) -> None:
+        self._precomputed.set()
 
     def accepts(self, text: str) -> bool:
         sets = self.rec.run(self._initial, text.encode("utf-8"))

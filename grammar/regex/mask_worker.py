@@ -1,4 +1,5 @@
-"""The one background thread that precomputes DFA masks, with a bounded queue.
+"""The one background thread that precomputes grammar masks (DFA masks, CFG mask parts),
+with a bounded queue.
 
 Jobs hold their grammar weakly (a grammar dropped before its turn is skipped), and when
 MAX_PENDING jobs already wait, a new one is not queued: its grammar stays lazy, so a burst
