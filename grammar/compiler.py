@@ -17,7 +17,6 @@ from .masks.token_trie import trie_for
 from .regex.byte_dfa import ByteDFA
 from .regex.dfa_grammar import DFAGrammar, cache_key
 from .regex.lazy_dfa import regex_to_lazy_dfa
-from .regex.mask_worker import submit_weak
 from .regex.syntax import translate
 from .structural.compile import triggered_grammar
 from .structural.tag import StructuralTag
@@ -127,8 +126,8 @@ class GrammarCompiler:
         if not self.background_precompute:
             return compile_cfg(text, self.vocab)
         g = compile_cfg(text, self.vocab, precompute_seconds=0)  # ready now, masks lazy...
-        submit_weak(g, lambda g: g.precompute_masks(PRECOMPUTE_SECONDS), lambda g: g.skip_precompute())
-        return g  # ...while the worker warms the mask parts it can reach
+        g.precompute_in_background(PRECOMPUTE_SECONDS)  # ...warmed once the grammar is reused
+        return g
 
     def _dfa_grammar(self, kind: str, regex: str) -> DFAGrammar:
         folder = None

@@ -20,7 +20,7 @@ from ..masks.token_trie import TokenTrie
 from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
 from .lazy_dfa import LazyDFA
-from .mask_worker import submit_weak
+from .mask_worker import REUSED_AT, submit_weak
 
 CACHE_VERSION = "3"
 PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask precomputed...
@@ -43,7 +43,8 @@ class DFAGrammar(CompiledGrammar):
     (default PRECOMPUTE_STATES) is 0, the DFA is then completed (when it has at most that many states) and the masks of
     states 0 .. k-1 computed together (`precompute_masks`, batched; k = all states unless it
     runs past PRECOMPUTE_SECONDS): in the foreground, or with `background=True` on one shared
-    worker thread, published chunk by chunk. They are kept bit-packed, one row per distinct
+    worker thread once the grammar is reused (its REUSED_AT-th matcher), published chunk by
+    chunk. They are kept bit-packed, one row per distinct
     mask, and saved with the DFA to `cache_dir` (`dfa.npz`, `masks.npz`): a complete DFA has
     stable state numbers, so a later compile loads both (`wait_precomputed` waits for them).
     """
@@ -70,11 +71,18 @@ class DFAGrammar(CompiledGrammar):
         if loaded is not None or precompute_states <= 0:
             self._pre = (*loaded, True) if loaded else self._pre
             self._ready.set()
-        elif background:
-            submit_weak(self, lambda g: g._precompute(precompute_states, True),
-                        lambda g: g._ready.set())
-        else:
+        elif not background:
             self._precompute(precompute_states)
+        self._matchers, self._queued = 0, self._ready.is_set()
+
+    def start_precompute(self) -> None:
+        """Queue the background precompute (once; `background=True`). `matcher` calls this
+        when the grammar is reused (REUSED_AT), `wait_precomputed` at once."""
+        with self._published:
+            if self._queued:
+                return
+            self._queued = True
+        submit_weak(self, lambda g: g._precompute(g._max_states, True), lambda g: g._ready.set())
 
     @property
     def _rows(self) -> np.ndarray:
@@ -96,13 +104,18 @@ class DFAGrammar(CompiledGrammar):
             return self._pre
 
     def wait_precomputed(self, timeout: float | None = None) -> bool:
-        """Wait for the (background) precompute; whether it has finished."""
+        """Start the (background) precompute if not yet started and wait for it; whether it
+        has finished."""
+        self.start_precompute()
         return self._ready.wait(timeout)
 
     def accepts(self, text: str) -> bool:
         return self.dfa.accepts(text)
 
     def matcher(self) -> "DFAMatcher":
+        self._matchers += 1
+        if self._matchers == REUSED_AT:
+            self.start_precompute()
         return DFAMatcher(self)
 
     def mask(self, state: int) -> torch.Tensor:

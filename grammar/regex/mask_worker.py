@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 MAX_PENDING = 8
+REUSED_AT = 2  # a grammar's precompute is queued when its 2nd matcher is made: it pays
+# only for grammars that serve several requests (one-off schemas never spend it)
 
 _lock = threading.Lock()
 _pool: list[ThreadPoolExecutor] = []

@@ -124,3 +124,20 @@ def test_full_worker_queue_leaves_grammars_lazy(tiny_vocab, monkeypatch):
     lazy = lazy_twin(g)
     for s in range(g.dfa.num_states):
         assert np.array_equal(g.mask(s).numpy(), lazy.mask(s).numpy()), s
+
+
+def test_precompute_waits_until_the_grammar_is_reused(tiny_vocab):
+    """One-off grammars never spend the background precompute; a reused one gets it."""
+    g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_regex(r"[a-c]{2,6}z")
+    first = g.matcher()
+    assert first.allowed_tokens().any() and not g._queued and not g._ready.is_set()
+    g.matcher()  # the second request: queued now
+    assert g._queued and g._ready.wait(60) and len(g._row_of) == g.dfa.num_states
+
+
+def test_cfg_precompute_waits_until_the_grammar_is_reused(tiny_vocab):
+    g = GrammarCompiler(tiny_vocab, cache_dir=False).compile_grammar('root ::= "a" [b-c]+ "d"')
+    g.matcher().allowed_tokens()
+    assert g._deferred is not None and not g._precomputed.is_set()
+    g.matcher()
+    assert g._deferred is None and g._precomputed.wait(60)
