@@ -51,8 +51,11 @@ def _tables(cap: int) -> Tables:
                   np.zeros(cap + 1, dtype=np.int32), np.full(cap + 1, -1, dtype=np.int32))
 
 
-def _coreachable(nfa: ByteNfa, final: int) -> list[bool]:
-    """Per NFA state: whether the final state can be reached from it (byte or epsilon)."""
+def _coreachable(nfa: ByteNfa, final: int) -> list[bool] | None:
+    """Per NFA state: whether the final state can be reached from it (byte or epsilon);
+    None when all can (no dead ends: see ByteNfa.dead_ends)."""
+    if not nfa.dead_ends:
+        return None
     preds: list[list[int]] = [[] for _ in nfa.edges]
     for q, (edges, eps) in enumerate(zip(nfa.edges, nfa.eps)):
         for _, _, t in edges:
@@ -73,7 +76,8 @@ def _coreachable(nfa: ByteNfa, final: int) -> list[bool]:
 class _LiveSubsets(_Subsets):
     """Subset construction pieces over the trimmed NFA (subsets hold live states only)."""
 
-    def __init__(self, nfa: ByteNfa, final: int, class_of: np.ndarray, live: list[bool]) -> None:
+    def __init__(self, nfa: ByteNfa, final: int, class_of: np.ndarray,
+                 live: list[bool] | None) -> None:
         super().__init__(nfa, final, class_of, int(class_of[-1]) + 1)
         self.live = live
 
@@ -81,7 +85,8 @@ class _LiveSubsets(_Subsets):
         c = self.closures.get(s)
         if c is None:
             c = super().closure(s)
-            c = self.closures[s] = frozenset(q for q in c if self.live[q])
+            if self.live is not None:
+                c = self.closures[s] = frozenset(q for q in c if self.live[q])
         return c
 
 

@@ -105,3 +105,15 @@ def test_compiled_grammar_is_lazy_until_visited(real_compiler):
     g.matcher().allowed_tokens()
     assert 0 < g.dfa.num_expanded < g.dfa.num_states or g.dfa.complete
     assert g.accepts('{"name":"x"}') and not g.accepts('{"age":1}')
+
+
+@pytest.mark.parametrize("pattern", DEAD_ENDS[:2])  # the third simplifies away
+def test_dead_ends_are_flagged_for_trimming(pattern):
+    from sglike.grammar.regex.byte_nfa import ByteNfa
+    from sglike.grammar.regex.parse import parse_regex
+    nfa = ByteNfa()
+    nfa.add(parse_regex(translate(pattern)), nfa.new())
+    assert nfa.dead_ends
+    clean = ByteNfa()
+    clean.add(parse_regex(translate(r"(ab|c)*[^x]{2,3}")), clean.new())
+    assert not clean.dead_ends
