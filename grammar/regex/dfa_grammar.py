@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base import CompiledGrammar, GrammarMatcher
+from ..base import CompiledGrammar
 from ..masks.dfa_masks_batch import precompute_masks
 from ..masks.token_masks import dfa_token_mask
 from ..masks.token_trie import TokenTrie
 from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
 from .lazy_dfa import LazyDFA
+from .dfa_matcher import DFAMatcher
 from .mask_worker import REUSED_AT, submit_weak
 
 CACHE_VERSION = "3"
@@ -60,6 +61,8 @@ class DFAGrammar(CompiledGrammar):
         self._masks: dict[int, torch.Tensor] = {}
         self._shared: dict[tuple[bool, int, bool], torch.Tensor] = {}  # (final, row, accepting)
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
+        self.eos_only = torch.zeros(vocab.size, dtype=torch.bool)  # a matcher's mask after an error
+        self.eos_only[self.eos] = True
         self.token_bytes = vocab.token_bytes
         nbytes = (self.vocab.size + 7) // 8
         # (rows, row_of, final): partial (not final) publications have one row per state
@@ -112,7 +115,7 @@ class DFAGrammar(CompiledGrammar):
     def accepts(self, text: str) -> bool:
         return self.dfa.accepts(text)
 
-    def matcher(self) -> "DFAMatcher":
+    def matcher(self) -> DFAMatcher:
         self._matchers += 1
         if self._matchers == REUSED_AT:
             self.start_precompute()
@@ -214,77 +217,3 @@ def save_atomic(path: Path, array: np.ndarray | dict) -> None:
         else:
             np.save(f, array)
     os.replace(tmp, path)
-
-
-class DFAMatcher(GrammarMatcher):
-    """Decoding state: the DFA state plus a history for rollback."""
-
-    def __init__(self, g: DFAGrammar):
-        self.g = g
-        self.state = g.dfa.initial
-        self.finished = False
-        self.history: list[tuple[int, bool]] = []
-
-    def allowed_tokens(self) -> torch.Tensor:
-        if self.finished:
-            return torch.zeros(self.g.vocab.size, dtype=torch.bool)
-        return self.g.mask(self.state).clone()
-
-    def fill_mask(self, out_row: torch.Tensor) -> None:
-        if out_row.device.type == "cpu" and out_row.is_contiguous():
-            row = out_row.numpy()  # numpy: a 1-D copy must not wake torch's thread pool
-            if self.finished:
-                row.fill(False)
-            else:
-                row[:] = self.g.mask(self.state).numpy()
-        elif self.finished:
-            out_row.fill_(False)
-        else:
-            out_row.copy_(self.g.mask(self.state), non_blocking=True)
-
-    def advance(self, token_id: int) -> bool:
-        g = self.g
-        if self.finished or not 0 <= token_id < g.vocab.size:
-            return False
-        if token_id in g.vocab.eos_ids:
-            if not g.dfa.is_accepting(self.state):
-                return False
-            self.history.append((self.state, self.finished))
-            self.finished = True
-            return True
-        if token_id >= len(g.token_bytes) or token_id in g.vocab.special_ids:
-            return False
-        data = g.token_bytes[token_id]
-        if not data:
-            return False
-        nxt = g.dfa.walk(self.state, data)
-        if nxt < 0:
-            return False
-        self.history.append((self.state, self.finished))
-        self.state = nxt
-        return True
-
-    def is_finished(self) -> bool:
-        dfa = self.g.dfa
-        return self.finished or (dfa.is_accepting(self.state) and dfa.n_out(self.state) == 0)
-
-    def copy(self) -> "DFAMatcher":
-        m = DFAMatcher(self.g)
-        m.state, m.finished, m.history = self.state, self.finished, list(self.history)
-        return m
-
-    def rollback(self, n: int) -> None:
-        if n < 0 or n > len(self.history):
-            raise ValueError(f"cannot roll back {n} tokens (only {len(self.history)} advanced)")
-        if n:
-            self.state, self.finished = self.history[-n]
-            del self.history[-n:]
-
-    def jump_forward_bytes(self) -> bytes:
-        if self.finished:
-            return b""
-        out, s, dfa = bytearray(), self.state, self.g.dfa
-        while not dfa.is_accepting(s) and dfa.forced(s) >= 0 and len(out) < 65536:
-            out.append(dfa.forced(s))
-            s = dfa.step(s, out[-1])
-        return bytes(out)

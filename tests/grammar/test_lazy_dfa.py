@@ -117,3 +117,20 @@ def test_dead_ends_are_flagged_for_trimming(pattern):
     clean = ByteNfa()
     clean.add(parse_regex(translate(r"(ab|c)*[^x]{2,3}")), clean.new())
     assert not clean.dead_ends
+
+
+def test_state_limit_mid_request_sets_the_matcher_error(tiny_vocab, tiny_compiler):
+    """A lazy DFA that outgrows its limit while decoding never raises into the caller: the
+    matcher records the error (the scheduler aborts the request), allows only EOS after it."""
+    dfa = regex_to_lazy_dfa("[ab]*a[ab]{12}")
+    dfa.max_states = 20
+    g = DFAGrammar(dfa, tiny_vocab, tiny_compiler.trie, None, precompute_states=0)
+    m = g.matcher()
+    a = tiny_vocab.token_bytes.index(b"a")
+    for _ in range(30):
+        row = m.allowed_tokens()
+        if m.error or not m.advance(a):
+            break
+    assert m.error and "grammar too large" in m.error
+    assert m.allowed_tokens().nonzero().flatten().tolist() == sorted(tiny_vocab.eos_ids)
+    assert not m.advance(a) and m.jump_forward_bytes() == b"" and m.copy().error == m.error
