@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,11 +25,13 @@ from .structural.token_index import TokenIndex
 from .vocab import Vocabulary
 
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
+MAX_CACHED = 256  # compiled grammars kept in memory (least recently used dropped first)
 
 
 class GrammarCompiler:
-    """Compiles grammars for one vocabulary; results are cached in memory (and DFAs and masks
-    on disk under `cache_dir`; pass `cache_dir=False` to disable the disk cache).
+    """Compiles grammars for one vocabulary; results are cached in memory (the MAX_CACHED most
+    recently used; and complete DFAs with their masks on disk under `cache_dir`; pass
+    `cache_dir=False` to disable the disk cache).
 
     Each compile gets `compile_budget_s` seconds (None: no limit) to turn its source into
     an NFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
@@ -53,7 +56,11 @@ class GrammarCompiler:
             self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
         self.trie = trie_for(self.vocab)  # shared by regex and CFG masks
         from . import json_schema  # noqa: F401 - ~0.1 s of imports here, not in a first compile
-        self._cache: dict[tuple, CompiledGrammar] = {}
+        try:
+            from . import cfg  # noqa: F401 - lark too (~0.1 s)
+        except ImportError:
+            pass  # CFG kinds then fail with a GrammarError naming why (_compile_cfg)
+        self._cache: OrderedDict[tuple, CompiledGrammar] = OrderedDict()  # LRU, MAX_CACHED
         self._lock = threading.Lock()
         self._token_index: TokenIndex | None = None
 
@@ -110,11 +117,15 @@ class GrammarCompiler:
     def _cached(self, key: tuple, build) -> CompiledGrammar:
         with self._lock:
             g = self._cache.get(key)
+            if g is not None:
+                self._cache.move_to_end(key)
         if g is None:
             with compile_budget(self.compile_budget_s):
                 g = build()
             with self._lock:
                 g = self._cache.setdefault(key, g)
+                while len(self._cache) > MAX_CACHED:  # a grammar holds its NFA and masks
+                    self._cache.popitem(last=False)
         return g
 
     def _compile_cfg(self, text: str, what: str) -> CompiledGrammar:

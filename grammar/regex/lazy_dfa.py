@@ -109,7 +109,13 @@ class LazyDFA:
         if nfa is None:
             return
         self._class_of = _byte_classes(nfa)
-        self._sub = _LiveSubsets(nfa, final, self._class_of, _coreachable(nfa, final))
+        live = _coreachable(nfa, final)
+        # The NFA lives as long as the grammar: as tuples of ints, which the cyclic GC stops
+        # tracking, instead of ~2 lists per NFA state it would scan in every full collection.
+        nfa.edges = [tuple(e) for e in nfa.edges]
+        nfa.eps = [tuple(e) for e in nfa.eps]
+        nfa._utf8 = {}
+        self._sub = _LiveSubsets(nfa, final, self._class_of, live)
         self._final = final
         init = self._sub.closure(start)
         if not init and not allow_empty:
