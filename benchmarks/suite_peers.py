@@ -11,11 +11,15 @@ Accepts = Callable[[str], bool]
 
 
 def sglike_engine(vocab_or_tok: Any, budget: float | None) -> Callable[[Any], Accepts]:
+    """sglike's compile includes its first token mask (grammars build DFA states and masks
+    lazily, so this is the time to the first mask a request waits for)."""
     from sglike.grammar import GrammarCompiler
     gc = GrammarCompiler(vocab_or_tok, cache_dir=False, compile_budget_s=budget)
 
     def compile_schema(schema: Any) -> Accepts:
-        return gc.compile_json_schema(schema).accepts
+        g = gc.compile_json_schema(schema)
+        g.matcher().allowed_tokens()
+        return g.accepts
     return compile_schema
 
 

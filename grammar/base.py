@@ -11,7 +11,13 @@ class GrammarMatcher(ABC):
 
     Token ids index the vocabulary the grammar was compiled for; ids that are special tokens
     (other than EOS) or beyond the tokenizer are never allowed.
+
+    `error` is set (a message) when the grammar cannot go on mid-request: a lazily built DFA
+    outgrew its state limit. From then on the mask allows only EOS and `advance` refuses
+    other tokens; the caller should abort the request with the message.
     """
+
+    error: str | None = None
 
     @abstractmethod
     def allowed_tokens(self) -> torch.Tensor:

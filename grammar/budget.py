@@ -48,3 +48,17 @@ def remaining() -> float | None:
     """Seconds left in the current budget (None when unlimited)."""
     d = _deadline.get()
     return None if d is None else max(0.0, d[0] - time.perf_counter())
+
+
+SRE_CHARS_PER_S = 300_000  # Python's regex parser on a long pattern (measured ~0.5 M/s), slow side
+
+
+def check_parse(pattern: str, where: str = "parsing a regex") -> None:
+    """Before handing `pattern` to Python's regex parser, which cannot be interrupted: raise
+    now when the budget left would not cover it, instead of overrunning the budget."""
+    left = remaining()
+    if left is not None and len(pattern) > SRE_CHARS_PER_S * left:
+        d = _deadline.get()
+        raise GrammarError(f"grammar too large: a regex of {len(pattern)} characters would run "
+                           f"past the compile budget of {d[1]:g} s (while {where}); simplify the "
+                           f"schema or raise compile_budget_s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,8 +15,9 @@ from .base import CompiledGrammar
 from .budget import DEFAULT_COMPILE_BUDGET_S, compile_budget
 from .errors import GrammarError
 from .masks.token_trie import trie_for
-from .regex.byte_dfa import ByteDFA, regex_to_byte_dfa
-from .regex.dfa_grammar import DFAGrammar, cache_key, save_atomic
+from .regex.byte_dfa import ByteDFA
+from .regex.dfa_grammar import DFAGrammar, cache_key
+from .regex.lazy_dfa import regex_to_lazy_dfa
 from .regex.syntax import translate
 from .structural.compile import triggered_grammar
 from .structural.tag import StructuralTag
@@ -23,17 +25,21 @@ from .structural.token_index import TokenIndex
 from .vocab import Vocabulary
 
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/sglike/grammar"))
+MAX_CACHED = 256  # compiled grammars kept in memory (least recently used dropped first)
 
 
 class GrammarCompiler:
-    """Compiles grammars for one vocabulary; results are cached in memory (and DFAs and masks
-    on disk under `cache_dir`; pass `cache_dir=False` to disable the disk cache).
+    """Compiles grammars for one vocabulary; results are cached in memory (the MAX_CACHED most
+    recently used; and complete DFAs with their masks on disk under `cache_dir`; pass
+    `cache_dir=False` to disable the disk cache).
 
     Each compile gets `compile_budget_s` seconds (None: no limit) to turn its source into
-    a DFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
-    running on (mask precomputation has budgets of its own and is not counted). DFA masks
-    are precomputed on a background worker (`background_precompute`), so a grammar is
-    ready as soon as its DFA is: states visited before that finishes take the lazy walk."""
+    an NFA or CFG; past that it raises GrammarError("grammar too large ...") instead of
+    running on (mask precomputation has budgets of its own and is not counted). A regex or
+    JSON-schema grammar is ready as soon as its NFA is: DFA states and their masks are
+    built on first visit, while a background worker (`background_precompute`) completes
+    small DFAs and precomputes their masks; a CFG's reachable mask parts are warmed on the
+    same worker (False: both in the foreground, within their own time budgets)."""
 
     def __init__(self, tokenizer_or_vocab: Any, cache_dir: str | Path | None | bool = None, *,
                  compile_budget_s: float | None = DEFAULT_COMPILE_BUDGET_S,
@@ -49,7 +55,12 @@ class GrammarCompiler:
         else:
             self.cache_dir = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
         self.trie = trie_for(self.vocab)  # shared by regex and CFG masks
-        self._cache: dict[tuple, CompiledGrammar] = {}
+        from . import json_schema  # noqa: F401 - ~0.1 s of imports here, not in a first compile
+        try:
+            from . import cfg  # noqa: F401 - lark too (~0.1 s)
+        except ImportError:
+            pass  # CFG kinds then fail with a GrammarError naming why (_compile_cfg)
+        self._cache: OrderedDict[tuple, CompiledGrammar] = OrderedDict()  # LRU, MAX_CACHED
         self._lock = threading.Lock()
         self._token_index: TokenIndex | None = None
 
@@ -106,33 +117,36 @@ class GrammarCompiler:
     def _cached(self, key: tuple, build) -> CompiledGrammar:
         with self._lock:
             g = self._cache.get(key)
+            if g is not None:
+                self._cache.move_to_end(key)
         if g is None:
             with compile_budget(self.compile_budget_s):
                 g = build()
             with self._lock:
                 g = self._cache.setdefault(key, g)
+                while len(self._cache) > MAX_CACHED:  # a grammar holds its NFA and masks
+                    self._cache.popitem(last=False)
         return g
 
     def _compile_cfg(self, text: str, what: str) -> CompiledGrammar:
         try:
-            from .cfg import compile_cfg
+            from .cfg import PRECOMPUTE_SECONDS, compile_cfg
         except ImportError as e:
             raise GrammarError(f"{what}: context-free grammars need sglike.grammar.cfg, "
                                f"which is not available ({e})") from None
-        return compile_cfg(text, self.vocab)
+        if not self.background_precompute:
+            return compile_cfg(text, self.vocab)
+        g = compile_cfg(text, self.vocab, precompute_seconds=0)  # ready now, masks lazy...
+        g.precompute_in_background(PRECOMPUTE_SECONDS)  # ...warmed once the grammar is reused
+        return g
 
     def _dfa_grammar(self, kind: str, regex: str) -> DFAGrammar:
         folder = None
         if self.cache_dir is not None:
             folder = self.cache_dir / cache_key(kind, regex, self.vocab)
-        dfa = _load_dfa(folder)
+        dfa = _load_dfa(folder)  # a complete DFA saved with its masks by an earlier compile
         if dfa is None:
-            dfa = regex_to_byte_dfa(regex)
-            if folder is not None:
-                try:
-                    save_atomic(folder / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
-                except OSError:
-                    pass
+            dfa = regex_to_lazy_dfa(regex)  # only the NFA: states are built on demand
         return DFAGrammar(dfa, self.vocab, self.trie, folder, background=self.background_precompute)
 
 

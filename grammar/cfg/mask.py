@@ -11,6 +11,8 @@ a virtual chart whose bottom is a barrier, over cached vectorized trie walks (Te
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ..masks.token_trie import TokenTrie, WalkTable, unique, walk
@@ -85,6 +87,7 @@ class TerminalWalks:
         self.dfas = [WalkTable(d.trans, d.accepting) for d in rec.cfg.terminals]
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
+        self._lock = threading.Lock()  # the background precompute interns frontiers too
         self.root = self.frontier(np.zeros(1, dtype=np.int64))
         self.cache = _Cache()  # (terminal, state, frontier) -> (tokens, end frontier)
 
@@ -95,8 +98,11 @@ class TerminalWalks:
         key = nodes.tobytes()
         f = self.ids.get(key)
         if f is None:
-            f = self.ids[key] = len(self.nodes)
-            self.nodes.append(nodes)
+            with self._lock:
+                f = self.ids.get(key)
+                if f is None:
+                    self.nodes.append(nodes)
+                    f = self.ids[key] = len(self.nodes) - 1
         return f
 
     def get(self, t: int, s: int, f: int) -> tuple[TokenSet, int]:

@@ -1,11 +1,14 @@
 """`CompiledGrammar` / `GrammarMatcher` implementations for context-free grammars."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
 from ..base import CompiledGrammar, GrammarMatcher
 from ..masks.token_trie import trie_for
+from ..regex.mask_worker import REUSED_AT, submit_weak
 from ..vocab import Vocabulary
 from .earley import EarleySet, Recognizer
 from .ir import Cfg
@@ -22,25 +25,54 @@ class CompiledCfg(CompiledGrammar):
         self.vocab = vocab
         self.rec = Recognizer(cfg)
         self._masks: MaskBuilder | None = None
+        self._masks_lock = threading.Lock()  # a background precompute may build it too
+        self._precomputed = threading.Event()
+        self._deferred: float | None = None  # seconds of a background precompute not queued yet
+        self._matchers = 0
         self._initial = self.rec.initial()
 
     @property
     def masks(self) -> MaskBuilder:
         if self._masks is None:  # the trie is only needed for masks, not for accepts()
-            self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
+            with self._masks_lock:
+                if self._masks is None:
+                    self._masks = MaskBuilder(self.rec, trie_for(self.vocab))
         return self._masks
 
     def precompute_masks(self, max_seconds: float) -> bool:
         """Compute the reachable context-independent mask parts now (see cfg.precompute), so
         first visits of parser states only combine cached parts; False if cut short."""
         from .precompute import precompute_locals
-        return precompute_locals(self.masks, max_seconds)
+        try:
+            return precompute_locals(self.masks, max_seconds)
+        finally:
+            self._precomputed.set()
+
+    def wait_precomputed(self, timeout: float | None = None) -> bool:
+        """Start a deferred background precompute and wait for it; whether a precompute has
+        finished (or was skipped: the worker's queue was full)."""
+        self._start_precompute()
+        return self._precomputed.wait(timeout)
+
+    def precompute_in_background(self, max_seconds: float) -> None:
+        """Warm the mask parts on the background worker once the grammar is reused (its
+        REUSED_AT-th matcher) or waited for; until then every part is computed on first use."""
+        self._deferred = max_seconds
+
+    def _start_precompute(self) -> None:
+        with self._masks_lock:
+            seconds, self._deferred = self._deferred, None
+        if seconds is not None:
+            submit_weak(self, lambda g: g.precompute_masks(seconds), lambda g: g._precomputed.set())
 
     def accepts(self, text: str) -> bool:
         sets = self.rec.run(self._initial, text.encode("utf-8"))
         return sets is not None and (sets[-1] if sets else self._initial[-1]).accepting
 
     def matcher(self) -> "CfgMatcher":
+        self._matchers += 1
+        if self._matchers == REUSED_AT:
+            self._start_precompute()
         return CfgMatcher(self, list(self._initial), [], False)
 
 

@@ -92,10 +92,13 @@ DENSE_FRONTIER = 4096  # switch from frontier expansion to whole-level steps abo
 
 class WalkTable:
     """A byte DFA prepared for walks: table int [S + 1, 256] (S = the dead sink) and accept
-    bool [S + 1] (None: no end nodes wanted); the scaled flat table is built on first use."""
+    bool [S + 1] (None: no end nodes wanted); the scaled flat table is built on first use.
+    `regex.lazy_dfa.LazyDFA` is the other kind of walk table: states built on demand
+    (`ensure`), the dead sink -1."""
 
     def __init__(self, table: np.ndarray, accept: np.ndarray | None) -> None:
         self.table = table
+        self.dead = table.shape[0] - 1
         self.accept = np.zeros(table.shape[0], dtype=bool) if accept is None else accept
         self._flat: np.ndarray | None = None
 
@@ -106,6 +109,11 @@ class WalkTable:
             self._flat = (self.table.astype(np.int32) * 256).reshape(-1)
         return self._flat
 
+    complete = True  # every state is built already
+
+    def ensure(self, states: np.ndarray) -> None:
+        """Nothing to build."""
+
 
 def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
          state: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,12 +123,13 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
     descendants where the DFA accepts: a longer token may continue past the DFA's end there).
     Nested frontier nodes are walked from each (a token may appear twice in the ids).
     """
-    table, accept = dfa.table, dfa.accept
-    dead = table.shape[0] - 1
+    dead, accept = dfa.dead, dfa.accept
     nodes = np.asarray(frontier, dtype=np.int64)
     states = np.full(len(nodes), state, dtype=np.int64)
     alive, cross = [], []
     while len(nodes):
+        dfa.ensure(states)  # a lazy DFA builds the states it steps from
+        table = dfa.table
         if len(nodes) == 1:
             kids = np.arange(trie.child_lo[nodes[0]], trie.child_hi[nodes[0]])
             states = table[states[0], trie.byte[kids]]
@@ -130,8 +139,9 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
         live = states != dead
         nodes, states = kids[live], states[live]
         alive.append(nodes)
-        cross.append(nodes[accept[states] & trie.has_children[nodes]])
-        if len(nodes) > DENSE_FRONTIER and len(np.unique(trie.depth[nodes])) == 1:
+        if accept is not None:
+            cross.append(nodes[accept[states] & trie.has_children[nodes]])
+        if len(nodes) > DENSE_FRONTIER and _one_depth(trie, nodes):
             live_below, more_cross = _walk_levels(trie, dfa, nodes, states)
             cross.append(more_cross)
             mark = live_below
@@ -139,9 +149,16 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
             return trie.row_ids[mark[trie.row_node]], unique(np.concatenate(cross))
     nodes = np.concatenate(alive) if alive else np.zeros(0, dtype=np.int64)
     ends = np.concatenate(cross) if cross else np.zeros(0, dtype=np.int64)
-    if len(np.unique(trie.depth[frontier])) > 1:  # nested frontier: nodes may repeat
+    if not _one_depth(trie, frontier):  # nested frontier: nodes may repeat
         nodes, ends = unique(nodes), unique(ends)
     return trie.tokens_of(nodes), ends  # else already sorted (breadth first) and unique
+
+
+def _one_depth(trie: TokenTrie, nodes: np.ndarray) -> bool:
+    """Whether all `nodes` are at the same trie depth (np.unique would import numpy.ma on
+    first use: 25 ms in the first mask of a process)."""
+    d = trie.depth[nodes]
+    return len(d) == 0 or bool(d.min() == d.max())
 
 
 def unique(a: np.ndarray) -> np.ndarray:
@@ -154,8 +171,8 @@ def _walk_levels(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray,
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Continue a walk below same-depth `nodes` one whole trie level at a time (dense case);
     returns bool [num] live nodes below them, and those of them where the DFA may end early."""
-    dead, flat, accept = dfa.table.shape[0] - 1, dfa.flat, dfa.accept
-    st = np.full(trie.num_nodes, dead * 256, dtype=np.int32)  # [num] DFA state * 256 per node
+    dead, accept = dfa.dead * 256, dfa.accept
+    st = np.full(trie.num_nodes, dead, dtype=np.int32)  # [num] DFA state * 256 per node
     st[nodes] = states * 256
     depth = int(trie.depth[nodes[0]]) + 1
     first = int(trie.level[depth])
@@ -163,13 +180,16 @@ def _walk_levels(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray,
         a, b = int(trie.level[depth]), int(trie.level[depth + 1])
         if a >= b:
             break
+        parents = st[trie.parent32[a:b]]
+        if not dfa.complete:
+            dfa.ensure(parents >> 8)  # a lazy DFA builds them first (the sink reads -1)
         level = st[a:b]
-        np.take(flat, st[trie.parent32[a:b]] + trie.byte32[a:b], out=level)
-        if b - a < 256 and level.min() == dead * 256:  # the sink has the largest id: all dead
+        np.take(dfa.flat, parents + trie.byte32[a:b], out=level)
+        if b - a < 256 and (level == dead).all():
             break
-    live = st != dead * 256
+    live = st != dead
     live[:first] = False
-    if not accept.any():
+    if accept is None or not accept.any():
         return live, np.zeros(0, dtype=np.int64)
     below = st[first:] >> 8
     return live, np.flatnonzero(accept[below] & trie.has_children[first:]) + first

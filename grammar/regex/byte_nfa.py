@@ -21,6 +21,9 @@ class ByteNfa:
         self.edges: list[list[Edge]] = []
         self.eps: list[list[int]] = []
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
+        # Every state `add` creates lies on a path from its src to its end, except after an
+        # empty class or alternation (a dead end): only then must a DFA trim the NFA.
+        self.dead_ends = False
 
     def new(self) -> int:
         if len(self.edges) >= MAX_NFA_STATES:
@@ -53,6 +56,7 @@ class ByteNfa:
                 src = self._add(item, src)
             return src
         if isinstance(expr, Alt):
+            self.dead_ends |= not expr.items
             end = self.new()
             for item in expr.items:
                 start = self.new()
@@ -73,6 +77,7 @@ class ByteNfa:
         if seqs is None:
             rs = cs.intersect(cs.normalize(list(ranges)), cs.ANY)
             seqs = self._utf8[key] = [q for lo, hi in rs for q in cs.utf8_sequences(lo, hi)]
+        self.dead_ends |= not seqs
         end = self.new()
         tails: dict[tuple, int] = {(): end}
 

@@ -1,5 +1,6 @@
-"""A CompiledGrammar over a byte DFA with token masks precomputed (at compile time or on a
-background worker, within a budget; lazily per state otherwise), cached in memory and on disk."""
+"""A CompiledGrammar over a lazily built byte DFA: each state's token mask is a trie walk
+on first visit; a background worker may complete the DFA and precompute every mask in a
+batch (within a budget), cached in memory and on disk."""
 from __future__ import annotations
 
 import hashlib
@@ -12,18 +13,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..base import CompiledGrammar, GrammarMatcher
+from ..base import CompiledGrammar
 from ..masks.dfa_masks_batch import precompute_masks
 from ..masks.token_masks import dfa_token_mask
-from ..masks.token_trie import TokenTrie, WalkTable
+from ..masks.token_trie import TokenTrie
 from ..vocab import Vocabulary
 from .byte_dfa import ByteDFA
-from .mask_worker import submit_weak
+from .lazy_dfa import LazyDFA
+from .dfa_matcher import DFAMatcher
+from .mask_worker import REUSED_AT, submit_weak
 
-CACHE_VERSION = "2"
-PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask at compile time...
+CACHE_VERSION = "3"
+PRECOMPUTE_STATES = 4096  # DFAs up to this many states get every mask precomputed...
 PRECOMPUTE_SECONDS = 1.5  # ...unless that takes longer: states left over stay lazy
 WAIT_SECONDS = 0.05  # how long a mask waits for the background worker's next chunk
+EXPAND_CHUNK = 64  # states the worker builds per lock hold while completing the DFA
 
 
 def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
@@ -32,30 +36,33 @@ def cache_key(kind: str, source: str, vocab: Vocabulary) -> str:
 
 
 class DFAGrammar(CompiledGrammar):
-    """Regular language compiled to a byte DFA.
+    """Regular language over a `LazyDFA` (a complete `ByteDFA` is wrapped as one).
 
-    When the DFA has at most `precompute_states` states, the masks of states 0 .. k-1 are
-    computed together at construction (`precompute_masks`, batched; k = all states unless
-    the batches run past PRECOMPUTE_SECONDS, which bounds the extra compile time at about
-    1.5 s plus one batch; ~0.35 s for 900 states on the 49k SmolLM2 vocabulary) and kept
-    bit-packed, one row per distinct mask, saved to and loaded from `cache_dir/masks.npz`.
-    Other states get their mask on first visit (`dfa_token_mask`, also the reference twin),
-    cached in `cache_dir/mask_<state>.npy`. With `background=True` the batched precompute
-    runs on one shared worker thread instead, so the grammar is usable at once: states
-    visited before it finishes take the lazy walk (`wait_precomputed` waits for it).
+    A state's mask is computed on its first visit (`dfa_token_mask`, a vectorized trie walk
+    that builds the DFA states it steps through; also the reference twin). Compiling costs
+    only the regex's NFA, so a grammar is ready in milliseconds. Unless `precompute_states`
+    (default PRECOMPUTE_STATES) is 0, the DFA is then completed (when it has at most that many states) and the masks of
+    states 0 .. k-1 computed together (`precompute_masks`, batched; k = all states unless it
+    runs past PRECOMPUTE_SECONDS): in the foreground, or with `background=True` on one shared
+    worker thread once the grammar is reused (its REUSED_AT-th matcher), published chunk by
+    chunk. They are kept bit-packed, one row per distinct
+    mask, and saved with the DFA to `cache_dir` (`dfa.npz`, `masks.npz`): a complete DFA has
+    stable state numbers, so a later compile loads both (`wait_precomputed` waits for them).
     """
 
-    def __init__(self, dfa: ByteDFA, vocab: Vocabulary, trie: TokenTrie,
-                 cache_dir: Path | None = None, precompute_states: int = PRECOMPUTE_STATES,
+    def __init__(self, dfa: LazyDFA | ByteDFA, vocab: Vocabulary, trie: TokenTrie,
+                 cache_dir: Path | None = None, precompute_states: int | None = None,
                  background: bool = False):
+        if isinstance(dfa, ByteDFA):
+            dfa = LazyDFA.from_dfa(dfa)
         self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
-        self.walk_table = WalkTable(dfa.trans, None)
-        live = dfa.trans != dfa.dead  # [num_states + 1, 256]
-        self.n_out = live.sum(axis=1)  # live outgoing bytes per state
-        self.forced = np.where(self.n_out == 1, live.argmax(axis=1), -1)
+        if precompute_states is None:
+            precompute_states = PRECOMPUTE_STATES
         self._masks: dict[int, torch.Tensor] = {}
         self._shared: dict[tuple[bool, int, bool], torch.Tensor] = {}  # (final, row, accepting)
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
+        self.eos_only = torch.zeros(vocab.size, dtype=torch.bool)  # a matcher's mask after an error
+        self.eos_only[self.eos] = True
         self.token_bytes = vocab.token_bytes
         nbytes = (self.vocab.size + 7) // 8
         # (rows, row_of, final): partial (not final) publications have one row per state
@@ -63,15 +70,22 @@ class DFAGrammar(CompiledGrammar):
         self._ready = threading.Event()
         self._published = threading.Condition()
         self._max_states = precompute_states
-        loaded = self._load_precomputed()
-        if loaded is not None or self.dfa.dead > precompute_states:  # too large: all lazy
+        loaded = self._load_precomputed() if dfa.complete else None
+        if loaded is not None or precompute_states <= 0:
             self._pre = (*loaded, True) if loaded else self._pre
             self._ready.set()
-        elif background:
-            submit_weak(self, lambda g: g._precompute(precompute_states, True),
-                        lambda g: g._ready.set())
-        else:
+        elif not background:
             self._precompute(precompute_states)
+        self._matchers, self._queued = 0, self._ready.is_set()
+
+    def start_precompute(self) -> None:
+        """Queue the background precompute (once; `background=True`). `matcher` calls this
+        when the grammar is reused (REUSED_AT), `wait_precomputed` at once."""
+        with self._published:
+            if self._queued:
+                return
+            self._queued = True
+        submit_weak(self, lambda g: g._precompute(g._max_states, True), lambda g: g._ready.set())
 
     @property
     def _rows(self) -> np.ndarray:
@@ -82,8 +96,8 @@ class DFAGrammar(CompiledGrammar):
         return self._pre[1]
 
     def _wait_for(self, state: int) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Wait (at most WAIT_SECONDS) for the worker to publish `state`'s chunk: it is
-        usually close behind, and far cheaper per state than a lazy walk."""
+        """Wait (at most WAIT_SECONDS) for the worker to publish `state`'s chunk: once it
+        publishes, it is usually close behind, and far cheaper per state than a walk."""
         deadline = time.perf_counter() + WAIT_SECONDS
         with self._published:
             while len(self._pre[1]) <= state and not self._ready.is_set():
@@ -93,13 +107,18 @@ class DFAGrammar(CompiledGrammar):
             return self._pre
 
     def wait_precomputed(self, timeout: float | None = None) -> bool:
-        """Wait for the (background) precompute; whether it has finished."""
+        """Start the (background) precompute if not yet started and wait for it; whether it
+        has finished."""
+        self.start_precompute()
         return self._ready.wait(timeout)
 
     def accepts(self, text: str) -> bool:
         return self.dfa.accepts(text)
 
-    def matcher(self) -> "DFAMatcher":
+    def matcher(self) -> DFAMatcher:
+        self._matchers += 1
+        if self._matchers == REUSED_AT:
+            self.start_precompute()
         return DFAMatcher(self)
 
     def mask(self, state: int) -> torch.Tensor:
@@ -107,25 +126,21 @@ class DFAGrammar(CompiledGrammar):
         m = self._masks.get(state)
         if m is None:
             rows, row_of, final = self._pre  # one read: the worker swaps it in whole
-            if state >= len(row_of) and state < self._max_states and not self._ready.is_set():
-                rows, row_of, final = self._wait_for(state)
+            if len(row_of) <= state < self._max_states and len(row_of) and not self._ready.is_set():
+                rows, row_of, final = self._wait_for(state)  # the worker is publishing
             if state < len(row_of):  # row numbers differ before and after the final dedup
-                key = (final, int(row_of[state]), bool(self.dfa.accepting[state]))
+                key = (final, int(row_of[state]), self.dfa.is_accepting(state))
                 m = self._shared.get(key)
                 if m is None:
                     bits = np.unpackbits(rows[key[1]], count=self.vocab.size).view(bool)
                     m = self._shared[key] = self._with_eos(torch.from_numpy(bits), state)
             else:
-                bits = self._load(state)
-                if bits is None:
-                    bits = dfa_token_mask(self.trie, self.walk_table, state)
-                    self._store(state, bits)
-                m = self._with_eos(torch.from_numpy(bits), state)
+                m = self._with_eos(torch.from_numpy(dfa_token_mask(self.trie, self.dfa, state)), state)
             self._masks[state] = m
         return m
 
     def _with_eos(self, m: torch.Tensor, state: int) -> torch.Tensor:
-        if self.dfa.accepting[state] and len(self.eos):
+        if self.dfa.is_accepting(state) and len(self.eos):
             m[self.eos] = True
         return m
 
@@ -138,7 +153,7 @@ class DFAGrammar(CompiledGrammar):
         try:
             with np.load(p) as z:
                 rows, row_of = z["rows"], z["row_of"]
-            if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.dead:
+            if rows.shape[1:] == ((self.vocab.size + 7) // 8,) and len(row_of) <= self.dfa.num_states:
                 return rows, row_of
         except (OSError, ValueError, KeyError):
             pass
@@ -151,20 +166,36 @@ class DFAGrammar(CompiledGrammar):
             self._pre = (out, np.arange(k, dtype=np.int32), False)
             self._published.notify_all()
 
+    def _complete(self, max_states: int, deadline: float) -> bool:
+        """Build every state of the DFA; False (left lazy) past `max_states` or `deadline`."""
+        while not self.dfa.complete:
+            if self.dfa.num_states > max_states:
+                return False
+            self.dfa.expand_next(EXPAND_CHUNK)
+            if time.perf_counter() > deadline and not self.dfa.complete:
+                return False
+        return self.dfa.num_states <= max_states
+
     def _precompute(self, max_states: int, quiet: bool = False) -> None:
-        """Compute (and save) the masks of the first states within the budget, then publish
-        them; `quiet` (the background worker): on a failure every state stays lazy."""
+        """Complete the DFA, compute (and save) the masks of the first states within the
+        budget, then publish them; `quiet` (the background worker): on a failure every
+        state stays lazy."""
         try:
-            packed = precompute_masks(self.trie, self.dfa.trans, max_states, PRECOMPUTE_SECONDS,
+            t0 = time.perf_counter()
+            if not self._complete(max_states, t0 + PRECOMPUTE_SECONDS):
+                return
+            dfa = self.dfa.snapshot()
+            left = max(0.0, PRECOMPUTE_SECONDS - (time.perf_counter() - t0))
+            packed = precompute_masks(self.trie, dfa.trans, max_states, left,
                                       self._publish if quiet else None)
             keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
             _, first, row_of = np.unique(keys, return_index=True, return_inverse=True)
             rows, row_of = packed[first], row_of.astype(np.int32).reshape(-1)
             self._pre = (rows, row_of, True)
-            p = None if self.cache_dir is None else self.cache_dir / "masks.npz"
-            if p is not None and len(row_of):
-                try:
-                    save_atomic(p, {"rows": rows, "row_of": row_of})
+            if self.cache_dir is not None and len(row_of):
+                try:  # the DFA first: masks are only read beside a DFA
+                    save_atomic(self.cache_dir / "dfa.npz", {"trans": dfa.trans, "accepting": dfa.accepting})
+                    save_atomic(self.cache_dir / "masks.npz", {"rows": rows, "row_of": row_of})
                 except OSError:
                     pass  # the disk cache is an optimization only
         except Exception:  # noqa: BLE001 - lazy masks are always correct
@@ -174,28 +205,6 @@ class DFAGrammar(CompiledGrammar):
             with self._published:
                 self._ready.set()
                 self._published.notify_all()
-
-    def _path(self, state: int) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / f"mask_{state}.npy"
-
-    def _load(self, state: int) -> np.ndarray | None:
-        p = self._path(state)
-        if p is None or not p.exists():
-            return None
-        try:
-            packed = np.load(p)
-            return np.unpackbits(packed, count=self.vocab.size).astype(bool)
-        except (OSError, ValueError):
-            return None
-
-    def _store(self, state: int, bits: np.ndarray) -> None:
-        p = self._path(state)
-        if p is None:
-            return
-        try:
-            save_atomic(p, np.packbits(bits))
-        except OSError:
-            pass  # the disk cache is an optimization only
 
 
 def save_atomic(path: Path, array: np.ndarray | dict) -> None:
@@ -208,76 +217,3 @@ def save_atomic(path: Path, array: np.ndarray | dict) -> None:
         else:
             np.save(f, array)
     os.replace(tmp, path)
-
-
-class DFAMatcher(GrammarMatcher):
-    """Decoding state: the DFA state plus a history for rollback."""
-
-    def __init__(self, g: DFAGrammar):
-        self.g = g
-        self.state = g.dfa.initial
-        self.finished = False
-        self.history: list[tuple[int, bool]] = []
-
-    def allowed_tokens(self) -> torch.Tensor:
-        if self.finished:
-            return torch.zeros(self.g.vocab.size, dtype=torch.bool)
-        return self.g.mask(self.state).clone()
-
-    def fill_mask(self, out_row: torch.Tensor) -> None:
-        if out_row.device.type == "cpu" and out_row.is_contiguous():
-            row = out_row.numpy()  # numpy: a 1-D copy must not wake torch's thread pool
-            if self.finished:
-                row.fill(False)
-            else:
-                row[:] = self.g.mask(self.state).numpy()
-        elif self.finished:
-            out_row.fill_(False)
-        else:
-            out_row.copy_(self.g.mask(self.state), non_blocking=True)
-
-    def advance(self, token_id: int) -> bool:
-        g = self.g
-        if self.finished or not 0 <= token_id < g.vocab.size:
-            return False
-        if token_id in g.vocab.eos_ids:
-            if not g.dfa.accepting[self.state]:
-                return False
-            self.history.append((self.state, self.finished))
-            self.finished = True
-            return True
-        if token_id >= len(g.token_bytes) or token_id in g.vocab.special_ids:
-            return False
-        data = g.token_bytes[token_id]
-        if not data:
-            return False
-        nxt = g.dfa.walk(self.state, data)
-        if nxt == g.dfa.dead:
-            return False
-        self.history.append((self.state, self.finished))
-        self.state = nxt
-        return True
-
-    def is_finished(self) -> bool:
-        return self.finished or bool(self.g.dfa.accepting[self.state] and self.g.n_out[self.state] == 0)
-
-    def copy(self) -> "DFAMatcher":
-        m = DFAMatcher(self.g)
-        m.state, m.finished, m.history = self.state, self.finished, list(self.history)
-        return m
-
-    def rollback(self, n: int) -> None:
-        if n < 0 or n > len(self.history):
-            raise ValueError(f"cannot roll back {n} tokens (only {len(self.history)} advanced)")
-        if n:
-            self.state, self.finished = self.history[-n]
-            del self.history[-n:]
-
-    def jump_forward_bytes(self) -> bytes:
-        if self.finished:
-            return b""
-        out, s, dfa = bytearray(), self.state, self.g.dfa
-        while not dfa.accepting[s] and self.g.forced[s] >= 0 and len(out) < 65536:
-            out.append(int(self.g.forced[s]))
-            s = int(dfa.trans[s, out[-1]])
-        return bytes(out)

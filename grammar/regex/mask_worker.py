@@ -1,4 +1,5 @@
-"""The one background thread that precomputes DFA masks, with a bounded queue.
+"""The one background thread that precomputes grammar masks (DFA masks, CFG mask parts),
+with a bounded queue.
 
 Jobs hold their grammar weakly (a grammar dropped before its turn is skipped), and when
 MAX_PENDING jobs already wait, a new one is not queued: its grammar stays lazy, so a burst
@@ -11,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 MAX_PENDING = 8
+REUSED_AT = 2  # a grammar's precompute is queued when its 2nd matcher is made: it pays
+# only for grammars that serve several requests (one-off schemas never spend it)
 
 _lock = threading.Lock()
 _pool: list[ThreadPoolExecutor] = []

@@ -12,7 +12,7 @@ import re._constants as C
 import re._parser as sre_parse
 from functools import lru_cache
 
-from ..budget import check
+from ..budget import check, check_parse
 from ..errors import GrammarError
 from . import charset as cs
 from .ir import Alt, Cls, Lit, RegularExpr, Rep, Seq
@@ -35,6 +35,7 @@ _UNSUPPORTED = {
 def parse_regex(pattern: str) -> RegularExpr:
     """The IR of `pattern`; raises GrammarError when it is invalid or unsupported."""
     try:
+        check_parse(pattern, 'parsing a regex')
         parsed = sre_parse.parse(pattern)
     except (re.error, OverflowError, RecursionError) as e:
         raise GrammarError(f"invalid regex {pattern[:200]!r}: {e}") from None

@@ -14,7 +14,7 @@ import re._constants as C
 import re._parser as sre_parse
 from typing import Any, Callable
 
-from ..budget import check
+from ..budget import check, check_parse
 from ..errors import GrammarError
 from . import charset as cs
 
@@ -34,6 +34,7 @@ def translate(pattern: str, *, search: bool = False, allowed: cs.Ranges = cs.ANY
     """Rewrite `pattern` for full matching; `search=True` gives JSON Schema's unanchored
     semantics; every character class is intersected with `allowed`."""
     try:
+        check_parse(pattern, 'translating a regex')
         parsed = sre_parse.parse(pattern)
     except re.error as e:
         raise GrammarError(f"invalid regex {pattern!r}: {e}") from None

@@ -23,6 +23,8 @@ class FinishChecker:
 
     def check(self, req: Req) -> FinishReason | None:
         """Called after ``req.output_ids`` got a new token."""
+        if req.grammar is not None and req.grammar.error:  # it cannot go on: abort, never an invalid "stop"
+            return FinishReason("abort", message=f"grammar: {req.grammar.error}")
         token = req.output_ids[-1]
         if len(req.output_ids) >= req.sp.min_new_tokens:
             if token in req.sp.stop_token_ids or (not req.sp.ignore_eos and token in self.eos_ids):

@@ -52,7 +52,8 @@ def test_precomputed_masks_match_lazy(case):
 
 def test_recursive_schema_on_the_real_vocabulary(real_compiler):
     instance = {"n": "ab", "c": [{"n": "x", "c": []}, {"n": "yz", "c": [{"n": "q"}]}]}
-    g = real_compiler.compile_json_schema(TREE)  # the compiler precomputes
+    g = real_compiler.compile_json_schema(TREE)  # the compiler precomputes (background)
+    assert g.wait_precomputed(60)
     _, text = schema_to_grammar(TREE)
     lazy = compile_cfg(text, real_compiler.vocab, precompute_seconds=0)
     before = cache_sizes(g)

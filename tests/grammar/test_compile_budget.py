@@ -33,3 +33,13 @@ def test_budget_nests_and_never_extends():
 def test_small_schema_within_budget():
     gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False, compile_budget_s=5)
     assert gc.compile_json_schema({"type": "integer", "minimum": 3}).accepts("17")
+
+
+def test_a_long_regex_is_refused_before_the_uninterruptible_parse():
+    """Python's regex parser cannot be stopped: a pattern it would not finish within the
+    budget left is refused up front rather than overrunning the budget."""
+    from sglike.grammar.budget import compile_budget
+    from sglike.grammar.regex.syntax import translate
+    pattern = "(?:" + "|".join(f"k{i}" for i in range(200_000)) + ")"
+    with compile_budget(0.5), pytest.raises(GrammarError, match="grammar too large: a regex of"):
+        translate(pattern)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sglike.grammar import GrammarError
+from sglike.grammar import GrammarCompiler, GrammarError
 from sglike.grammar.compiler import KINDS
 
 TAG = {"structures": [{"begin": "<f>", "schema": {"type": "integer"}, "end": "</f>"}], "triggers": ["<f>"]}
@@ -51,3 +51,13 @@ def test_the_token_index_is_built_once(tiny_compiler):
     a = tiny_compiler.compile("structural_tag", TAG)
     b = tiny_compiler.compile("structural_tag", {**TAG, "triggers": ["<"]})
     assert a is not b and a.index is b.index is tiny_compiler.token_index
+
+
+def test_memory_cache_keeps_the_most_recently_used(tiny_vocab, monkeypatch):
+    from sglike.grammar import compiler
+    monkeypatch.setattr(compiler, "MAX_CACHED", 2)
+    gc = GrammarCompiler(tiny_vocab, cache_dir=False)
+    a, b = gc.compile_regex("a+"), gc.compile_regex("b+")
+    assert gc.compile_regex("a+") is a  # a is now the most recent
+    gc.compile_regex("c+")  # drops b
+    assert gc.compile_regex("a+") is a and gc.compile_regex("b+") is not b

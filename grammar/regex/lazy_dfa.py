@@ -1,0 +1,300 @@
+"""`LazyDFA`: a byte DFA whose states are built on demand from the regex's NFA.
+
+Compiling a regex grammar used to determinize and minimize the whole DFA before the first
+mask (most of a schema's compile time, seconds for large ones). Here subset construction
+runs one state at a time, when a walk first steps out of it (`ensure`). The NFA is trimmed
+first (only states that can still reach the final state are kept in a subset), so every
+state this DFA builds is live: the non-empty subsets are exactly the live states, and the
+empty subset is the dead sink. The automaton is not minimal, but each state's language is
+that of its subset, so token masks, forced bytes and acceptance equal those of the minimal
+`ByteDFA` of the same regex (the eager twin; parity tests compare them).
+
+States are numbered 0, 1, ... in the order they are discovered (the start is 0); the dead
+sink is -1, which indexes a reserved last row of every table (all -1, not accepting), so
+numpy walks need no special case for it. Rows of states not yet expanded read dead: callers
+`ensure` the states they step from first. Expanded rows never change, and the tables are
+swapped in whole when they grow, so readers on other threads need no lock.
+"""
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import GrammarError
+from .byte_dfa import MAX_STATES, ByteDFA
+from .byte_nfa import ByteNfa
+from .determinize import _EMPTY, _byte_classes, _Subsets
+from .ir import RegularExpr
+from .parse import parse_regex
+
+DEAD = -1
+
+
+class Tables(NamedTuple):
+    """The arrays of one capacity; row `cap` (= index -1) is the dead sink."""
+    table: np.ndarray      # int32 [cap + 1, 256] next state (-1: dead or not yet expanded)
+    flat: np.ndarray       # int32 [(cap + 1) * 256]: next state * 256 by state * 256 + byte
+    accepting: np.ndarray  # bool [cap + 1]
+    expanded: np.ndarray   # bool [cap + 1]; the sink counts as expanded
+    n_out: np.ndarray      # int32 [cap + 1] live outgoing bytes (expanded states)
+    forced: np.ndarray     # int32 [cap + 1] the one live byte, or -1
+
+
+def _tables(cap: int) -> Tables:
+    expanded = np.zeros(cap + 1, dtype=bool)
+    expanded[-1] = True
+    return Tables(np.full((cap + 1, 256), DEAD, dtype=np.int32),
+                  np.full((cap + 1) * 256, DEAD * 256, dtype=np.int32),
+                  np.zeros(cap + 1, dtype=bool), expanded,
+                  np.zeros(cap + 1, dtype=np.int32), np.full(cap + 1, -1, dtype=np.int32))
+
+
+def _coreachable(nfa: ByteNfa, final: int) -> list[bool] | None:
+    """Per NFA state: whether the final state can be reached from it (byte or epsilon);
+    None when all can (no dead ends: see ByteNfa.dead_ends)."""
+    if not nfa.dead_ends:
+        return None
+    preds: list[list[int]] = [[] for _ in nfa.edges]
+    for q, (edges, eps) in enumerate(zip(nfa.edges, nfa.eps)):
+        for _, _, t in edges:
+            preds[t].append(q)
+        for t in eps:
+            preds[t].append(q)
+    live = [False] * len(nfa.edges)
+    live[final] = True
+    todo = [final]
+    while todo:
+        for p in preds[todo.pop()]:
+            if not live[p]:
+                live[p] = True
+                todo.append(p)
+    return live
+
+
+class _LiveSubsets(_Subsets):
+    """Subset construction pieces over the trimmed NFA (subsets hold live states only)."""
+
+    def __init__(self, nfa: ByteNfa, final: int, class_of: np.ndarray,
+                 live: list[bool] | None) -> None:
+        super().__init__(nfa, final, class_of, int(class_of[-1]) + 1)
+        self.live = live
+
+    def closure(self, s: int) -> frozenset[int]:
+        c = self.closures.get(s)
+        if c is None:
+            c = super().closure(s)
+            if self.live is not None:
+                c = self.closures[s] = frozenset(q for q in c if self.live[q])
+        return c
+
+
+class LazyDFA:
+    """A byte DFA expanded on demand (see the module docstring). `from_dfa` wraps a complete
+    `ByteDFA` (e.g. one loaded from the disk cache) the same way, with nothing left to build."""
+
+    initial = 0
+    dead = DEAD
+
+    def __init__(self, nfa: ByteNfa | None, start: int = 0, final: int = 0,
+                 max_states: int = MAX_STATES, *, allow_empty: bool = False) -> None:
+        self.max_states = max_states
+        self._lock = threading.Lock()
+        self._sets: list[frozenset[int]] = []
+        self._index: dict[frozenset[int], int] = {}
+        self._t = _tables(64)
+        self.num_states = 0
+        self.num_expanded = 0
+        if nfa is None:
+            return
+        self._class_of = _byte_classes(nfa)
+        live = _coreachable(nfa, final)
+        # The NFA lives as long as the grammar: as tuples of ints, which the cyclic GC stops
+        # tracking, instead of ~2 lists per NFA state it would scan in every full collection.
+        nfa.edges = [tuple(e) for e in nfa.edges]
+        nfa.eps = [tuple(e) for e in nfa.eps]
+        nfa._utf8 = {}
+        self._sub = _LiveSubsets(nfa, final, self._class_of, live)
+        self._final = final
+        init = self._sub.closure(start)
+        if not init and not allow_empty:
+            raise GrammarError("the grammar's language is empty (no string satisfies it)")
+        self._add(init)
+
+    @classmethod
+    def from_dfa(cls, dfa: ByteDFA) -> "LazyDFA":
+        """A complete LazyDFA with the same states as `dfa` (whose dead sink becomes -1)."""
+        out = cls(None)
+        n = dfa.dead
+        t = _tables(max(n, 1))
+        rows = np.where(dfa.trans[:n] == n, DEAD, dfa.trans[:n]).astype(np.int32)  # [n, 256]
+        t.table[:n] = rows
+        t.flat[: n * 256] = (rows * 256).reshape(-1)
+        t.accepting[:n] = dfa.accepting[:n]
+        t.expanded[:n] = True
+        live = rows >= 0
+        t.n_out[:n] = live.sum(axis=1)
+        t.forced[:n] = np.where(t.n_out[:n] == 1, live.argmax(axis=1), -1)
+        out._t, out.num_states, out.num_expanded = t, n, n
+        return out
+
+    # -- reading -------------------------------------------------------------------------
+
+    @property
+    def tables(self) -> Tables:
+        """The current arrays (one consistent set; re-read after `ensure`)."""
+        return self._t
+
+    @property
+    def table(self) -> np.ndarray:
+        return self._t.table
+
+    @property
+    def flat(self) -> np.ndarray:
+        return self._t.flat
+
+    accept = None  # as a walk table: no end nodes wanted (see token_trie.walk)
+
+    @property
+    def complete(self) -> bool:
+        """Every discovered state is expanded: no state will ever be added."""
+        return self.num_expanded == self.num_states
+
+    def is_accepting(self, state: int) -> bool:
+        return bool(self._t.accepting[state])
+
+    def n_out(self, state: int) -> int:
+        self.ensure_one(state)
+        return int(self._t.n_out[state])
+
+    def forced(self, state: int) -> int:
+        """The only byte that keeps `state` alive, or -1."""
+        self.ensure_one(state)
+        return int(self._t.forced[state])
+
+    def step(self, state: int, byte: int) -> int:
+        self.ensure_one(state)
+        return int(self._t.table[state, byte])
+
+    def walk(self, state: int, data: bytes) -> int:
+        """State after `data` (DEAD if it leaves the language)."""
+        for b in data:
+            if state < 0:
+                break
+            state = self.step(state, b)
+        return state
+
+    def accepts(self, text: str) -> bool:
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        s = self.walk(self.initial, data)
+        return s >= 0 and self.is_accepting(s)
+
+    # -- building ------------------------------------------------------------------------
+
+    def ensure_one(self, state: int) -> None:
+        if not self._t.expanded[state]:
+            self._expand_all((state,))
+
+    def ensure(self, states: np.ndarray) -> None:
+        """Expand every state in `states` (int array; -1, the sink, is skipped) not yet
+        expanded."""
+        need = states[~self._t.expanded[states]]
+        if len(need):
+            self._expand_all(np.flatnonzero(np.bincount(need)).tolist())  # unique, sorted
+
+    def expand_next(self, limit: int) -> int:
+        """Expand up to `limit` states not expanded yet, oldest first, those discovered on the
+        way included (the background completion); returns how many were expanded."""
+        done = 0
+        with self._lock:
+            while done < limit:
+                todo = np.flatnonzero(~self._t.expanded[: self.num_states])[: limit - done].tolist()
+                if not todo:
+                    break
+                for s in todo:
+                    self._expand(s)
+                done += len(todo)
+        return done
+
+    def snapshot(self) -> ByteDFA:
+        """The complete DFA as a `ByteDFA` (dead sink last; same state numbers)."""
+        assert self.complete, "snapshot of an incomplete LazyDFA"
+        n, t = self.num_states, self._t
+        trans = np.vstack([np.where(t.table[:n] < 0, n, t.table[:n]),
+                           np.full((1, 256), n, dtype=np.int32)]).astype(np.int32)
+        return ByteDFA(trans, np.concatenate([t.accepting[:n], [False]]), 0)
+
+    def _expand_all(self, states) -> None:
+        with self._lock:
+            for s in states:
+                if not self._t.expanded[s]:
+                    self._expand(int(s))
+
+    def _add(self, subset: frozenset[int]) -> int:
+        n = self.num_states
+        if n >= self.max_states:
+            raise GrammarError(f"grammar too large (over {self.max_states} DFA states)")
+        t = self._t
+        cap = t.table.shape[0] - 1
+        if n == cap:
+            t = self._grow(2 * cap)
+        self._sets.append(subset)
+        self._index[subset] = n
+        t.accepting[n] = self._final in subset
+        self.num_states = n + 1
+        return n
+
+    def _grow(self, cap: int) -> Tables:
+        old, t = self._t, _tables(cap)
+        n = self.num_states
+        t.table[:n] = old.table[:n]
+        t.flat[: n * 256] = old.flat[: n * 256]
+        for a, b in ((t.accepting, old.accepting), (t.expanded, old.expanded),
+                     (t.n_out, old.n_out), (t.forced, old.forced)):
+            a[:n] = b[:n]
+        self._t = t  # one swap: readers see the old or the new set, both valid
+        return t
+
+    def _expand(self, s: int) -> None:
+        subset = self._sets[s]
+        row = None
+        for q in subset:
+            row = self._sub.move(q) if row is None else row | self._sub.move(q)
+        ids = []
+        for v in (row.tolist() if row is not None else []):
+            if v is _EMPTY or not v:
+                ids.append(DEAD)
+            else:
+                i = self._index.get(v)
+                ids.append(self._add(v) if i is None else i)
+        t = self._t
+        if ids:
+            brow = np.array(ids, dtype=np.int32)[self._class_of]  # [256]
+        else:
+            brow = np.full(256, DEAD, dtype=np.int32)
+        t.table[s] = brow
+        t.flat[s * 256:(s + 1) * 256] = brow * 256
+        live = brow >= 0
+        t.n_out[s] = int(live.sum())
+        t.forced[s] = int(live.argmax()) if t.n_out[s] == 1 else -1
+        t.expanded[s] = True
+        self.num_expanded += 1
+        self._sets[s] = _EMPTY  # no longer needed
+
+
+def expr_to_lazy_dfa(expr: RegularExpr, max_states: int = MAX_STATES) -> LazyDFA:
+    """A LazyDFA of a regular IR expression (only the start state built); GrammarError when
+    its language is empty."""
+    nfa = ByteNfa()
+    start = nfa.new()
+    final = nfa.add(expr, start)
+    return LazyDFA(nfa, start, final, max_states)
+
+
+def regex_to_lazy_dfa(pattern: str) -> LazyDFA:
+    """The LazyDFA of a Python-`re`-syntax regex (full match); twin of `regex_to_byte_dfa`."""
+    return expr_to_lazy_dfa(parse_regex(pattern))
