@@ -20,6 +20,7 @@ import torch
 
 from .allocator import SlotAllocator
 from .prefix_cache import PrefixCache, PrefixMatch
+from ..tree_walk import leaves
 
 
 class TreeNode:
@@ -145,7 +146,7 @@ class RadixCache(PrefixCache):
         freed or nothing unlocked is left; return the number freed."""
         if num_tokens <= 0:
             return 0
-        heap = [(n.last_access, n.id, n) for n in self._leaves() if n.lock_ref == 0]
+        heap = [(n.last_access, n.id, n) for n in leaves(self.root) if n.lock_ref == 0]
         heapq.heapify(heap)
         freed = 0
         while freed < num_tokens and heap:
@@ -194,16 +195,6 @@ class RadixCache(PrefixCache):
         parent.children[child.key[0]] = upper
         child.key, child.value, child.parent = child.key[n:], child.value[n:], upper
         return upper
-
-    def _leaves(self) -> list[TreeNode]:
-        out, stack = [], list(self.root.children.values())
-        while stack:
-            node = stack.pop()
-            if node.children:
-                stack.extend(node.children.values())
-            else:
-                out.append(node)
-        return out
 
     def __repr__(self) -> str:
         return f"RadixCache(cached={self.cached_size()}, evictable={self._evictable}, protected={self._protected})"

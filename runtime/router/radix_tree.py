@@ -11,6 +11,8 @@ from __future__ import annotations
 import heapq
 import itertools
 
+from ..tree_walk import leaves
+
 
 class _Node:
     __slots__ = ("key", "children", "parent", "last_access")
@@ -75,7 +77,7 @@ class ApproxTree:
         """Drop least recently used leaves until ``size <= max_size``; returns their full texts."""
         if self.size <= max_size:
             return []
-        heap = [(leaf.last_access, id(leaf), leaf) for leaf in self._leaves()]
+        heap = [(leaf.last_access, id(leaf), leaf) for leaf in leaves(self.root)]
         heapq.heapify(heap)
         evicted = []
         while self.size > max_size and heap:
@@ -94,7 +96,7 @@ class ApproxTree:
 
     def texts(self) -> list[str]:
         """The full text of every leaf (the tree holds exactly their prefixes)."""
-        return [self._text_of(leaf) for leaf in self._leaves()]
+        return [self._text_of(leaf) for leaf in leaves(self.root)]
 
     def _split(self, child: _Node, n: int) -> _Node:
         """Cut ``child``'s edge after ``n`` characters; returns the new middle node."""
@@ -105,16 +107,6 @@ class ApproxTree:
         child.parent = mid
         mid.children[child.key[0]] = child
         return mid
-
-    def _leaves(self) -> list[_Node]:
-        out, stack = [], list(self.root.children.values())
-        while stack:
-            node = stack.pop()
-            if node.children:
-                stack.extend(node.children.values())
-            else:
-                out.append(node)
-        return out
 
     @staticmethod
     def _text_of(node: _Node) -> str:
