@@ -84,8 +84,6 @@ def matmul_params(cfg) -> int:
 
 def ceiling_cells(row: dict, ceil: Ceilings, params: int) -> list[str]:
     flops = ceil.gemm_gflops * 1e9 / (2 * params)  # tok/s if every token only paid its matmul FLOPs
-    if row["bytes"] < 2**20:  # weights held in opaque packed objects (fbgemm), not tensors
-        return ["n/a (packed)", "n/a", f"{flops:.0f}"]
     mem = ceil.matvec_gbps * 1e9 / row["bytes"]  # batch-1 tok/s if a step only read its weights once
     return [f"{row['bytes'] / 2**20:.0f} MiB", f"{mem:.1f}", f"{flops:.0f}"]
 

@@ -22,7 +22,6 @@ class Platform:
     avx512_vnni: bool = False  # int8 dot products (vpdpbusd): sglike's VNNI GEMMs
     avx512_bf16: bool = False
     amx: bool = False
-    fbgemm: bool = False  # torch's x86 quantized engine (dynamic int8 linears)
     cpu_kernels: bool = False  # sglike's C++ extension is built and its AVX2 path runs here
     vnni_kernels: bool = False  # ... and its AVX512-VNNI path runs here
 
@@ -61,7 +60,6 @@ def detect_platform(device: torch.device) -> Platform:
         avx512_vnni=vnni,
         avx512_bf16=vnni and "avx512_bf16" in flags,
         amx=vnni and "amx_tile" in flags and "amx_bf16" in flags,
-        fbgemm="fbgemm" in torch.backends.quantized.supported_engines,
         cpu_kernels=cpu_ext.has_simd(),
         vnni_kernels=cpu_ext.has_vnni(),
     )

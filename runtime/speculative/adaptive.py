@@ -58,8 +58,11 @@ class StepCost:
 
     seconds: dict[int, float] = field(default_factory=dict)
     draft_per_token: float | None = None
+    _rows: list[int] = field(default_factory=list)  # the keys of ``seconds``, sorted
 
     def observe(self, rows: int, seconds: float) -> None:
+        if rows not in self.seconds:
+            bisect.insort(self._rows, rows)
         self.seconds[rows] = _ema(self.seconds.get(rows), seconds)
 
     def observe_draft(self, tokens: int, seconds: float) -> None:
@@ -71,7 +74,7 @@ class StepCost:
         (optimistic, so a longer verify is tried once and then known); 1.0 before any."""
         if not self.seconds:
             return 1.0
-        keys = sorted(self.seconds)
+        keys = self._rows
         i = bisect.bisect_left(keys, rows)
         if i < len(keys) and keys[i] == rows:
             return self.seconds[rows]

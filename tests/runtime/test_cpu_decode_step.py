@@ -123,7 +123,7 @@ def test_avx2_kernels_in_the_step(monkeypatch):
     from sglike.runtime import model_runner
     from sglike.runtime.platform import Platform
 
-    avx2 = Platform("cpu", avx2=True, fbgemm=True, cpu_kernels=cpu.has_simd())
+    avx2 = Platform("cpu", avx2=True, cpu_kernels=cpu.has_simd())
     if not avx2.cpu_kernels:
         pytest.skip("the AVX2 path needs an AVX2 CPU")
     monkeypatch.setattr(model_runner, "detect_platform", lambda device: avx2)

@@ -136,8 +136,8 @@ def test_hf_folder_quantizes_on_load(quantization, tmp_path, default_tokenizer, 
 def test_auto_keeps_gguf_formats_only_where_a_fast_kernel_computes_them():
     types = {"model.layers.0.self_attn.q_proj.weight": "Q4_1", "model.layers.0.mlp.down_proj.weight": "Q4_1", "model.embed_tokens.weight": "Q8_0"}
     # x86: the GGUF's blocks are kept only where sglike's C++ extension computes them
-    assert plan_quantization("auto", Platform("cpu", avx2=True, fbgemm=True), types) == QuantPlan("float", "float", "float")
-    assert plan_quantization("auto", Platform("cpu", avx2=True, fbgemm=True, cpu_kernels=True), types) == QuantPlan("int4", "int8", "int8")
+    assert plan_quantization("auto", Platform("cpu", avx2=True), types) == QuantPlan("float", "float", "float")
+    assert plan_quantization("auto", Platform("cpu", avx2=True, cpu_kernels=True), types) == QuantPlan("int4", "int8", "int8")
     assert plan_quantization("auto", Platform("cpu", avx2=True, avx512=True), types) == QuantPlan("float", "float", "float")
     assert plan_quantization("auto", Platform("cpu", avx2=True, avx512=True, cpu_kernels=True), types) == QuantPlan("int4", "int8", "int8")
     vnni = Platform("cpu", avx2=True, avx512=True, avx512_vnni=True, avx512_bf16=True, cpu_kernels=True, vnni_kernels=True)
@@ -147,7 +147,7 @@ def test_auto_keeps_gguf_formats_only_where_a_fast_kernel_computes_them():
 
 
 def test_every_explicit_option_plans_on_every_platform_and_unknown_ones_are_clear_errors():
-    for platform in (Platform("cuda"), Platform("cpu"), Platform("cpu", avx2=True, fbgemm=False), PLATFORM):
+    for platform in (Platform("cuda"), Platform("cpu"), Platform("cpu", avx2=True), PLATFORM):
         assert plan_quantization("w8a8_int8", platform, None) == QuantPlan("w8a8_int8", "int8", "w8a8_int8")
     with pytest.raises(ValueError, match="unknown quantization"):
         plan_quantization("fp4", PLATFORM, None)
