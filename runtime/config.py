@@ -8,7 +8,7 @@ from .attention import check_backend_name
 
 SCHEDULE_POLICIES = ("lpm", "fcfs", "dfs-weight")
 SPECULATIVE_ALGORITHMS = (None, "NGRAM", "STANDALONE")
-QUANTIZATIONS = ("auto", "none", "int8", "int4", "w8a8_int8")
+QUANTIZATIONS = ("auto", "none", "int8", "int4", "w8a8_int8", "w4a8_int8")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -17,7 +17,7 @@ class EngineConfig:
     tokenizer_path: str | None = None  # defaults to the model's own tokenizer
     dtype: str = "auto"  # auto | float32 | bfloat16
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    quantization: str = "auto"  # auto (keep a GGUF's own format where fast) | none | int8 | int4 | w8a8_int8
+    quantization: str = "auto"  # auto (keep a GGUF's own format where fast) | none | int8 | int4 | w8a8_int8 | w4a8_int8
     max_total_tokens: int | None = None  # KV pool capacity in tokens; None: from mem budget
     kv_memory_gb: float = 1.0  # KV budget when max_total_tokens is None (capped by context)
     max_running_requests: int = 64

@@ -96,7 +96,8 @@ class CpuDecodeStep:
         else:  # each new token attends its request's slots up to itself
             rows = batch.req_rows.repeat_interleave(torch.tensor(batch.extend_lens))
             lens, logit_rows = batch.positions + 1, batch.logit_indices
-        logits = self.step.forward(x.contiguous(), batch.positions.contiguous(), batch.out_cache_loc.contiguous(), rows, lens, logit_rows)
+        logits = self.step.forward(x.contiguous(), batch.positions.contiguous(), batch.out_cache_loc.contiguous(), rows, lens, logit_rows,
+                                   cascade=not batch.decode_exact)
         if batch.mode is ForwardMode.DECODE:
             self.attn.cascade_steps += self.step.last_cascade_groups > 0
         return logits

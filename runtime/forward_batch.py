@@ -24,6 +24,9 @@ class ForwardBatch:
     extend_lens: list[int]  # [B] new tokens per request (1 in decode)
     logit_indices: torch.Tensor  # [R] int64, positions in [0, T) whose logits are needed
     attn_meta: Any = None  # filled by the attention backend's ``prepare``
+    # each token's attention computed as a lone decode step would (a speculative verify):
+    # the C++ step then skips its shared-prefix cascade, so the results match bit for bit
+    decode_exact: bool = False
 
     @property
     def batch_size(self) -> int:

@@ -35,7 +35,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
            py::arg("final_norm"), py::arg("lm_head"))
       .def("add_layer", &DecoderStep::add_layer, py::arg("layer"))
       .def("forward", &DecoderStep::forward, py::arg("x"), py::arg("positions"), py::arg("out_loc"), py::arg("rows"), py::arg("lens"),
-           py::arg("logit_rows") = py::none(), py::call_guard<py::gil_scoped_release>())
+           py::arg("logit_rows") = py::none(), py::arg("cascade") = true, py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("num_layers", &DecoderStep::num_layers)
       .def_property_readonly("last_cascade_groups", &DecoderStep::last_cascade_groups);
 }

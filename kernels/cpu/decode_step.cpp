@@ -28,6 +28,7 @@ StepLinear::StepLinear(std::string kind, std::vector<at::Tensor> tensors, int64_
   if (kind == "vnni_q4") kind_ = Kind::kVnniQ4, want = 1;
   else if (kind == "vnni_q8") kind_ = Kind::kVnniQ8, want = 1;
   else if (kind == "vnni_w8a8") kind_ = Kind::kVnniW8A8, want = 1;
+  else if (kind == "vnni_w4a8") kind_ = Kind::kVnniW4A8, want = 1;
   else if (kind == "q4") kind_ = Kind::kQ4, want = 3;
   else if (kind == "q8") kind_ = Kind::kQ8, want = 2;
   else if (kind == "dense") kind_ = Kind::kDense, want = 1;
@@ -43,6 +44,7 @@ at::Tensor StepLinear::operator()(const at::Tensor& x) const {
     case Kind::kVnniQ4: y = vnni_gemm(x, t_[0], n_, true, true); break;
     case Kind::kVnniQ8: y = vnni_gemm(x, t_[0], n_, false, true); break;
     case Kind::kVnniW8A8: y = vnni_gemm(x, t_[0], n_, false, true, true); break;
+    case Kind::kVnniW4A8: y = vnni_gemm(x, t_[0], n_, true, true, true); break;
     case Kind::kQ4: y = q4_gemm(x, t_[0], t_[1], t_[2], true); break;
     case Kind::kQ8: y = q8_gemm(x, t_[0], t_[1], true); break;
     case Kind::kDense: y = at::mm(x, t_[0].t()); break;
@@ -75,7 +77,7 @@ void DecoderStep::add_layer(StepLayer layer) {
 }
 
 at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positions, const at::Tensor& out_loc, const at::Tensor& rows,
-                                const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows) const {
+                                const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows, bool cascade) const {
   TORCH_CHECK(!layers_.empty(), "the step has no layers");
   check_f32(x_in, "x");
   const int64_t b = x_in.size(0), q_dim = hq_ * d_, kv_dim = hk_ * d_;
@@ -98,7 +100,8 @@ at::Tensor DecoderStep::forward(const at::Tensor& x_in, const at::Tensor& positi
   }
   const float scale = 1.f / std::sqrt(float(d_));
   const KVRows kv_rows{tp, stride, rp, lp};
-  const CascadePlan plan = plan_cascade(kv_rows, b);  // shared prefixes: the same in every layer
+  // shared prefixes: the same in every layer (none: every token attends alone)
+  const CascadePlan plan = cascade ? plan_cascade(kv_rows, b) : CascadePlan{{}, std::vector<int64_t>(b, 0)};
   last_groups_ = int64_t(plan.groups.size());
   at::Tensor x = x_in, residual = x_in.clone();
   for (size_t li = 0; li < layers_.size(); ++li) {

@@ -8,6 +8,7 @@
 // One linear of the step, y = x @ W^T (+ bias), on the kernel its layer chose in Python:
 //   "vnni_q4" / "vnni_q8": {packed}              (vnni_gemm.cpp)
 //   "vnni_w8a8": {packed int8}                   (vnni_gemm.cpp, activations rounded to int8)
+//   "vnni_w4a8": {packed int4}                   (vnni_gemm.cpp, activations rounded to int8)
 //   "q4": {qs, scale, min};  "q8": {q, scale}    (quant_gemm.cpp, AVX2)
 //   "dense": {weight [N, K] float32}             (torch's GEMM)
 class StepLinear {
@@ -17,7 +18,7 @@ class StepLinear {
   int64_t n() const { return n_; }
 
  private:
-  enum class Kind { kVnniQ4, kVnniQ8, kVnniW8A8, kQ4, kQ8, kDense };
+  enum class Kind { kVnniQ4, kVnniQ8, kVnniW8A8, kVnniW4A8, kQ4, kQ8, kDense };
   Kind kind_;
   std::vector<at::Tensor> t_;
   int64_t n_;
@@ -39,9 +40,11 @@ class DecoderStep {
   // of req_to_token, whose slots up to its position are already filled in) and lens (the
   // token's position + 1: the keys it attends) all int64 [T]. A decode step has one token per
   // request; an extend (a small prefill chunk, a speculative verify) several per request,
-  // causal through lens. -> float32 logits [T, vocab], or [R, vocab] for ``logit_rows`` [R]
+  // causal through lens. -> float32 logits [T, vocab], or [R, vocab] for ``logit_rows`` [R].
+  // ``cascade`` false: no shared-prefix split, so each token's attention is bit for bit what
+  // a lone decode step computes for it (a speculative verify must equal plain decoding)
   at::Tensor forward(const at::Tensor& x, const at::Tensor& positions, const at::Tensor& out_loc, const at::Tensor& rows,
-                     const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows) const;
+                     const at::Tensor& lens, const c10::optional<at::Tensor>& logit_rows, bool cascade = true) const;
   int64_t num_layers() const { return int64_t(layers_.size()); }
   int64_t last_cascade_groups() const { return last_groups_; }  // shared-prefix groups of the last forward
 

@@ -2,8 +2,8 @@
 
 They read the GGUF-style blocks directly: int4 with a scale and min per 32 weights, int8
 with a scale per 32 weights; the AVX2 kernels as GGUF lays them out, the AVX512-VNNI ones
-repacked into 16-row groups with fp16 scales (``sglike.kernels.cpu.vnni``); dynamic W8A8 runs the
-int8 kernels on activations rounded to int8 per 32 values. Small M (decode) runs the extension's GEMM; large M (prefill)
+repacked into 16-row groups with fp16 scales (``sglike.kernels.cpu.vnni``); dynamic W8A8 / W4A8 run the
+int8 / int4 kernels on activations rounded to int8 per 32 values. Small M (decode) runs the extension's GEMM; large M (prefill)
 dequantizes tiles into a float scratch and runs torch's float GEMM, so no float copy of the
 model stays in memory. Where the extension is missing, ``supports`` says no and the method's
 torch fallback runs instead.
@@ -101,6 +101,14 @@ def _w8a8_q8_prefill(w: Weights, x, bias):
     return _q8_prefill(w, round_activations_int8(x).to(x.dtype), bias)
 
 
+def _w4a8_q4_decode(w: Weights, x, bias):
+    return _q4_decode(w, round_activations_int8(x), bias)
+
+
+def _w4a8_q4_prefill(w: Weights, x, bias):
+    return _q4_prefill(w, round_activations_int8(x).to(x.dtype), bias)
+
+
 def _vnni_supports(q4: bool):
     def supports(w: Weights) -> bool:
         return cpu.has_vnni() and vnni.packable(w["q"], w["scale"], w["min"] if q4 else None)
@@ -123,4 +131,9 @@ EXT_KERNELS: tuple[Kernel, ...] = (
     Kernel("sglike_w8a8_q8_tiled", "int8", _q8_prepare, _w8a8_q8_prefill, _q8_supports),
     Kernel("sglike_vnni_w8a8_gemm", "vnni_w8a8", _vnni_prepare(False, act8=True), _vnni_decode, _vnni_supports(False),
            step=lambda w: ("vnni_w8a8", [w["packed"]])),
+    # W4A8 the same way over the int4 kernels
+    Kernel("sglike_w4a8_q4_gemv", "q4_blocks", _q4_prepare, _w4a8_q4_decode, _q4_supports),
+    Kernel("sglike_w4a8_q4_tiled", "q4_blocks", _q4_prepare, _w4a8_q4_prefill, _q4_supports),
+    Kernel("sglike_vnni_w4a8_gemm", "vnni_w4a8", _vnni_prepare(True, act8=True), _vnni_decode, _vnni_supports(True),
+           step=lambda w: ("vnni_w4a8", [w["packed"]])),
 )

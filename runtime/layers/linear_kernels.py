@@ -101,6 +101,10 @@ def _w8a8_dequant_run(w: Weights, x, bias):
     return _int8_dequant_run(w, round_activations_int8(x).to(x.dtype), bias)
 
 
+def _w4a8_dequant_run(w: Weights, x, bias):
+    return _nibbles_run(w, round_activations_int8(x).to(x.dtype), bias)
+
+
 TORCH_KERNELS: tuple[Kernel, ...] = (
     Kernel("f.linear", "float", lambda w: {"weight": w["weight"]}, _float_run, step=lambda w: ("dense", [w["weight"]])),
     Kernel("int4_dequant_gemm", "nibbles", _nibbles_prepare, _nibbles_run),
@@ -108,4 +112,5 @@ TORCH_KERNELS: tuple[Kernel, ...] = (
     Kernel("int8_dequant_gemm", "int8", _int8_prepare, _int8_dequant_run),
     Kernel("int8pack", "int8", _int8_prepare, _int8pack_run, _per_channel),
     Kernel("w8a8_dequant_gemm", "int8", _int8_prepare, _w8a8_dequant_run),
+    Kernel("w4a8_dequant_gemm", "nibbles", _nibbles_prepare, _w4a8_dequant_run),
 )

@@ -170,6 +170,7 @@ class SpeculativeDecoder:
             seq_lens=[r.kv_len + n for r, n in zip(reqs, lens)],
             extend_lens=lens,
             logit_indices=torch.arange(total, device=device),
+            decode_exact=True,
         )
 
     def _verify(self, reqs: list[Req], drafts: list[list[int]], slots: list[torch.Tensor],

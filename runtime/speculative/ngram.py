@@ -8,19 +8,30 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 def ngram_draft(tokens: list[int], k: int, min_window: int, max_window: int) -> list[int]:
     """Up to ``k`` tokens that followed the most recent earlier occurrence of the longest
-    suffix of ``tokens`` (``max_window`` down to ``min_window`` tokens) that occurred before."""
+    suffix of ``tokens`` (``max_window`` down to ``min_window`` tokens) that occurred before.
+
+    One pass over the text: every earlier occurrence of the shortest suffix is found at once
+    (a longer match contains it), then the candidates are extended backwards a token at a
+    time, so a step without any match costs one comparison of the text, not one per window."""
     n_tok = len(tokens)
     if k <= 0 or n_tok < min_window + 1:
         return []
     arr = np.asarray(tokens, dtype=np.int64)  # [L]
-    for n in range(min(max_window, n_tok - 1), min_window - 1, -1):
-        suffix = arr[-n:]
-        windows = sliding_window_view(arr[:-1], n)  # [L - n, n]: every window that has a successor
-        hits = np.flatnonzero((windows == suffix).all(axis=1))
-        if hits.size:
-            start = int(hits[-1]) + n  # the token after the most recent match
-            return arr[start : start + k].tolist()
-    return []
+    windows = sliding_window_view(arr[:-1], min_window)  # [L - n, n]: every window that has a successor
+    ends = np.flatnonzero((windows == arr[-min_window:]).all(axis=1)) + min_window  # successor of each hit
+    if not ends.size:
+        return []
+    length = np.full(ends.shape, min_window)
+    alive = np.ones(ends.shape, dtype=bool)
+    for n in range(min_window + 1, min(max_window, n_tok - 1) + 1):
+        starts = ends - n
+        alive &= starts >= 0
+        alive[alive] = arr[starts[alive]] == arr[n_tok - n]
+        if not alive.any():
+            break
+        length[alive] = n
+    start = int(ends[length == length.max()].max())  # the longest match, most recent first
+    return arr[start : start + k].tolist()
 
 
 def ngram_draft_reference(tokens: list[int], k: int, min_window: int, max_window: int) -> list[int]:

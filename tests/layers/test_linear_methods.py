@@ -48,12 +48,13 @@ def test_kernel_matches_reference_twin(platform, method, m):
 
 
 @pytest.mark.parametrize("platform", [PLATFORM, PORTABLE], ids=["this-cpu", "portable"])
+@pytest.mark.parametrize("method", ["w8a8_int8", "w4a8_int8"])
 @pytest.mark.parametrize("m", [1, 3, 40])
-def test_w8a8_matches_reference_and_is_batch_invariant(platform, m):
+def test_dynamic_int8_activations_match_reference_and_are_batch_invariant(platform, method, m):
     torch.manual_seed(0)
     n, k = 128, 96
-    w = torch.randn(n, k) * 0.05
-    layer, ref = _layer("w8a8_int8", k, n, w, platform)
+    layer, ref = _layer(method, k, n, torch.randn(n, k) * 0.05, platform)
+    w = layer.method.reference(layer, ref, torch.eye(k)).t()  # the stored (rounded) weights
     x = torch.randn(m, k)
     y, y_ref, exact = layer(x), layer.method.reference(layer, ref, x), x @ w.t()
     torch.testing.assert_close(y, y_ref, rtol=1e-4, atol=1e-4)

@@ -61,10 +61,10 @@ def test_shared_prefix_batches_take_the_cascade(engines):
 
 
 @pytest.mark.parametrize("arch,quantization,tied", [("llama", "none", True), ("qwen2", "none", False), ("llama", "int4", False),
-                                                    ("qwen2", "w8a8_int8", False)])
+                                                    ("qwen2", "w8a8_int8", False), ("llama", "w4a8_int8", False)])
 def test_tiny_models_decode_like_the_module_path(arch, quantization, tied, tmp_path, default_tokenizer, tiny_model_factory):
-    if quantization == "w8a8_int8" and not cpu.has_vnni():
-        pytest.skip("W8A8 has a C++ step twin on AVX512-VNNI only (AVX2 rounds activations in torch)")
+    if quantization.endswith("a8_int8") and not cpu.has_vnni():
+        pytest.skip("W8A8 / W4A8 have a C++ step twin on AVX512-VNNI only (AVX2 rounds activations in torch)")
     folder = tiny_model_factory(str(tmp_path), default_tokenizer, arch=arch, tie_word_embeddings=tied)
     fast, plain = _pair(model_path=folder, quantization=quantization)
     try:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from sglike.kernels import cpu
 from sglike.runtime import Engine
 
 PASSAGE = "The quick brown fox jumps over the lazy dog while the cat sleeps in the warm sun by the river.\n"
@@ -112,3 +113,23 @@ def test_tight_memory_with_speculation(real_engine):
         assert _all_free(tight)
     finally:
         tight.shutdown()
+
+
+@pytest.mark.skipif(not cpu.has_vnni(), reason="int8 activations run in the C++ decode step on AVX512-VNNI only")
+def test_int8_activations_verify_bit_for_bit_like_decode():
+    """Rounding activations to int8 turns a float-level difference into a whole rounding step,
+    so a verify has to compute each token exactly as its own decode step would (no shared-prefix
+    cascade between a request's drafted tokens): logits, hence logprobs, are equal, not close."""
+    kw = dict(quantization="w4a8_int8", max_total_tokens=4096)
+    plain, spec = Engine(**kw), Engine(**kw, speculative_algorithm="NGRAM", speculative_cost_gate=False)
+    try:
+        for prompt in PROMPTS[:2]:
+            params = {"max_new_tokens": 32, "temperature": 0, "ignore_eos": True}
+            a = plain.generate(prompt, params, return_logprob=True)
+            b = spec.generate(prompt, params, return_logprob=True)
+            assert b["meta_info"]["spec_accepted_tokens"] > 0
+            assert b["output_ids"] == a["output_ids"]
+            assert b["meta_info"]["output_token_logprobs"] == a["meta_info"]["output_token_logprobs"]
+    finally:
+        plain.shutdown()
+        spec.shutdown()
