@@ -11,8 +11,8 @@ checkpoint tensor to that slice before reading it (``LazyWeight``: only the slic
 Quantized weights: group-wise methods (int4, int8 in 32-weight groups, GGUF blocks) split
 exactly: rows for column-parallel, and for row-parallel whole 32-weight groups of the input
 dimension, which needs ``in_features / tp_size`` to be a multiple of 32; where it is not,
-that linear falls back to float (logged). ``w8a8_int8`` quantizes per output channel over
-the rank's input columns, so its scales differ from ``tp_size == 1`` (within int8 rounding).
+that linear falls back to float (logged). ``w8a8_int8`` and ``w4a8_int8`` keep the same
+32-weight groups, and their activations are rounded per 32 values, so a rank's share is exact.
 """
 from __future__ import annotations
 
