@@ -19,7 +19,7 @@ from sglike.kernels import cpu
 
 from .quant_ref import dequantize_int8
 
-EMBED_METHODS = ("float", "int8")  # storage an embedding row can be read from
+EMBED_METHODS = ("float", "int8", "w8a8_int8")  # storage an embedding row can be read from (W8A8: its int8 weights)
 
 
 class VocabRowsLinear(LinearBase):
@@ -41,7 +41,9 @@ class VocabRowsLinear(LinearBase):
 
 
 class VocabEmbedding(VocabRowsLinear):
-    """Token ids -> rows of the [vocab, hidden] matrix (float, or int8 dequantized per row)."""
+    """Token ids -> rows of the [vocab, hidden] matrix (float, or int8 dequantized per row;
+    with ``w8a8_int8`` the rows of its int8 weights, so an LM head that rounds its activations
+    to int8 can still be tied to the embedding)."""
 
     def __init__(self, vocab_size: int, hidden: int, method: LinearMethod | None = None, tp: TPInfo = SINGLE) -> None:
         super().__init__(vocab_size, hidden, method, tp)
@@ -50,8 +52,8 @@ class VocabEmbedding(VocabRowsLinear):
 
     def process_weights_after_loading(self, platform: Platform, device: torch.device) -> None:
         super().process_weights_after_loading(platform, device)
-        if self.method.name == "int8":  # the rows of whichever storage the kernels share
-            self.rows = self.storage.get("int8") or self.storage["vnni_q8"]
+        if self.method.name != "float":  # the rows of whichever storage the kernels share
+            self.rows = next(self.storage[k] for k in ("int8", "vnni_q8", "vnni_w8a8") if k in self.storage)
 
     def embed(self, ids: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         if self.tp.size == 1:

@@ -25,8 +25,9 @@ EXPLICIT: dict[str, tuple[str, str, str]] = {
     "none": ("float", "float", "float"),
     "int8": ("int8", "int8", "int8"),
     "int4": ("int4", "int8", "int8"),  # a 49k-row LM head in 4 bits costs too much quality
-    "w8a8_int8": ("w8a8_int8", "int8", "w8a8_int8"),
-    "w4a8_int8": ("w4a8_int8", "int8", "w8a8_int8"),  # the int8 LM head takes int8 activations too
+    # the embedding shares the LM head's method, so a tied head is one copy of the matrix
+    "w8a8_int8": ("w8a8_int8", "w8a8_int8", "w8a8_int8"),
+    "w4a8_int8": ("w4a8_int8", "w8a8_int8", "w8a8_int8"),  # the int8 LM head takes int8 activations too
 }
 
 
