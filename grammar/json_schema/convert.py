@@ -29,7 +29,7 @@ from .anchors import dynamic_ref, find_anchor
 from .unevaluated import KEYS as UNEVALUATED, has_unevaluated, static_unevaluated
 from .exclusive import negate, one_of
 from .formats import FORMATS
-from .lengths import fit_length
+from .lengths import cap_length, fit_length
 from .merge import merge
 from .multiples import int_multiples, number_multiples
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
@@ -240,8 +240,10 @@ class Converter:
                 if cmin < lo or (hi is not None and (cmax is None or cmax > hi)):
                     fitted = fit_length(core, lo, hi)
                     if fitted is None:
+                        fitted = cap_length(core, lo, hi)
+                    if fitted is None:
                         raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
-                                           "not supported (only when one repetition varies)")
+                                           "not supported (its pieces cannot share the lengths)")
                     return NOTHING if fitted == NOTHING else '"' + fitted + '"'
             return '"' + core + '"'
         if not lo and hi is None:
