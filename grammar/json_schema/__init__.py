@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 from ..errors import GrammarError
-from ..regex.syntax import translate
 from .common import RecursiveSchema
 from .convert import REGEX_MAX_CHARS, Converter
 from .recursive import schema_to_lark
@@ -28,11 +27,13 @@ def normalize_schema_input(schema: Any) -> Any:
 
 
 def schema_to_regex(schema: Any, whitespace: str = "compact") -> str:
-    """A normalized regex for the schema (RecursiveSchema if it needs a CFG)."""
+    """A regex for the schema (RecursiveSchema if it needs a CFG). Its pieces are already
+    normalized (patterns and formats went through `translate`), so the text is not run
+    through `translate` again: that second parse cost as much as the compile itself."""
     rx = Converter(schema, whitespace).conv(schema)
     if len(rx) > REGEX_MAX_CHARS:
         raise RecursiveSchema(f"regex of {len(rx)} characters (over {REGEX_MAX_CHARS})")
-    return translate(rx)
+    return rx
 
 
 def schema_to_grammar(schema: Any, whitespace: str = "compact") -> tuple[str, str]:
