@@ -53,6 +53,14 @@ CASES: dict[str, tuple[Any, list, list]] = {
     "format with maxLength": (
         {"type": "string", "format": "email", "maxLength": 40},
         ["a@b.co", "john.doe@example.com"], ["a" * 40 + "@b.co"]),
+    "allOf with differing annotations": (
+        {"allOf": [{"type": "integer", "help": "a", "x-doc": 1}, {"minimum": 2, "help": "b"}]},
+        [2, 5], [1, "a"]),
+    "allOf of two oneOfs": (
+        {"allOf": [{"oneOf": [{"type": "integer"}, {"type": "string"}]},
+                   {"oneOf": [{"type": "integer", "minimum": 5},
+                              {"type": "string", "maxLength": 1}]}]},
+        [7, "a", "", 6], [3, "ab", None]),
 }
 
 
