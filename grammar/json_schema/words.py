@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import re
 
+from ..regex.syntax import NOTHING
+
 _SHORT_ESC = r'\\["\\bfnrt]'  # short escapes other than \/ (no word contains their chars)
 
 
 def other_strings(words: set[str], escapes: bool = True, max_nodes: int | None = None) -> str | None:
     """Regex of a JSON string (quotes included) spelling none of `words`; None when a word
     has a character that needs an escape (a quote, a backslash, a control character).
-    `escapes=False`: strings of raw characters only (a smaller regex). `max_nodes`: the
+    `escapes=False`: strings of printable ASCII characters only (a smaller regex). `max_nodes`: the
     regex follows at most that many prefixes of the words (breadth first); strings that go
     on along a prefix it does not follow are left out (a subset, and a regex of bounded
     size)."""
@@ -49,10 +51,23 @@ def _not_words(node: dict, escapes: bool) -> str:
     if escapes:
         other = rf'(?:[^"\\\x00-\x1f{ban}]|{_SHORT_ESC})'
         anything = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*'
-    else:
-        other, anything = rf'[^"\\\x00-\x1f{ban}]', r'[^"\\\x00-\x1f]*'
+    else:  # printable ASCII: one byte per character, a small NFA
+        other, anything = _ascii_class(set(kids)), _ascii_class(set()) + "*"
     parts = [other + anything] + [re.escape(c) + _not_words(node[c], escapes) for c in kids
                                   if False not in node[c]]
     if None not in node:
         parts.append("")
     return "(?:" + "|".join(parts) + ")"
+
+
+def _ascii_class(banned: set[str]) -> str:
+    """A class of the printable ASCII characters but '"', '\\' and `banned`."""
+    keep = [c for c in map(chr, range(0x20, 0x7F)) if c not in banned and c not in '"\\']
+    runs: list[list[str]] = []
+    for c in keep:
+        if runs and ord(c) == ord(runs[-1][1]) + 1:
+            runs[-1][1] = c
+        else:
+            runs.append([c, c])
+    body = "".join(re.escape(a) if a == b else f"{re.escape(a)}-{re.escape(b)}" for a, b in runs)
+    return f"[{body}]" if body else NOTHING

@@ -24,7 +24,7 @@ CASES: dict[str, tuple[Any, list, list]] = {
         {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
          "required": ["b"]},
         [{"b": "x"}, {"b": "x", "z": 1}, {"a": 1, "b": "x", "y": 1.5, "c": "d"},
-         {"b": "", "ab": 1}, {"b": "x", "é": True}],
+         {"b": "", "ab": 1}, {"b": "x", "b ": True}],
         [{"a": 1}, {"a": "s", "b": "x"}, {"b": 2}, {"z": 1}, {}]),
     "undeclared members, all optional": (
         {"properties": {"a": {"const": 1}, "b": {"const": 2}}},
@@ -86,7 +86,7 @@ def test_other_strings_never_spell_a_word(max_nodes):
     words = {"name", "nam", "group", "g/x", "é"}
     rx = re.compile(translate(other_strings(words, escapes=False, max_nodes=max_nodes)))
     texts = ["", "n", "na", "nam", "name", "name ", "names", "group", "grou", "g", "g/", "g/x",
-             "g/xy", "é", "éa", "x", "group x"]
+             "g/xy", "é", "x", "group x"]
     for t in texts:
         if rx.fullmatch(json.dumps(t, ensure_ascii=False)):
             assert t not in words, t
