@@ -45,6 +45,8 @@ def negate(cv: SchemaConverter, rest: Any, neg: Any) -> str:
         return NOTHING
     if neg is False:
         return cv.conv(rest)
+    if isinstance(neg, dict) and "not" in neg and set(neg) <= {"not", "title", "description", "$comment"}:
+        return cv.conv(merge(rest, neg["not"], cv.resolve))  # not(not(x)) is x
     try:
         return exclude(cv, rest, [neg])
     except RecursiveSchema:

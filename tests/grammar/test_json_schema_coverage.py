@@ -61,6 +61,9 @@ CASES: dict[str, tuple[Any, list, list]] = {
                    {"oneOf": [{"type": "integer", "minimum": 5},
                               {"type": "string", "maxLength": 1}]}]},
         [7, "a", "", 6], [3, "ab", None]),
+    "double negation": (
+        {"allOf": [{"type": ["integer", "string"]}, {"not": {"not": {"minimum": 3}}}]},
+        [3, 7, "a"], [1, None]),
 }
 
 
