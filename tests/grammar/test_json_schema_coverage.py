@@ -96,3 +96,26 @@ def test_other_strings_never_spell_a_word(max_nodes):
     if max_nodes is None:  # the whole trie: every other string of raw characters
         assert all(bool(rx.fullmatch(json.dumps(t, ensure_ascii=False))) == (t not in words)
                    for t in texts)
+
+
+def test_pydantic_models_are_closed_unless_they_allow_extra(gc):
+    pydantic = pytest.importorskip("pydantic")
+
+    class Inner(pydantic.BaseModel):
+        properties: int
+
+    class Closed(pydantic.BaseModel):
+        name: str
+        inner: Inner
+
+    class Open(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="allow")
+        name: str
+
+    closed = gc.compile_json_schema(Closed)
+    assert closed.accepts('{"name":"a","inner":{"properties":1}}')
+    assert not closed.accepts('{"name":"a","inner":{"properties":1},"x":1}')
+    assert not closed.accepts('{"name":"a","inner":{"properties":1,"x":1}}')
+    assert gc.compile_json_schema(Closed.model_json_schema()).accepts(
+        '{"name":"a","inner":{"properties":1},"x":1}')  # a plain schema follows the spec
+    assert gc.compile_json_schema(Open).accepts('{"name":"a","x":1}')
