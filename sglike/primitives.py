@@ -15,6 +15,39 @@ DTYPE_REGEX: dict[type, str] = {
 }
 
 
+def pydantic_schema(model: Any) -> Any:
+    """A pydantic model's JSON schema with its objects closed (`additionalProperties: false`
+    where the schema leaves it out), unless the model allows extra fields: pydantic
+    ignores undeclared keys, so generating them only costs tokens (and a small model may
+    not stop). The grammar compiler's own pydantic input does the same."""
+    out = model.model_json_schema()
+    if getattr(model, "model_config", {}).get("extra") != "allow":
+        _close(out)
+    return out
+
+
+_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+
+
+def _close(node: Any) -> None:
+    """Set additionalProperties: false on every object schema with properties that leaves
+    it out, walking subschemas only (never enum/const/default values)."""
+    if not isinstance(node, dict):
+        return
+    if "properties" in node and "additionalProperties" not in node:
+        node["additionalProperties"] = False
+    for key in _MAPS:
+        for sub in (node.get(key) or {}).values():
+            _close(sub)
+    for key in _LISTS:
+        for sub in node.get(key) or []:
+            _close(sub)
+    for key in _ONE:
+        _close(node.get(key))
+
+
 def _schema_string(schema: Any) -> str:
     """dict, JSON string or pydantic model class -> JSON schema string."""
     if isinstance(schema, str):
@@ -23,7 +56,7 @@ def _schema_string(schema: Any) -> str:
     if isinstance(schema, dict):
         return json.dumps(schema)
     if hasattr(schema, "model_json_schema"):
-        return json.dumps(schema.model_json_schema())
+        return json.dumps(pydantic_schema(schema))
     raise TypeError(f"json_schema must be a dict, a JSON string or a pydantic model class (got {type(schema).__name__})")
 
 

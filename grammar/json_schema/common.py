@@ -49,6 +49,9 @@ class SchemaConverter(Protocol):
     def share(self, rx: str) -> str:
         """A value regex that may be repeated (a rule reference in CFG mode)."""
 
+    def extra_value(self, s: Any) -> str:
+        """The regex of an undeclared member's value (`additionalProperties`)."""
+
     def emitted_superset(self, rx: str) -> str:
         """A regular superset of what a regex from `conv` emits."""
 

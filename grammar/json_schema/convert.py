@@ -5,7 +5,9 @@ expressed exactly raises GrammarError naming the keyword. Policies:
 - whitespace: "compact" emits none (like json.dumps(separators=(",", ":"))); "flexible"
   allows [ \\t\\n\\r]* wherever JSON allows whitespace.
 - objects: declared properties in schema order, optional ones may be skipped; undeclared
-  keys are emitted only for schemas without `properties` (free-form maps, patternProperties).
+  members (any key but a declared one) anywhere between them unless additionalProperties
+  is false (members.py; not next to patternProperties/propertyNames/min-maxProperties);
+  their free-form values nest at most EXTRA_DEPTH levels in a regex.
 - untyped schemas take the types their keywords imply; a schema with no constraining
   keyword is any JSON value nested at most ANY_DEPTH levels.
 - strings: a `pattern`/`format` value may not contain JSON escapes; numbers with bounds
@@ -29,7 +31,7 @@ from .anchors import dynamic_ref, find_anchor
 from .unevaluated import KEYS as UNEVALUATED, has_unevaluated, static_unevaluated
 from .exclusive import negate, one_of
 from .formats import FORMATS
-from .lengths import fit_length
+from .lengths import cap_length, fit_length
 from .merge import merge
 from .multiples import int_multiples, number_multiples
 from .numbers import NUMBER, int_bounds, int_range, num_bounds, number_range
@@ -37,6 +39,7 @@ from .regex_tree import length_bounds
 from .structures import array, obj
 
 ANY_DEPTH: int | None = None  # None: any JSON value nests freely (CFG); n: at most n+1 levels
+EXTRA_DEPTH = 0  # nesting of undeclared members' values in a regex (true, {})
 REGEX_MAX_CHARS = 100_000  # a longer regex is compiled through the CFG path instead
 # length-bounded strings: no \u escapes (a subset: far fewer DFA states per repetition)
 SHORT_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])'
@@ -240,8 +243,10 @@ class Converter:
                 if cmin < lo or (hi is not None and (cmax is None or cmax > hi)):
                     fitted = fit_length(core, lo, hi)
                     if fitted is None:
+                        fitted = cap_length(core, lo, hi)
+                    if fitted is None:
                         raise GrammarError(f"'{kinds[0]}' together with minLength/maxLength is "
-                                           "not supported (only when one repetition varies)")
+                                           "not supported (its pieces cannot share the lengths)")
                     return NOTHING if fitted == NOTHING else '"' + fitted + '"'
             return '"' + core + '"'
         if not lo and hi is None:
@@ -260,6 +265,17 @@ class Converter:
         for _ in range(self.any_depth + 1):
             rx = self.compound_value(rx)
         return rx
+
+    def extra_value(self, s: Any) -> str:
+        """An undeclared member's value: `s`, where any JSON value (true, {}) is capped at
+        EXTRA_DEPTH levels of nesting in a regex, its strings without \\u escapes (a
+        subset, for a small regex; the CFG nests freely)."""
+        if (s is True or s == {}) and self.any_depth is None:
+            rx = alt(SCALARS[:-1] + [f'"{SHORT_CHAR}*"'])
+            for _ in range(EXTRA_DEPTH):
+                rx = self.compound_value(rx)
+            return rx
+        return self.conv(s)
 
     def compound_value(self, inner: str) -> str:
         """Scalars, or arrays and objects whose values are `inner`."""

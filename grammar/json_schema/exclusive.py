@@ -17,6 +17,7 @@ from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 from .common import RecursiveSchema, SchemaConverter, alt
 from .merge import merge
+from .words import other_strings
 from .superset import Approx, Superset, kinds_of_types, matches, overlaps, same_value
 
 FRACTION = r"-?(?:0|[1-9][0-9]*)\.[0-9]*[1-9][0-9]*"  # non-integral, no exponent
@@ -44,6 +45,8 @@ def negate(cv: SchemaConverter, rest: Any, neg: Any) -> str:
         return NOTHING
     if neg is False:
         return cv.conv(rest)
+    if isinstance(neg, dict) and "not" in neg and set(neg) <= {"not", "title", "description", "$comment"}:
+        return cv.conv(merge(rest, neg["not"], cv.resolve))  # not(not(x)) is x
     try:
         return exclude(cv, rest, [neg])
     except RecursiveSchema:
@@ -170,7 +173,6 @@ def _forbid_value(cv: SchemaConverter, s: dict, others: list[Any]) -> str | None
 
 
 _PLAIN_STRING = {"type", "title", "description", "default", "examples", "$comment"}
-_SHORT_ESC = r'\\["\\bfnrt]'  # short escapes other than \/ (no word contains their chars)
 
 
 def _other_strings(cv: SchemaConverter, s: dict, others: list[Any]) -> str | None:
@@ -189,25 +191,4 @@ def _other_strings(cv: SchemaConverter, s: dict, others: list[Any]) -> str | Non
         if values is None:
             return None
         words |= {v for v in values if isinstance(v, str)}
-    if any(any(c in '"\\' or ord(c) < 0x20 for c in w) for w in words):
-        return None
-    trie: dict = {}
-    for w in words:
-        node = trie
-        for c in w:
-            node = node.setdefault(c, {})
-        node[None] = {}
-    return '"' + _not_words(trie) + '"'
-
-
-def _not_words(node: dict) -> str:
-    """Regex of the string contents (raw chars, short escapes) spelling no word of a trie
-    (`None` marks a word's end) from this node on."""
-    kids = sorted(k for k in node if k is not None)
-    ban = "".join(re.escape(c) for c in kids)
-    other = rf'(?:[^"\\\x00-\x1f{ban}]|{_SHORT_ESC})'
-    anything = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*'
-    parts = [other + anything] + [re.escape(c) + _not_words(node[c]) for c in kids]
-    if None not in node:
-        parts.append("")
-    return "(?:" + "|".join(parts) + ")"
+    return other_strings(words)

@@ -7,6 +7,15 @@ from typing import Any, Callable
 from ..errors import GrammarError
 
 _TYPES = {"string", "number", "integer", "boolean", "null", "array", "object"}
+VALIDATION = {  # the keywords that decide validity (format included: it is asserted here)
+    "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+    "exclusiveMinimum", "maxLength", "minLength", "pattern", "format", "maxItems", "minItems",
+    "uniqueItems", "maxContains", "minContains", "contains", "items", "prefixItems",
+    "additionalItems", "unevaluatedItems", "maxProperties", "minProperties", "required",
+    "properties", "patternProperties", "additionalProperties", "propertyNames",
+    "unevaluatedProperties", "dependentRequired", "dependentSchemas", "dependencies",
+    "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef",
+    "$recursiveRef"}
 
 
 def _types(s: dict) -> set[str] | None:
@@ -74,13 +83,13 @@ def merge(a: Any, b: Any, resolve: Callable[[Any], Any]) -> Any:
             out[k] = _merge_props(a, b, resolve)
         elif k in ("items", "additionalProperties", "propertyNames"):
             out[k] = merge(w, v, resolve)
-        elif k == "anyOf":
+        elif k in ("anyOf", "oneOf"):  # exactly one of each <=> exactly one pair
             out[k] = [merge(x, y, resolve) for x in w for y in v]
             if len(out[k]) > 64:
-                raise GrammarError("allOf of two large anyOf lists is not supported")
+                raise GrammarError(f"allOf of two large {k} lists is not supported")
         elif k == "not":
             out[k] = {"anyOf": [w, v]}
-        elif k in ("title", "description", "default", "examples", "$comment", "$id", "$schema"):
+        elif k not in VALIDATION:  # annotations, $defs, vendor keywords: the first one stays
             continue
         else:
             raise GrammarError(f"allOf: cannot merge two different {k!r} keywords")

@@ -69,6 +69,10 @@ class RuleConverter(Converter):
             self.preset["\x00any"] = self.compound_value(me)
         return self.rule("\x00any")
 
+    def extra_value(self, s: Any) -> str:
+        """An undeclared member's value, any JSON value nesting freely (a rule)."""
+        return self.conv(s)
+
     def emitted_superset(self, rx: str) -> str:
         return _PLACEHOLDERS.sub(lambda _: _ANY_TEXT, rx)
 

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 from .common import RAW, STRING, SchemaConverter, alt, counts, literal
+from .members import extra_key, open_members
 from .merge import merge
 from .superset import overlaps
 from .unique import unique_array
@@ -125,7 +126,23 @@ def obj(cv: SchemaConverter, s: dict) -> str:
     if lo > n_req or (hi is not None and hi < len(members)):
         body = _counted(members, sep, lo, hi)
         return NOTHING if body is None else rf"\{{{cv.ws}{body}{cv.ws}\}}"
-    return rf"\{{{cv.ws}{_members(members, sep)}{cv.ws}\}}"
+    extra = _extra_member(cv, s, props, addl, key_rx)
+    body = _members(members, sep) if extra is None else open_members(members, sep, extra)
+    return rf"\{{{cv.ws}{body}{cv.ws}\}}"
+
+
+def _extra_member(cv: SchemaConverter, s: dict, props: dict, addl: Any, key_rx: str | None) -> str | None:
+    """The regex of one undeclared member (a key no declared property has, a value of
+    `additionalProperties`), or None where none is emitted: additionalProperties false,
+    patternProperties, propertyNames or unevaluatedProperties (a subset there)."""
+    if addl is False or key_rx is not None or s.get("patternProperties") \
+            or "unevaluatedProperties" in s:
+        return None
+    key = extra_key(list(props))
+    value = cv.extra_value(addl)
+    if key is None or value == NOTHING:
+        return None
+    return f"{key}{cv.ws}:{cv.ws}{cv.share(value)}"
 
 
 _COUNTED_MAX_CHARS = 400_000

@@ -42,7 +42,8 @@ def translate(pattern: str, *, search: bool = False, allowed: cs.Ranges = cs.ANY
     items = list(parsed)
     branches = items[0][1][1] if len(items) == 1 and items[0][0] == C.BRANCH else [items]
     out = [t.branch(list(b), search) for b in branches]
-    return out[0] if len(out) == 1 else "|".join(f"(?:{b})" for b in out)
+    # grouped, so callers may wrap it (quotes around a pattern's top-level alternation)
+    return out[0] if len(out) == 1 else "(?:" + "|".join(f"(?:{b})" for b in out) + ")"
 
 
 
