@@ -18,17 +18,22 @@ def fit_length(core: str, lo: int, hi: int | None) -> str | None:
     return _fit(parse(core), core, lo, hi)
 
 
+def _alternatives(parts: list[str | None]) -> str | None:
+    """The alternation of the branches' limited forms: None if any branch cannot be
+    limited, NOTHING if none keeps a string."""
+    if any(p is None for p in parts):
+        return None
+    kept = [p for p in parts if p != NOTHING]
+    return "(?:" + "|".join(kept) + ")" if kept else NOTHING
+
+
 def _bounds(node: Node, text: str) -> tuple[int, int | None]:
     return length_bounds(text[node.start:node.end])
 
 
 def _fit(node: Node, text: str, lo: int, hi: int | None) -> str | None:
     if node.kind == "alt":
-        parts = [_fit(b, text, lo, hi) for b in node.items]
-        if any(p is None for p in parts):
-            return None
-        kept = [p for p in parts if p != NOTHING]
-        return "(?:" + "|".join(kept) + ")" if kept else NOTHING
+        return _alternatives([_fit(b, text, lo, hi) for b in node.items])
     items = node.items if node.kind == "seq" else [node]
     bounds = [_bounds(i, text) for i in items]
     variable = [k for k, (a, b) in enumerate(bounds) if a != b]
@@ -91,11 +96,7 @@ def _cap(node: Node, text: str, lo: int, hi: int | None) -> str | None:
     if a >= lo and (hi is None or (b is not None and b <= hi)):
         return text[node.start:node.end]
     if node.kind == "alt":
-        parts = [_cap(i, text, lo, hi) for i in node.items]
-        if any(p is None for p in parts):
-            return None
-        kept = [p for p in parts if p != NOTHING]
-        return "(?:" + "|".join(kept) + ")" if kept else NOTHING
+        return _alternatives([_cap(i, text, lo, hi) for i in node.items])
     if node.kind == "rep":
         return _cap_rep(node, text, lo, hi)
     if node.kind != "seq":

@@ -159,8 +159,7 @@ class W8A8Int8Method(Int8Method):
     name = "w8a8_int8"
 
     def reference(self, layer, weights, x):
-        w = dequantize_int8(weights["q"], weights["scale"])
-        return F.linear(round_activations_int8(x).to(x.dtype), w.to(x.dtype), layer.bias)
+        return super().reference(layer, weights, round_activations_int8(x).to(x.dtype))
 
 
 class W4A8Int8Method(Int4Method):
@@ -171,8 +170,7 @@ class W4A8Int8Method(Int4Method):
     name = "w4a8_int8"
 
     def reference(self, layer, weights, x):
-        w = dequantize_int4(weights["q"], weights["scale"], weights["min"])
-        return F.linear(round_activations_int8(x).to(x.dtype), w.to(x.dtype), layer.bias)
+        return super().reference(layer, weights, round_activations_int8(x).to(x.dtype))
 
 
 LINEAR_METHODS: dict[str, type[LinearMethod]] = {
