@@ -166,6 +166,10 @@ SGLIKE_VNNI void group_tile(const SplitX& xs, int64_t m0, int64_t nb, const uint
     const uint8_t* r8 = grp + b * rec;
     __m512i w[8];
     load_weights<Q4>(r8, w);
+    // the record's scales and row sums sit after its weights: reading them after the weights
+    // keeps the record's lines in address order, which the hardware prefetcher follows
+    // (read first, the int8 head at batch 1 ran ~1.3x slower from DRAM)
+    asm volatile("" ::: "memory");
     const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales_of(r8, Q4))));
     const __m512 mn = Q4 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(mins_of(r8)))) : d;
     // int8: (256 unless act8) * 128 * (row sums of q), the bias of hi + 128
