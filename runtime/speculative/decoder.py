@@ -10,8 +10,9 @@ honoured inside it) and calls ``settle(req, kept)``: the KV of the kept tokens s
 slots written for rejected or unused drafts go back to the allocator.
 
 How much each request drafts comes from ``adaptive.plan_drafts``: its measured acceptance
-against the measured cost of a forward by its length (``speculative_cost_gate``; off, every
-request drafts all it may). Speculation is skipped (the caller runs the plain decode) when
+(per draft key where the drafter has ``lookup``: NGRAM drafts first and keys each draft by
+its match length) against the measured cost of a forward by its length
+(``speculative_cost_gate``; off, every request drafts all it may). Speculation is skipped (the caller runs the plain decode) when
 more requests decode than ``speculative_max_batch_size``, when the plan or the drafter
 gives no draft, or when the pool has no room.
 """
@@ -31,7 +32,7 @@ from ..sampling.sampler import Sampler, SampleInput, filtered_probs
 from ..scheduler.finish import FinishChecker
 from ..scheduler.request import Req
 from .acceptance import accept_greedy, accept_sampled
-from .adaptive import Acceptance, StepCost, plan_drafts
+from .adaptive import Acceptance, KeyedAcceptance, StepCost, plan_drafts
 from .drafts import Drafter, grammar_rows
 
 
@@ -43,6 +44,7 @@ class _Pending:
     slots: torch.Tensor  # [1 + k] KV slots written at positions start..start+k
     drafted: int
     accepted: int
+    key: int = 0  # the draft's acceptance key
     logprobs: list[tuple[float, int]] = field(default_factory=list)
     top_logprobs: list[list[tuple[float, int]]] = field(default_factory=list)
 
@@ -68,6 +70,7 @@ class SpeculativeDecoder:
         self.max_k = config.speculative_num_draft_tokens
         self.stats = SpecStats()
         self.cost = StepCost()
+        self.shared_acceptance: dict[int, Acceptance] = {}  # engine-wide, by draft key
         self._pending: dict[int, _Pending] = {}
 
     # -- the step -------------------------------------------------------------------------
@@ -78,15 +81,25 @@ class SpeculativeDecoder:
         if len(reqs) > self.config.speculative_max_batch_size:
             return None
         cost = self.cost.step if self.config.speculative_cost_gate else (lambda batch, drafted: 1.0)
-        plan = plan_drafts([self._acceptance(r).p() for r in reqs], [max(0, min(self.max_k, self._cap(r))) for r in reqs], cost)
+        caps = [max(0, min(self.max_k, self._cap(r))) for r in reqs]
+        found, keys = None, [0] * len(reqs)
+        if hasattr(self.drafter, "lookup"):  # cheap drafts first: their keys inform the plan
+            started = time.perf_counter()
+            found = self.drafter.lookup(reqs, caps)
+            self.cost.observe_draft(sum(len(d) for d, _ in found), time.perf_counter() - started)
+            caps, keys = [len(d) for d, _ in found], [key for _, key in found]
+        plan = plan_drafts([self._acceptance(r).p(key) for r, key in zip(reqs, keys)], caps, cost)
         for req, k in zip(reqs, plan):
             if k == 0:
                 self._acceptance(req).idle()
         if not any(plan):
             return None
-        started = time.perf_counter()
-        drafts = self.drafter.draft(reqs, plan)
-        self.cost.observe_draft(sum(len(d) for d in drafts), time.perf_counter() - started)
+        if found is not None:
+            drafts = [d[:k] for (d, _), k in zip(found, plan)]
+        else:
+            started = time.perf_counter()
+            drafts = self.drafter.draft(reqs, plan)
+            self.cost.observe_draft(sum(len(d) for d in drafts), time.perf_counter() - started)
         if not any(drafts):
             return None
         extra = self.kv.alloc(sum(len(d) for d in drafts))
@@ -110,7 +123,7 @@ class SpeculativeDecoder:
             self.kv.allocator.free(extra[offset:])
         started = time.perf_counter()
         logits = self.runner.forward(self._batch(reqs, drafts, per_req))  # [sum(1 + k_i), V]
-        runs = self._verify(reqs, drafts, per_req, masks, logits)
+        runs = self._verify(reqs, drafts, per_req, masks, logits, keys)
         self.cost.observe(len(reqs) + offset, time.perf_counter() - started)
         return runs
 
@@ -131,7 +144,7 @@ class SpeculativeDecoder:
             req.out_logprobs.extend(p.logprobs[:kept])
             req.out_top_logprobs.extend(p.top_logprobs[:kept])
         if p.drafted:
-            self._acceptance(req).update(p.drafted, p.accepted)
+            self._acceptance(req).update(p.key, p.drafted, p.accepted)
             req.spec_verify_steps += 1
             req.spec_draft_tokens += p.drafted
             req.spec_accepted_tokens += accepted
@@ -142,9 +155,9 @@ class SpeculativeDecoder:
 
     # -- pieces ---------------------------------------------------------------------------
 
-    def _acceptance(self, req: Req) -> Acceptance:
+    def _acceptance(self, req: Req) -> KeyedAcceptance:
         if req.spec is None:
-            req.spec = Acceptance()
+            req.spec = KeyedAcceptance(self.shared_acceptance)
         return req.spec
 
     def _cap(self, req: Req) -> int:
@@ -174,12 +187,12 @@ class SpeculativeDecoder:
         )
 
     def _verify(self, reqs: list[Req], drafts: list[list[int]], slots: list[torch.Tensor],
-                masks: list[torch.Tensor | None], logits: torch.Tensor) -> list[list[int]]:
+                masks: list[torch.Tensor | None], logits: torch.Tensor, keys: list[int]) -> list[list[int]]:
         raw = logits.clone() if any(r.return_logprob for r in reqs) else None
         self.sampler.prepare(logits, self._rows(reqs, drafts, masks, logits))
         targets = logits.argmax(dim=-1).tolist()
         runs, first = [], 0
-        for req, draft, s in zip(reqs, drafts, slots):
+        for req, draft, s, key in zip(reqs, drafts, slots, keys):
             n = len(draft) + 1
             if req.sp.greedy:
                 run, accepted = accept_greedy(targets[first : first + n], draft)
@@ -187,7 +200,7 @@ class SpeculativeDecoder:
                 probs = filtered_probs(logits[first : first + n], [req.sp] * n).float().cpu()
                 probs /= probs.sum(dim=-1, keepdim=True)
                 run, accepted = accept_sampled(probs, draft, req.generator or self.sampler.generator)
-            pending = _Pending(req.kv_len, s, len(draft), accepted)
+            pending = _Pending(req.kv_len, s, len(draft), accepted, key)
             if raw is not None and req.return_logprob:
                 ids = torch.tensor(run, dtype=torch.int64, device=raw.device)
                 chosen, tops = token_logprobs(raw[first : first + len(run)], ids, [req.top_logprobs_num] * len(run))

@@ -2,7 +2,9 @@
 
 A drafter proposes up to ``lengths[i]`` tokens for each decoding request; ``settle`` says
 how many tokens of the request now have KV in the target (a draft model rolls its own KV
-back to match); ``release`` drops what it keeps for requests that left.
+back to match); ``release`` drops what it keeps for requests that left. A drafter whose
+drafts cost next to nothing (NGRAM) also offers ``lookup``: every request's longest draft
+with a key that predicts its acceptance, before the plan decides how much of it to verify.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import torch
 
 from ..config import EngineConfig
 from ..scheduler.request import Req
-from .ngram import ngram_draft
+from .ngram import ngram_lookup
 
 
 class Drafter(Protocol):
@@ -30,8 +32,12 @@ class NgramDrafter:
         self.min_window = config.speculative_ngram_min_match_window_size
         self.max_window = config.speculative_ngram_max_match_window_size
 
+    def lookup(self, reqs: list[Req], lengths: list[int]) -> list[tuple[list[int], int]]:
+        """(draft, length of the suffix it matched) for each request."""
+        return [ngram_lookup(r.all_ids, k, self.min_window, self.max_window) if k > 0 else ([], 0) for r, k in zip(reqs, lengths)]
+
     def draft(self, reqs: list[Req], lengths: list[int]) -> list[list[int]]:
-        return [ngram_draft(r.all_ids, k, self.min_window, self.max_window) if k > 0 else [] for r, k in zip(reqs, lengths)]
+        return [d for d, _ in self.lookup(reqs, lengths)]
 
     def settle(self, req: Req) -> None:
         pass

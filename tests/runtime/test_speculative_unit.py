@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sglike.runtime.speculative.acceptance import accept_greedy, accept_sampled
-from sglike.runtime.speculative.adaptive import Acceptance, StepCost, plan_drafts
-from sglike.runtime.speculative.ngram import ngram_draft, ngram_draft_reference
+from sglike.runtime.speculative.adaptive import Acceptance, KeyedAcceptance, StepCost, plan_drafts
+from sglike.runtime.speculative.ngram import ngram_draft, ngram_lookup, ngram_lookup_reference
 
 
 def test_ngram_matches_its_reference():
@@ -20,7 +20,7 @@ def test_ngram_matches_its_reference():
         tokens = [rng.randrange(6) for _ in range(rng.randint(0, 60))]
         k, lo = rng.randint(1, 6), rng.randint(1, 3)
         hi = lo + rng.randint(0, 4)
-        assert ngram_draft(tokens, k, lo, hi) == ngram_draft_reference(tokens, k, lo, hi)
+        assert ngram_lookup(tokens, k, lo, hi) == ngram_lookup_reference(tokens, k, lo, hi)
 
 
 def test_ngram_prefers_the_longest_suffix_and_the_latest_match():
@@ -28,6 +28,8 @@ def test_ngram_prefers_the_longest_suffix_and_the_latest_match():
     assert ngram_draft(tokens, 2, 1, 3) == [9, 8]  # "1 2 3" occurred at the start
     assert ngram_draft(tokens, 2, 1, 2) == [7, 1]  # "2 3": the latest occurrence
     assert ngram_draft([4, 5, 6], 3, 1, 4) == []
+    assert ngram_lookup(tokens, 2, 1, 3) == ([9, 8], 3) and ngram_lookup(tokens, 2, 1, 2) == ([7, 1], 2)
+    assert ngram_lookup([4, 5, 6], 3, 1, 4) == ([], 0)
 
 
 def test_greedy_acceptance_keeps_the_matching_prefix():
@@ -79,6 +81,23 @@ def test_acceptance_follows_the_evidence_and_drifts_back_when_idle():
     assert low < a.p() and abs(a.p() - prior) < 0.02  # probed again after a while
     a.update(0, 0)  # nothing drafted: no evidence
     assert abs(a.p() - prior) < 0.02
+
+
+def test_keyed_acceptance_starts_from_the_engine_wide_estimate_of_its_key():
+    shared: dict[int, Acceptance] = {}
+    first, second = KeyedAcceptance(shared), KeyedAcceptance(shared)
+    assert first.p(3) == first.p(8) == Acceptance().p()  # no evidence anywhere yet
+    for _ in range(10):
+        first.update(3, 4, 0)  # short matches: rejected
+        first.update(8, 4, 4)  # long matches: kept
+    assert first.p(3) < 0.2 and first.p(8) > 0.9
+    # a new request inherits the engine's view of each key before its own evidence
+    assert second.p(3) < 0.35 < 0.75 < second.p(8)
+    for _ in range(10):
+        second.update(8, 4, 0)  # this request's long matches fail: its own evidence wins
+    assert second.p(8) < 0.3 and first.p(8) > second.p(8)
+    second.idle()  # drifts its own evidence, not the engine's
+    assert shared[3].p() < 0.2
 
 
 def test_step_cost_interpolates_between_measured_lengths_and_is_optimistic_beyond():
