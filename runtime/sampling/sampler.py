@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..sampling_params import SamplingParams
+from .argmax import argmax_rows
 from .penalties import apply_penalties, needs_penalties
 
 
@@ -30,7 +31,7 @@ class Sampler:
         """logits: [N, V] float32 (modified in place). Returns next token ids [N] int64."""
         self.prepare(logits, inp)
         greedy = torch.tensor([sp.greedy for sp in inp.params], device=logits.device)
-        out = logits.argmax(dim=-1)
+        out = argmax_rows(logits)
         if bool(greedy.all()):
             return out
         sampled_rows = (~greedy).nonzero().squeeze(1)
@@ -38,7 +39,7 @@ class Sampler:
         params = [inp.params[i] for i in sampled_rows.tolist()]
         probs = filtered_probs(sub, params)
         noise = self._exponential_noise(probs.shape, [inp.generators[i] for i in sampled_rows.tolist()]).to(probs.device)
-        out[sampled_rows] = (probs / noise).argmax(dim=-1)
+        out[sampled_rows] = argmax_rows(probs / noise)
         return out
 
     @torch.inference_mode()

@@ -27,6 +27,7 @@ from ..config import EngineConfig
 from ..forward_batch import ForwardBatch, ForwardMode
 from ..mem.cache_manager import KVCacheManager
 from ..model_runner import ModelRunner
+from ..sampling.argmax import argmax_rows
 from ..sampling.logprobs import token_logprobs
 from ..sampling.sampler import Sampler, SampleInput, filtered_probs
 from ..scheduler.finish import FinishChecker
@@ -190,7 +191,7 @@ class SpeculativeDecoder:
                 masks: list[torch.Tensor | None], logits: torch.Tensor, keys: list[int]) -> list[list[int]]:
         raw = logits.clone() if any(r.return_logprob for r in reqs) else None
         self.sampler.prepare(logits, self._rows(reqs, drafts, masks, logits))
-        targets = logits.argmax(dim=-1).tolist()
+        targets = argmax_rows(logits).tolist()
         runs, first = [], 0
         for req, draft, s, key in zip(reqs, drafts, slots, keys):
             n = len(draft) + 1

@@ -19,6 +19,7 @@ from ..config import EngineConfig
 from ..forward_batch import ForwardBatch, ForwardMode
 from ..model_loader.resolve import resolve_model
 from ..model_runner import ModelRunner
+from ..sampling.argmax import argmax_rows
 from ..scheduler.request import Req, ReqState
 
 
@@ -112,7 +113,7 @@ class DraftModelDrafter:
             state.length, offset = len(toks), offset + n
         last = torch.tensor(lens).cumsum(0) - 1
         batch = self._batch(ForwardMode.EXTEND, reqs, ids, torch.cat(pos), free, [len(t) for t in tokens], lens, last)
-        return self.runner.forward(batch).argmax(dim=-1).tolist()
+        return argmax_rows(self.runner.forward(batch)).tolist()
 
     def _decode(self, reqs: list[Req], tokens: list[int]) -> list[int] | None:
         slots = self.allocator.alloc(len(reqs))
@@ -125,7 +126,7 @@ class DraftModelDrafter:
             state.length += 1
         batch = self._batch(ForwardMode.DECODE, reqs, tokens, positions, slots, [s.length for s in states],
                             [1] * len(reqs), torch.arange(len(reqs)))
-        return self.runner.forward(batch).argmax(dim=-1).tolist()
+        return argmax_rows(self.runner.forward(batch)).tolist()
 
     def _alloc(self, n: int, keep: list[_DraftKV]) -> torch.Tensor | None:
         """``n`` draft slots; makes room by dropping other requests' draft KV (longest first)."""

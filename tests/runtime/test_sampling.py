@@ -6,6 +6,8 @@ import asyncio
 import pytest
 import torch
 
+from sglike.runtime.sampling.argmax import argmax_rows
+
 PROMPT = "Count from one to ten: one, two, three,"
 
 
@@ -131,3 +133,16 @@ def test_async_generate_and_async_stream(real_engine):
 def test_single_token_prompt_logprobs_has_the_none_entry(real_engine):
     out = real_engine.generate(input_ids=[42], sampling_params={"max_new_tokens": 0}, return_logprob=True, logprob_start_len=0)
     assert out["meta_info"]["input_token_logprobs"] == [[None, 42, None]]
+
+
+def test_argmax_rows_matches_torch_argmax_ties_and_masked_rows_included():
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randint(-3, 4, (64, 1000), generator=g).float()  # many tied maxima
+    logits[5] = float("-inf")  # a fully masked row
+    logits[7, 100:] = float("-inf")
+    logits[9, 42] = float("nan")
+    assert torch.equal(argmax_rows(logits), logits.argmax(dim=-1))
+    wide = torch.randn(3, 49152, generator=g)
+    assert torch.equal(argmax_rows(wide), wide.argmax(dim=-1))
+    half = wide.to(torch.bfloat16)  # not the numpy path: torch's own
+    assert torch.equal(argmax_rows(half), half.argmax(dim=-1))
