@@ -126,7 +126,8 @@ def obj(cv: SchemaConverter, s: dict) -> str:
     if lo > n_req or (hi is not None and hi < len(members)):
         body = _counted(members, sep, lo, hi)
         return NOTHING if body is None else rf"\{{{cv.ws}{body}{cv.ws}\}}"
-    extra = _extra_member(cv, s, props, addl, key_rx)
+    # maxProperties counts undeclared members too: none are emitted then (a subset)
+    extra = None if hi is not None else _extra_member(cv, s, props, addl, key_rx)
     body = _members(members, sep) if extra is None else open_members(members, sep, extra)
     return rf"\{{{cv.ws}{body}{cv.ws}\}}"
 
