@@ -2,11 +2,11 @@
 the required ones all present, undeclared members (where allowed) anywhere among them.
 
 The state is the set S of declared properties emitted so far, so the construction is exact
-but exponential. With rules (the CFG path) each S is one rule and so is each member: `n *
-2^(n-1)` member references in all. A regex cannot share a state: its text holds one branch per order of
-the emitted keys (about `e * n!` member copies), so past REGEX_MAX_CHARS the schema goes to
-the CFG path (RecursiveSchema); past MAX_KEYS declared properties neither is built
-(GrammarError). Undeclared members follow members.py: keys unlike every declared name,
+but exponential. With rules (the CFG path) each S is one rule and so is each member:
+`n * 2^(n-1)` member references in all. A regex cannot share a state: its text holds one
+branch per order of the emitted keys (about `e * n!` member copies), so past
+REGEX_MAX_CHARS the schema goes to the CFG path (RecursiveSchema); past MAX_KEYS declared
+properties neither is built (GrammarError). Undeclared members follow members.py: keys unlike every declared name,
 repeats among themselves not excluded.
 """
 from __future__ import annotations
