@@ -78,15 +78,18 @@ class GrammarCompiler:
             raise GrammarError(f"regex must be a string, got {type(pattern).__name__}")
         return self._cached(("regex", pattern), lambda: self._dfa_grammar("regex", translate(pattern)))
 
-    def compile_json_schema(self, schema: Any, whitespace: str = "compact") -> CompiledGrammar:
-        """JSON Schema (dict, JSON text or pydantic model class) -> grammar of JSON texts."""
+    def compile_json_schema(self, schema: Any, whitespace: str = "compact",
+                            key_order: str = "schema") -> CompiledGrammar:
+        """JSON Schema (dict, JSON text or pydantic model class) -> grammar of JSON texts.
+        `whitespace`: "compact" or "flexible"; `key_order`: "schema" (declared properties in
+        schema order) or "any" (each at most once, in any order)."""
         from .json_schema import schema_to_grammar, normalize_schema_input
 
         schema = normalize_schema_input(schema)
-        key = ("json", json.dumps(schema, sort_keys=True), whitespace)
+        key = ("json", json.dumps(schema, sort_keys=True), whitespace, key_order)
 
         def build() -> CompiledGrammar:
-            kind, text = schema_to_grammar(schema, whitespace=whitespace)
+            kind, text = schema_to_grammar(schema, whitespace=whitespace, key_order=key_order)
             if kind == "regex":
                 return self._dfa_grammar("json", text)
             return self._compile_cfg(text, "recursive schema")

@@ -26,23 +26,24 @@ def normalize_schema_input(schema: Any) -> Any:
     raise GrammarError(f"unsupported schema object of type {type(schema).__name__}")
 
 
-def schema_to_regex(schema: Any, whitespace: str = "compact") -> str:
+def schema_to_regex(schema: Any, whitespace: str = "compact", key_order: str = "schema") -> str:
     """A regex for the schema (RecursiveSchema if it needs a CFG). Its pieces are already
     normalized (patterns and formats went through `translate`), so the text is not run
     through `translate` again: that second parse cost as much as the compile itself."""
-    rx = Converter(schema, whitespace).conv(schema)
+    rx = Converter(schema, whitespace, key_order=key_order).conv(schema)
     if len(rx) > REGEX_MAX_CHARS:
         raise RecursiveSchema(f"regex of {len(rx)} characters (over {REGEX_MAX_CHARS})")
     return rx
 
 
-def schema_to_grammar(schema: Any, whitespace: str = "compact") -> tuple[str, str]:
+def schema_to_grammar(schema: Any, whitespace: str = "compact",
+                      key_order: str = "schema") -> tuple[str, str]:
     """("regex", pattern) or ("lark", grammar) for the schema."""
     try:
         try:
-            return "regex", schema_to_regex(schema, whitespace)
+            return "regex", schema_to_regex(schema, whitespace, key_order)
         except RecursiveSchema:
-            return "lark", schema_to_lark(schema, whitespace)
+            return "lark", schema_to_lark(schema, whitespace, key_order)
     except RecursionError:
         raise GrammarError("schema nesting too deep") from None
 

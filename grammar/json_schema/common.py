@@ -30,6 +30,7 @@ class SchemaConverter(Protocol):
     """What the helper modules use of `convert.Converter` (and its CFG subclass)."""
 
     ws: str  # the whitespace regex between JSON tokens ("" when compact)
+    key_order: str  # "schema" or "any" (key_order.py)
 
     def conv(self, s: Any) -> str:
         """The regex of a (sub)schema's instances."""
@@ -54,6 +55,9 @@ class SchemaConverter(Protocol):
 
     def emitted_superset(self, rx: str) -> str:
         """A regular superset of what a regex from `conv` emits."""
+
+    def state_rule(self, body: str) -> str | None:
+        """A rule reference standing for `body` (CFG mode); None where there are no rules."""
 
 
 def alt(parts: list[str]) -> str:

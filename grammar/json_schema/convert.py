@@ -4,10 +4,11 @@ Every emitted language is a SUBSET of the schema's valid instances; what cannot 
 expressed exactly raises GrammarError naming the keyword. Policies:
 - whitespace: "compact" emits none (like json.dumps(separators=(",", ":"))); "flexible"
   allows [ \\t\\n\\r]* wherever JSON allows whitespace.
-- objects: declared properties in schema order, optional ones may be skipped; undeclared
-  members (any key but a declared one) anywhere between them unless additionalProperties
-  is false (members.py; not next to patternProperties/propertyNames/min-maxProperties);
-  their free-form values nest at most EXTRA_DEPTH levels in a regex.
+- objects: declared properties in schema order (key_order "schema"; "any": each at most
+  once in any order, key_order.py), optional ones may be skipped; undeclared members (any
+  key but a declared one) after them ("any": anywhere) unless additionalProperties is false
+  (members.py; not next to patternProperties/propertyNames/maxProperties); their free-form
+  values nest at most EXTRA_DEPTH levels in a regex.
 - untyped schemas take the types their keywords imply; a schema with no constraining
   keyword is any JSON value nested at most ANY_DEPTH levels.
 - strings: a `pattern`/`format` value may not contain JSON escapes; numbers with bounds
@@ -31,6 +32,7 @@ from .anchors import dynamic_ref, find_anchor
 from .unevaluated import KEYS as UNEVALUATED, has_unevaluated, static_unevaluated
 from .exclusive import negate, one_of
 from .formats import FORMATS
+from .key_order import check_key_order
 from .lengths import cap_length, fit_length
 from .merge import merge
 from .multiples import int_multiples, number_multiples
@@ -65,7 +67,9 @@ def _depth(v: Any) -> int:
 
 
 class Converter:
-    def __init__(self, root: Any, whitespace: str = "compact", any_depth: int | None = ANY_DEPTH):
+    def __init__(self, root: Any, whitespace: str = "compact", any_depth: int | None = ANY_DEPTH,
+                 key_order: str = "schema"):
+        self.key_order = check_key_order(key_order)
         if whitespace not in ("compact", "flexible"):
             raise GrammarError(f"whitespace must be 'compact' or 'flexible', got {whitespace!r}")
         self.root = root
@@ -193,12 +197,15 @@ class Converter:
 
     def enum_filter(self, rest: dict, values: list[Any]) -> str:
         """A Python regex (compact JSON) for the enum's sibling keywords: values outside it
-        are dropped. Free-form parts nest as deep as the values do."""
+        are dropped. Free-form parts nest as deep as the values do; objects in the key order,
+        else (too large in any order) in schema order, a subset."""
         depth = max((_depth(v) for v in values), default=0)
-        try:
-            return Converter(self.root, "compact", any_depth=min(depth, 3)).conv(rest)
-        except RecursiveSchema:
-            raise GrammarError("'enum'/'const' next to a recursive $ref is not supported") from None
+        for order in dict.fromkeys((self.key_order, "schema")):
+            try:
+                return Converter(self.root, "compact", min(depth, 3), order).conv(rest)
+            except RecursiveSchema as e:
+                error = e
+        raise GrammarError(f"'enum'/'const' next to a recursive $ref is not supported ({error})")
 
     def typed(self, t: str, s: dict) -> str:
         if t == "null":
@@ -256,6 +263,10 @@ class Converter:
     def share(self, rx: str) -> str:
         """Hook: a value regex that may be repeated (rules in CFG mode)."""
         return rx
+
+    def state_rule(self, body: str) -> str | None:
+        """Hook: a rule reference standing for `body` (CFG mode); None: no rules here."""
+        return None
 
     def any_value(self) -> str:
         """Any JSON value: needs a CFG, unless ANY_DEPTH caps the nesting (a subset)."""

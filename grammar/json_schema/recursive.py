@@ -6,7 +6,8 @@ once into that rule's body. `regex_tree.LarkWriter` then cuts each body at the p
 regular stretches become regex terminals, the rest Lark operators. So leaves and
 non-recursive parts keep exactly the regex converter's language (a subset of the valid
 instances), and recursion is exact. A `$ref` with sibling keywords is merged as in regex
-mode (inlined); if it refers back to itself that is unsupported (GrammarError).
+mode (inlined); if it refers back to itself that is unsupported (GrammarError). Objects in
+any key order (key_order.py) get one rule per set of emitted keys (`state_rule`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import re
 from typing import Any
 
 from ..errors import GrammarError
+from ..regex.syntax import NOTHING
 from .common import IGNORED, RecursiveSchema
 from .convert import Converter
 from .regex_tree import PLACEHOLDER_BASE, PLACEHOLDER_LIMIT, LarkWriter, placeholder
@@ -27,8 +29,8 @@ SHARE_MIN_CHARS = 400  # value regexes at least this long become rules of their 
 class RuleConverter(Converter):
     """Converter whose plain `$ref`s are rule references (see the module docstring)."""
 
-    def __init__(self, root: Any, whitespace: str = "compact"):
-        super().__init__(root, whitespace)
+    def __init__(self, root: Any, whitespace: str = "compact", key_order: str = "schema"):
+        super().__init__(root, whitespace, key_order=key_order)
         self.rule_ids: dict[str, int] = {}  # $ref (or a shared regex's key) -> rule number
         self.bodies: dict[int, str] = {}  # rule number -> converter regex with placeholders
         self.preset: dict[str, str] = {}  # rule key -> body known up front (shared parts)
@@ -61,6 +63,16 @@ class RuleConverter(Converter):
         if len(rx) < SHARE_MIN_CHARS:
             return rx
         return self.rule("\x00shared:" + rx, rx)
+
+    def state_rule(self, body: str) -> str:
+        """A rule for `body` (a state of key_order.py, shared by every path to it). Its
+        extra alternative matches nothing but refers to the rule itself: the CFG lowering
+        inlines non-recursive rules, which would spell the states out once per key order."""
+        key = "\x00state:" + body
+        if key not in self.rule_ids:
+            me = self.rule(key, "")
+            self.preset[key] = f"(?:{body}|{NOTHING}{me})"
+        return self.rule(key)
 
     def any_value(self) -> str:
         """Any JSON value, nested to any depth (one rule referring to itself)."""
@@ -107,6 +119,6 @@ def _required(expr: str, what: str) -> str:
     return expr
 
 
-def schema_to_lark(schema: Any, whitespace: str = "compact") -> str:
+def schema_to_lark(schema: Any, whitespace: str = "compact", key_order: str = "schema") -> str:
     """Lark grammar text for a (recursive) schema."""
-    return RuleConverter(schema, whitespace).to_lark()
+    return RuleConverter(schema, whitespace, key_order).to_lark()

@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING, translate
 from .common import RAW, STRING, SchemaConverter, alt, counts, literal
+from .key_order import any_order
 from .members import extra_key, open_members
 from .merge import merge
 from .superset import overlaps
@@ -123,10 +124,15 @@ def obj(cv: SchemaConverter, s: dict) -> str:
         members.append((f"{key}{cv.ws}:{cv.ws}{value}", is_req))
     n_req = sum(r for _, r in members)
     sep = f"{cv.ws},{cv.ws}"
+    if cv.key_order == "any":
+        extra = None if hi is not None else _extra_member(cv, s, props, addl, key_rx)
+        body = any_order(cv, members, sep, extra, lo, hi)
+        return NOTHING if body == NOTHING else rf"\{{{cv.ws}{body}{cv.ws}\}}"
     if lo > n_req or (hi is not None and hi < len(members)):
         body = _counted(members, sep, lo, hi)
         return NOTHING if body is None else rf"\{{{cv.ws}{body}{cv.ws}\}}"
-    extra = _extra_member(cv, s, props, addl, key_rx)
+    # maxProperties counts undeclared members too: none are emitted then (a subset)
+    extra = None if hi is not None else _extra_member(cv, s, props, addl, key_rx)
     body = _members(members, sep) if extra is None else open_members(members, sep, extra)
     return rf"\{{{cv.ws}{body}{cv.ws}\}}"
 

@@ -35,6 +35,9 @@ CASES: dict[str, tuple[Any, list, list]] = {
         {"type": "object", "properties": {"a": {"type": "integer"}},
          "additionalProperties": {"type": "string"}},
         [{"a": 1, "b": "x"}, {"b": "x"}, {"c": ""}], [{"b": 1}, {"a": "x"}]),
+    "maxProperties next to undeclared members": (
+        {"properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "maxProperties": 2},
+        [{}, {"a": 1}, {"a": 1, "b": 2}], [{"a": 1, "b": 2, "x": 3}, {"x": 1, "y": 2, "z": 3}]),
     "additionalProperties false": (
         {"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": False},
         [{}, {"a": 1}], [{"b": 1}, {"a": 1, "b": 1}]),
