@@ -64,13 +64,14 @@ class GrammarCompiler:
         self._lock = threading.Lock()
         self._token_index: TokenIndex | None = None
 
-    def compile(self, kind: str, source: Any) -> CompiledGrammar:
-        """Compile a request constraint by kind name (see `KINDS`); GrammarError for an
-        unknown kind, naming the known ones."""
+    def compile(self, kind: str, source: Any, **options: Any) -> CompiledGrammar:
+        """Compile a request constraint by kind name (see `KINDS`), with the kind's keyword
+        options (json_schema: whitespace, key_order); GrammarError for an unknown kind,
+        naming the known ones."""
         build = KINDS.get(kind)
         if build is None:
             raise GrammarError(f"unknown constraint kind {kind!r}; known kinds: {', '.join(KINDS)}")
-        return build(self, source)
+        return build(self, source, **options)
 
     def compile_regex(self, pattern: str) -> CompiledGrammar:
         """Full-match a Python-`re`-style pattern (see regex.syntax for the subset)."""

@@ -18,6 +18,8 @@ from sglike.grammar.structural.tag import StructuralTag
 
 _DEFAULT_MAX_NEW_TOKENS = 128
 _CONSTRAINTS = ("regex", "json_schema", "ebnf", "structural_tag")
+JSON_WHITESPACE = ("compact", "flexible")
+JSON_KEY_ORDER = ("schema", "any")
 _ALIASES = {"sampling_seed": "seed"}  # SGLang's name -> ours
 
 
@@ -45,6 +47,8 @@ class SamplingParams:
     json_schema: str | None = None
     ebnf: str | None = None
     structural_tag: str | None = None  # JSON text; see runtime/structural_tag.py
+    json_whitespace: str = "compact"  # json_schema constraints: "compact" | "flexible"
+    json_key_order: str = "schema"  # json_schema constraints: "schema" | "any"
     logit_bias: dict[int, float] | None = None  # token id -> added to its logit before sampling
     custom_params: dict[str, Any] | None = None  # accepted, ignored
     stream_interval: int | None = None  # accepted, ignored
@@ -127,6 +131,10 @@ class SamplingParams:
             raise ValueError(f"sampling_params: give at most one of {', '.join(_CONSTRAINTS)}")
         if self.structural_tag is not None:
             StructuralTag.parse(self.structural_tag)
+        if self.json_whitespace not in JSON_WHITESPACE:
+            bad("json_whitespace", f"must be one of {JSON_WHITESPACE}")
+        if self.json_key_order not in JSON_KEY_ORDER:
+            bad("json_key_order", f"must be one of {JSON_KEY_ORDER}")
 
     @property
     def greedy(self) -> bool:
@@ -140,6 +148,13 @@ class SamplingParams:
             if value is not None:
                 return kind, value
         return None
+
+    @property
+    def constraint_options(self) -> tuple[tuple[str, str], ...]:
+        """Keyword options of the constraint's compile (JSON schemas: whitespace, key order)."""
+        if self.json_schema is None:
+            return ()
+        return (("whitespace", self.json_whitespace), ("key_order", self.json_key_order))
 
 
 def _token_keys(bias: dict) -> dict:

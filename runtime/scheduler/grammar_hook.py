@@ -1,6 +1,6 @@
 """Grammar constraints inside the scheduler: compile off the loop, mask, advance.
 
-Compilation runs in a worker thread and is cached by (kind, source), so a slow compile
+Compilation runs in a worker thread and is cached by (kind, source, options), so a slow compile
 never stalls other requests; a request waits in the queue until its grammar is ready, and
 an invalid pattern or schema fails only that request. Every kind, ``structural_tag``
 included, compiles through ``GrammarCompiler.compile(kind, source)``.
@@ -28,7 +28,7 @@ class GrammarHook:
         self.eos_ids = eos_ids
         self._compiler = None
         self._pool: ThreadPoolExecutor | None = None
-        self._futures: dict[tuple[str, str], Future] = {}
+        self._futures: dict[tuple, Future] = {}
 
     def _get_compiler(self):
         if self._compiler is None:
@@ -38,13 +38,13 @@ class GrammarHook:
             self._compiler = GrammarCompiler(vocab, cache_dir=self.config.grammar_cache_dir)
         return self._compiler
 
-    def _compile(self, kind: str, source: str):
-        return self._get_compiler().compile(kind, source)
+    def _compile(self, kind: str, source: str, options: tuple[tuple[str, str], ...]):
+        return self._get_compiler().compile(kind, source, **dict(options))
 
     def start(self, req: Req) -> str | None:
         """Begin compiling the request's constraint, if any. Returns an error message when
         the grammar package itself is unusable."""
-        constraint = req.sp.constraint
+        constraint = _key(req)
         if constraint is None:
             return None
         if constraint not in self._futures:
@@ -64,7 +64,7 @@ class GrammarHook:
         req.grammar_pending = None
         exc = pending.exception()
         if exc is not None:
-            key = req.sp.constraint
+            key = _key(req)
             self._futures.pop(key, None)
             kind = key[0] if key else "grammar"
             fail(req, FinishReason("abort", message=f"invalid {kind}: {exc}"))
@@ -85,3 +85,9 @@ class GrammarHook:
     def advance(self, req: Req, token: int) -> None:
         if req.grammar is not None and not req.grammar.advance(token):
             log.warning("request %s: sampled token %d rejected by its grammar", req.rid, token)
+
+
+def _key(req: Req) -> tuple | None:
+    """(kind, source, options) of the request's constraint: what its compile is cached by."""
+    constraint = req.sp.constraint
+    return None if constraint is None else (*constraint, req.sp.constraint_options)

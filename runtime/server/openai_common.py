@@ -26,7 +26,8 @@ def sampling_params(req: _SamplingFields, max_tokens: int | None) -> dict[str, A
         "stop": req.stop, "stop_token_ids": req.stop_token_ids, "ignore_eos": req.ignore_eos,
         "skip_special_tokens": req.skip_special_tokens, "seed": req.seed,
         "spaces_between_special_tokens": req.spaces_between_special_tokens,
-        "no_stop_trim": req.no_stop_trim, "regex": req.regex, "ebnf": req.ebnf}
+        "no_stop_trim": req.no_stop_trim, "regex": req.regex, "ebnf": req.ebnf,
+        "json_whitespace": req.json_whitespace, "json_key_order": req.json_key_order}
     if req.logit_bias:
         bad = next((v for v in req.logit_bias.values() if not -_LOGIT_BIAS_LIMIT <= v <= _LOGIT_BIAS_LIMIT), None)
         if bad is not None:

@@ -44,6 +44,8 @@ class _SamplingFields(_Model):
     no_stop_trim: bool = False
     regex: Optional[str] = None
     ebnf: Optional[str] = None
+    json_whitespace: Literal["compact", "flexible"] = "compact"  # for json_schema / response_format / tools
+    json_key_order: Literal["schema", "any"] = "schema"
     rid: Optional[str] = None
 
 

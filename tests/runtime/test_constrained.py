@@ -150,3 +150,26 @@ def test_jump_forward_from_the_grammar_start(engine):
     for out in outs:
         assert re.fullmatch(regex, out["text"]), out["text"]
         assert out["output_ids"][: len(select)] == select
+
+
+def test_json_key_order_and_whitespace_options_reach_the_grammar(engine):
+    # The grammar the engine compiles for each option pair: same schema, four grammars.
+    from sglike.runtime.sampling_params import SamplingParams
+
+    hook = engine.scheduler.grammar
+    texts = {"schema": '{"the_full_name_of_the_person":"A","the_age_of_the_person_in_years":3,"favourite_language":"go"}',
+             "any": '{"favourite_language":"go","the_age_of_the_person_in_years":3,"the_full_name_of_the_person":"A"}'}
+    for order in ("schema", "any"):
+        sp = SamplingParams.from_dict({"json_schema": PERSON, "json_key_order": order, "json_whitespace": "flexible"})
+        assert sp.constraint_options == (("whitespace", "flexible"), ("key_order", order))
+        g = hook._compile(*sp.constraint, sp.constraint_options)
+        assert g.accepts(texts["any"]) == (order == "any") and g.accepts(texts["schema"])
+        assert g.accepts(texts["schema"].replace(",", ", "))  # flexible whitespace
+    closed = {**PERSON, "additionalProperties": False}
+    outs = engine.generate([_chat(engine, "Describe a person as JSON.")] * 2,
+                           [{"max_new_tokens": 160, "json_schema": json.dumps(closed), "json_key_order": order,
+                             "temperature": 0.7, "seed": 3} for order in ("schema", "any")])
+    for out in outs:
+        jsonschema.validate(json.loads(out["text"]), closed)
+    with pytest.raises(ValueError, match="json_key_order"):
+        engine.generate("x", {"max_new_tokens": 2, "json_schema": json.dumps(PERSON), "json_key_order": "sorted"})

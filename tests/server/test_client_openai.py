@@ -78,6 +78,15 @@ def test_json_object_with_schema_is_honoured(client, endpoint):
     jsonschema.validate(json.loads(text), AGE_SCHEMA)
 
 
+def test_json_key_order_and_whitespace_ride_in_extra_body(client):
+    schema = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 12}, "age": {"type": "integer"}},
+              "required": ["name", "age"], "additionalProperties": False}
+    fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": schema}}
+    r = client.chat.completions.create(model="default", messages=MSG, max_tokens=60, temperature=0, response_format=fmt,
+                                       extra_body={"json_key_order": "any", "json_whitespace": "flexible"})
+    jsonschema.validate(json.loads(r.choices[0].message.content), schema)
+
+
 def test_context_length_errors_use_openai_names(client):
     long = "hi " * 9000
     with pytest.raises(openai.BadRequestError) as e:

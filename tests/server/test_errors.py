@@ -40,6 +40,8 @@ def _error(r: httpx.Response, status: int) -> dict:
     ("/generate", {"text": "x", "sampling_params": {"structural_tag": {"structures": [
         {"begin": "<a>", "schema": {"type": "wat"}}]}}}, "structural_tag"),
     ("/generate", {"text": "x", "sampling_params": {"top_p": 0}}, "top_p"),
+    ("/generate", {"text": "x", "sampling_params": {"json_schema": {"type": "object"}, "json_key_order": "sorted"}}, "json_key_order"),
+    ("/v1/chat/completions", {**CHAT, "json_whitespace": "pretty"}, "json_whitespace"),
     ("/generate", {"text": "x", "sampling_params": {"max_new_tokens": -1}}, "max_new_tokens"),
     ("/generate", {"input_ids": [10**9]}, "input_ids"),
     ("/generate", {"text": ""}, "text"),
