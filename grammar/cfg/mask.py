@@ -84,7 +84,8 @@ class TerminalWalks:
 
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
-        self.dfas = [WalkTable(d.trans, d.accepting) for d in rec.cfg.terminals]
+        self.terminals = rec.cfg.terminals
+        self.dfas: list[WalkTable | None] = [None] * len(self.terminals)  # made on first walk
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self._lock = threading.Lock()  # the background precompute interns frontiers too
@@ -111,7 +112,11 @@ class TerminalWalks:
         key = (t, s, f)
         hit = self.cache.get(key)
         if hit is None:
-            ids, ends = walk(self.trie, self.dfas[t], self.nodes[f], s)
+            table = self.dfas[t]
+            if table is None:  # the terminal's DFA exists: a chart predicted it
+                d = self.terminals[t].dfa()
+                table = self.dfas[t] = WalkTable(d.trans, d.accepting)
+            ids, ends = walk(self.trie, table, self.nodes[f], s)
             hit = self.cache.put(key, (TokenSet(ids, self.trie.size), self.frontier(ends)))
         return hit
 
