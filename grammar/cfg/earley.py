@@ -11,6 +11,7 @@ import threading
 
 from ..errors import GrammarError
 from .ir import Cfg
+from .terminal import Accepting, FirstBytes, Live, Rows
 
 Item = tuple[int, int, int]
 
@@ -42,33 +43,36 @@ class Recognizer:
         for r, lhs in enumerate(self.lhs):
             self.by_lhs.setdefault(lhs, []).append(r)
         n = len(cfg.terminals)
-        # per terminal, filled by `load` when the terminal is first predicted (None until then)
-        self.rows: list[list[list[int]] | None] = [None] * n
-        self.accept: list[list[bool] | None] = [None] * n
-        self.live: list[list[bool] | None] = [None] * n
-        self.first: list[list[frozenset[int]] | None] = [None] * n
+        # per terminal, set by `load` when the terminal is first predicted (None until then):
+        # views of its lazy DFA by state, each state filled on first read (see terminal.py)
+        self.rows: list[Rows | None] = [None] * n
+        self.accept: list[Accepting | None] = [None] * n
+        self.live: list[Live | None] = [None] * n
+        self.first: list[FirstBytes | None] = [None] * n
         self.term_nullable = [d.nullable for d in cfg.terminals]
         self.nullable = _nullable(rules, self.term_nullable)
         self.start = cfg.start
         self._load_lock = threading.Lock()
 
     def load(self, t: int) -> None:
-        """Build terminal t's DFA and its tables (GrammarError when it is too large)."""
+        """Build terminal t's NFA and the views of its lazy DFA."""
         if self.rows[t] is not None:
             return
         with self._load_lock:
             if self.rows[t] is not None:
                 return
             d = self.cfg.terminals[t].dfa()
-            self.accept[t] = d.accept
-            self.live[t] = [any(s >= 0 for s in row) for row in d.rows]
-            self.first[t] = [frozenset(b for b, s in enumerate(row) if s >= 0) for row in d.rows]
-            self.rows[t] = d.rows  # last: a set row means the others are ready
+            self.accept[t] = Accepting(d)
+            self.live[t] = Live(d)
+            self.first[t] = FirstBytes(d)
+            self.rows[t] = Rows(d)  # last: a set row means the others are ready
 
     def live_states(self, t: int) -> list[bool]:
-        """Per DFA state of terminal t: whether a byte can follow (loads the terminal)."""
+        """Per DFA state of terminal t (the states a precompute expands, see
+        LazyTerminal.expand_for_precompute): whether a byte can follow."""
         self.load(t)
-        return self.live[t]
+        n = self.cfg.terminals[t].expand_for_precompute()
+        return [self.live[t][s] for s in range(n)]
 
     def initial(self) -> list[EarleySet]:
         return [self.build(None, 0, {}, [(r, 0, 0) for r in self.by_lhs[self.start]])]

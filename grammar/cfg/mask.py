@@ -15,8 +15,9 @@ import threading
 
 import numpy as np
 
-from ..masks.token_trie import TokenTrie, WalkTable, unique, walk
+from ..masks.token_trie import TokenTrie, unique, walk
 from .earley import EarleySet, Recognizer
+from .terminal import WalkView
 
 MAX_CACHE_BYTES = 64 << 20  # per cache; a cache that would outgrow this starts over
 DENSE = 1024  # token sets larger than this are kept bit-packed instead of as ids
@@ -85,7 +86,7 @@ class TerminalWalks:
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
         self.terminals = rec.cfg.terminals
-        self.dfas: list[WalkTable | None] = [None] * len(self.terminals)  # made on first walk
+        self.dfas: list[WalkView | None] = [None] * len(self.terminals)  # made on first walk
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self._lock = threading.Lock()  # the background precompute interns frontiers too
@@ -114,8 +115,7 @@ class TerminalWalks:
         if hit is None:
             table = self.dfas[t]
             if table is None:  # the terminal's DFA exists: a chart predicted it
-                d = self.terminals[t].dfa()
-                table = self.dfas[t] = WalkTable(d.trans, d.accepting)
+                table = self.dfas[t] = WalkView(self.terminals[t].dfa())
             ids, ends = walk(self.trie, table, self.nodes[f], s)
             hit = self.cache.put(key, (TokenSet(ids, self.trie.size), self.frontier(ends)))
         return hit

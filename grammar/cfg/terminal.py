@@ -1,54 +1,141 @@
-"""`LazyTerminal`: a CFG terminal whose byte DFA is built on first use.
+"""`LazyTerminal`: a CFG terminal whose automaton is built on first use, state by state.
 
 Lowering a grammar used to determinize every terminal up front (seconds for large recursive
 JSON schemas, most of whose terminals the first token mask never reaches). A terminal now
-keeps its regular expression and the facts the recognizer needs before any DFA (does it
-match the empty string? any string?), read off the expression; the Earley recognizer asks
-for the DFA when it first predicts the terminal. The DFA is the same minimal `ByteDFA` an
-eager build gives, so masks and acceptance do not change (parity tests).
+keeps its regular expression and the facts the recognizer needs before any automaton (does
+it match the empty string? any string?), read off the expression. When the Earley
+recognizer first predicts it, only its NFA is built, as a `LazyDFA`: DFA states are made
+when a walk first steps out of them. Each state's language is that of the minimal DFA's
+state, so masks and acceptance do not change (parity tests against eager building).
 
-A DFA over its state limit raises GrammarError where it is first needed (then again on every
-later use, without rebuilding); matchers report it through `GrammarMatcher.error`. A build
-inside a compile (the start symbol's terminals) counts against that compile's budget.
+The views below give the recognizer per-state rows, acceptance, liveness and first bytes as
+plain Python containers filled on first read. A DFA over its state limit raises
+GrammarError where it is first needed; matchers report it through `GrammarMatcher.error`.
 """
 from __future__ import annotations
 
 import threading
 
-from ..budget import remaining
-from ..errors import GrammarError
-from ..regex.byte_dfa import ByteDFA, expr_to_byte_dfa
+import numpy as np
+
+from ..regex.byte_nfa import ByteNfa
 from ..regex.ir import RegularExpr
 from ..regex.ir_props import inhabited, nullable
+from ..regex.lazy_dfa import LazyDFA
+
+PRECOMPUTE_STATES = 4096  # a background precompute completes a terminal up to this many states
 
 
 class LazyTerminal:
-    """A terminal's expression; `dfa()` builds (once) and returns its minimal ByteDFA."""
+    """A terminal's expression; `dfa()` builds (once) and returns its LazyDFA."""
 
     def __init__(self, expr: RegularExpr, max_states: int) -> None:
         self.expr = expr
         self.max_states = max_states
         self.nullable = nullable(expr)    # matches the empty string
         self.inhabited = inhabited(expr)  # matches some string
-        self._dfa: ByteDFA | None = None
-        self._error: str | None = None
+        self._dfa: LazyDFA | None = None
         self._lock = threading.Lock()  # the background mask precompute may build it too
 
     @property
     def built(self) -> bool:
         return self._dfa is not None
 
-    def dfa(self) -> ByteDFA:
-        """The minimal byte DFA (built on the first call; GrammarError when too large)."""
+    def dfa(self) -> LazyDFA:
+        """The terminal's LazyDFA (its NFA built on the first call; only the start state)."""
         if self._dfa is None:
             with self._lock:
                 if self._dfa is None:
-                    if self._error is not None:
-                        raise GrammarError(self._error)
-                    try:
-                        self._dfa = expr_to_byte_dfa(self.expr, self.max_states, allow_empty=True)
-                    except GrammarError as e:
-                        if remaining() is None:  # not a compile's budget: it would fail again
-                            self._error = str(e)
-                        raise
+                    nfa = ByteNfa()
+                    start = nfa.new()
+                    final = nfa.add(self.expr, start)
+                    self._dfa = LazyDFA(nfa, start, final, self.max_states, allow_empty=True)
         return self._dfa
+
+    def expand_for_precompute(self) -> int:
+        """Expand states (breadth first) while fewer than PRECOMPUTE_STATES exist, never
+        up to the state limit (that would refuse states a request may need later); returns
+        how many states exist."""
+        d = self.dfa()
+        while not d.complete and d.num_states < min(PRECOMPUTE_STATES, self.max_states // 4):
+            d.expand_next(8)
+        return d.num_states
+
+
+class Rows(dict):
+    """state -> [256] next state (-1: dead), the state expanded on first read."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> list[int]:
+        self.dfa.ensure_one(s)
+        row = self[s] = self.dfa.table[s].tolist()
+        return row
+
+
+class Accepting(dict):
+    """state -> whether it accepts (known from discovery, no expansion)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> bool:
+        a = self[s] = bool(self.dfa.tables.accepting[s])
+        return a
+
+
+class Live(dict):
+    """state -> whether some byte may follow (expands the state)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> bool:
+        live = self[s] = self.dfa.n_out(s) > 0
+        return live
+
+
+class FirstBytes(dict):
+    """state -> frozenset of the bytes that keep the terminal alive (expands the state)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> frozenset[int]:
+        self.dfa.ensure_one(s)
+        first = self[s] = frozenset(np.flatnonzero(self.dfa.table[s] >= 0).tolist())
+        return first
+
+
+class WalkView:
+    """A terminal's LazyDFA as a walk table with end nodes (`masks.token_trie.walk`):
+    the dead sink is -1 (the tables' last row), `accept` is re-read after each `ensure`."""
+
+    dead = -1
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        self.dfa = dfa
+
+    @property
+    def table(self) -> np.ndarray:
+        return self.dfa.table
+
+    @property
+    def flat(self) -> np.ndarray:
+        return self.dfa.flat
+
+    @property
+    def accept(self) -> np.ndarray:
+        return self.dfa.tables.accepting
+
+    @property
+    def complete(self) -> bool:
+        return self.dfa.complete
+
+    def ensure(self, states: np.ndarray) -> None:
+        self.dfa.ensure(states)
