@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from ..regex.byte_nfa import ByteNfa
+from ..regex.byte_nfa import ByteNfa, check_size
 from ..regex.ir import RegularExpr
 from ..regex.ir_props import inhabited, nullable
 from ..regex.lazy_dfa import LazyDFA
@@ -32,6 +32,7 @@ class LazyTerminal:
     def __init__(self, expr: RegularExpr, max_states: int) -> None:
         self.expr = expr
         self.max_states = max_states
+        check_size(expr)  # a terminal whose NFA could never be built fails the compile now
         self.nullable = nullable(expr)    # matches the empty string
         self.inhabited = inhabited(expr)  # matches some string
         self._dfa: LazyDFA | None = None

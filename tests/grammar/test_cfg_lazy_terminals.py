@@ -113,3 +113,11 @@ def test_a_too_large_terminal_sets_the_matcher_error(tiny_vocab):
     assert m.copy().error == m.error
     with pytest.raises(GrammarError, match="grammar too large"):
         g.accepts("<n#12!>")
+
+
+def test_a_terminal_whose_nfa_could_never_be_built_fails_the_compile(tiny_vocab):
+    """The NFA size estimate is checked when lowering, as eager building did: a request
+    never starts on a grammar whose terminal cannot be built at all."""
+    with pytest.raises(GrammarError, match="grammar too large"):
+        compile_cfg('start: "(" start ")" | /(?:[a-z]{1000}){1000}/\n', tiny_vocab,
+                    precompute_seconds=0)
