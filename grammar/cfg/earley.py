@@ -3,11 +3,15 @@
 A chart is a list of immutable `EarleySet`s, one per step. An item is (rule, dot, origin).
 Items about to read a terminal are kept in `scans`, grouped by (terminal, DFA state), in their
 *advanced* form (dot already past the terminal), so one byte moves a whole group at once.
+A terminal's DFA tables are loaded when it is first predicted (a scan group is created).
 """
 from __future__ import annotations
 
+import threading
+
 from ..errors import GrammarError
 from .ir import Cfg
+from .terminal import Accepting, FirstBytes, Live, Rows
 
 Item = tuple[int, int, int]
 
@@ -38,14 +42,37 @@ class Recognizer:
         self.by_lhs: dict[int, list[int]] = {}
         for r, lhs in enumerate(self.lhs):
             self.by_lhs.setdefault(lhs, []).append(r)
-        self.rows = [d.rows for d in cfg.terminals]
-        self.accept = [d.accept for d in cfg.terminals]
-        self.term_nullable = [d.accept[0] for d in cfg.terminals]
-        self.live = [[any(t >= 0 for t in row) for row in d.rows] for d in cfg.terminals]
-        self.first = [[frozenset(b for b, t in enumerate(row) if t >= 0) for row in d.rows]
-                      for d in cfg.terminals]
+        n = len(cfg.terminals)
+        # per terminal, set by `load` when the terminal is first predicted (None until then):
+        # views of its lazy DFA by state, each state filled on first read (see terminal.py)
+        self.rows: list[Rows | None] = [None] * n
+        self.accept: list[Accepting | None] = [None] * n
+        self.live: list[Live | None] = [None] * n
+        self.first: list[FirstBytes | None] = [None] * n
+        self.term_nullable = [d.nullable for d in cfg.terminals]
         self.nullable = _nullable(rules, self.term_nullable)
         self.start = cfg.start
+        self._load_lock = threading.Lock()
+
+    def load(self, t: int) -> None:
+        """Build terminal t's NFA and the views of its lazy DFA."""
+        if self.rows[t] is not None:
+            return
+        with self._load_lock:
+            if self.rows[t] is not None:
+                return
+            d = self.cfg.terminals[t].dfa()
+            self.accept[t] = Accepting(d)
+            self.live[t] = Live(d)
+            self.first[t] = FirstBytes(d)
+            self.rows[t] = Rows(d)  # last: a set row means the others are ready
+
+    def live_states(self, t: int) -> list[bool]:
+        """Per DFA state of terminal t (the states a precompute expands, see
+        LazyTerminal.expand_for_precompute): whether a byte can follow."""
+        self.load(t)
+        n = self.cfg.terminals[t].expand_for_precompute()
+        return [self.live[t][s] for s in range(n)]
 
     def initial(self) -> list[EarleySet]:
         return [self.build(None, 0, {}, [(r, 0, 0) for r in self.by_lhs[self.start]])]
@@ -119,6 +146,8 @@ class Recognizer:
                 if key in scans:
                     scans[key].add((r, d + 1, o))
                 else:
+                    if self.rows[t] is None:  # first prediction of this terminal
+                        self.load(t)
                     scans[key] = {(r, d + 1, o)}
                 if self.term_nullable[t]:
                     agenda.append((r, d + 1, o))
@@ -151,7 +180,7 @@ class Recognizer:
 
 
 def _productive_rules(cfg: Cfg) -> list[tuple[int, tuple[int, ...]]]:
-    term_ok = [any(d.accept) for d in cfg.terminals]
+    term_ok = [d.inhabited for d in cfg.terminals]
     good: set[int] = set()
     changed = True
     while changed:

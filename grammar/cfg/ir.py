@@ -24,13 +24,13 @@ def term(t: int) -> int:
 
 @dataclass
 class Cfg:
-    """A CFG whose terminals are byte DFAs.
+    """A CFG whose terminals are byte DFAs (`LazyTerminal`s: built on first use).
 
     rules: (lhs nonterminal id, body) where body symbols are nonterminal ids (>= 0)
     or `term(t)` (< 0) for terminal t (an index into `terminals`).
     """
     names: list[str]
     rules: list[tuple[int, tuple[int, ...]]]
-    terminals: list  # list[regex.byte_dfa.ByteDFA]
+    terminals: list  # list[cfg.terminal.LazyTerminal]
     terminal_names: list[str]
     start: int

@@ -1,10 +1,12 @@
-"""Lower rules of `Expr` bodies into a `Cfg`: maximal regular pieces become DFA terminals."""
+"""Lower rules of `Expr` bodies into a `Cfg`: maximal regular pieces become terminals (their
+DFAs built on first use, see terminal.py)."""
 from __future__ import annotations
 
 from ..budget import check
 from ..errors import GrammarError
-from ..regex.byte_dfa import ByteDFA, expr_to_byte_dfa
+from ..regex.ir_props import has_nonempty
 from .ir import Alt, Cfg, Cls, Expr, Lit, Ref, Regex, Rep, Seq, term
+from .terminal import LazyTerminal
 
 MAX_DFA_STATES = 20000  # per terminal
 
@@ -39,7 +41,7 @@ class _Lowerer:
         self.names: list[str] = []
         self.ids: dict[str, int] = {}
         self.rules: list[tuple[int, tuple[int, ...]]] = []
-        self.terminals: list[ByteDFA] = []
+        self.terminals: list[LazyTerminal] = []
         self.terminal_names: list[str] = []
         self.term_ids: dict[Expr, int] = {}
         self.helpers: dict[Expr, int] = {}
@@ -153,12 +155,13 @@ class _Lowerer:
     def _terminal(self, e: Expr) -> int | None:
         if e in self.term_ids:
             return self.term_ids[e]
-        dfa = expr_to_byte_dfa(e, MAX_DFA_STATES, allow_empty=True)
-        if dfa.accept[0] and all(t < 0 for t in dfa.rows[0]) and len(dfa.rows) == 1:
+        check("lowering the grammar")
+        terminal = LazyTerminal(e, MAX_DFA_STATES)
+        if terminal.nullable and not has_nonempty(e):
             self.term_ids[e] = None  # matches only the empty string: drop it
             return None
         self.term_ids[e] = len(self.terminals)
-        self.terminals.append(dfa)
+        self.terminals.append(terminal)
         self.terminal_names.append(_describe(e))
         return self.term_ids[e]
 

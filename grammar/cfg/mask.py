@@ -15,8 +15,9 @@ import threading
 
 import numpy as np
 
-from ..masks.token_trie import TokenTrie, WalkTable, unique, walk
+from ..masks.token_trie import TokenTrie, unique, walk
 from .earley import EarleySet, Recognizer
+from .terminal import WalkView
 
 MAX_CACHE_BYTES = 64 << 20  # per cache; a cache that would outgrow this starts over
 DENSE = 1024  # token sets larger than this are kept bit-packed instead of as ids
@@ -84,7 +85,8 @@ class TerminalWalks:
 
     def __init__(self, rec: Recognizer, trie: TokenTrie) -> None:
         self.trie = trie
-        self.dfas = [WalkTable(d.trans, d.accepting) for d in rec.cfg.terminals]
+        self.terminals = rec.cfg.terminals
+        self.dfas: list[WalkView | None] = [None] * len(self.terminals)  # made on first walk
         self.ids: dict[bytes, int] = {}
         self.nodes: list[np.ndarray] = []
         self._lock = threading.Lock()  # the background precompute interns frontiers too
@@ -111,7 +113,10 @@ class TerminalWalks:
         key = (t, s, f)
         hit = self.cache.get(key)
         if hit is None:
-            ids, ends = walk(self.trie, self.dfas[t], self.nodes[f], s)
+            table = self.dfas[t]
+            if table is None:  # the terminal's DFA exists: a chart predicted it
+                table = self.dfas[t] = WalkView(self.terminals[t].dfa())
+            ids, ends = walk(self.trie, table, self.nodes[f], s)
             hit = self.cache.put(key, (TokenSet(ids, self.trie.size), self.frontier(ends)))
         return hit
 

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..base import CompiledGrammar, GrammarMatcher
+from ..errors import GrammarError
 from ..masks.token_trie import trie_for
 from ..regex.mask_worker import REUSED_AT, submit_weak
 from ..vocab import Vocabulary
@@ -97,13 +98,19 @@ class CfgMatcher(GrammarMatcher):
             out_row.copy_(torch.from_numpy(mask), non_blocking=True)
 
     def _mask(self) -> np.ndarray:
-        """Bool [vocab.size] mask built in numpy; all False once EOS was accepted."""
+        """Bool [vocab.size] mask built in numpy; all False once EOS was accepted, only EOS
+        once `error` is set."""
         g = self.grammar
-        if self.finished:
-            return np.zeros(g.vocab.size, dtype=bool)
         mask = np.zeros(g.vocab.size, dtype=bool)
-        g.masks.fill(self.chart, mask)
-        if self.chart[-1].accepting:
+        if self.finished:
+            return mask
+        if not self.error:
+            try:
+                g.masks.fill(self.chart, mask)
+            except GrammarError as e:  # a terminal's DFA outgrew its state limit
+                self.error = str(e)
+                mask[:] = False
+        if self.chart[-1].accepting or self.error:
             mask[list(g.vocab.eos_ids)] = True
         return mask
 
@@ -120,7 +127,12 @@ class CfgMatcher(GrammarMatcher):
         if not 0 <= token_id < len(vocab.token_bytes) or token_id in vocab.special_ids:
             return False
         data = vocab.token_bytes[token_id]
-        sets = self.grammar.rec.run(self.chart, data) if data else None
+        if self.error or not data:
+            return False
+        try:
+            sets = self.grammar.rec.run(self.chart, data)
+        except GrammarError as e:  # a terminal's DFA outgrew its state limit
+            self.error, sets = str(e), None
         if sets is None:
             return False
         self.chart.extend(sets)
@@ -131,7 +143,9 @@ class CfgMatcher(GrammarMatcher):
         return self.finished or (self.chart[-1].accepting and not self.chart[-1].scans)
 
     def copy(self) -> "CfgMatcher":
-        return CfgMatcher(self.grammar, list(self.chart), list(self.history), self.finished)
+        m = CfgMatcher(self.grammar, list(self.chart), list(self.history), self.finished)
+        m.error = self.error
+        return m
 
     def rollback(self, n: int) -> None:
         if n > len(self.history):
@@ -144,7 +158,7 @@ class CfgMatcher(GrammarMatcher):
                 del self.chart[-k:]
 
     def jump_forward_bytes(self) -> bytes:
-        if self.finished:
+        if self.finished or self.error:
             return b""
         rec, work, out = self.grammar.rec, list(self.chart), bytearray()
         while len(out) < MAX_JUMP_BYTES and not work[-1].accepting:
@@ -152,7 +166,11 @@ class CfgMatcher(GrammarMatcher):
             if len(allowed) != 1:
                 break
             (b,) = allowed
-            es = rec.step(work, b)
+            try:
+                es = rec.step(work, b)
+            except GrammarError as e:  # a terminal's DFA outgrew its state limit
+                self.error = str(e)
+                return b""
             if es is None:
                 break
             work.append(es)

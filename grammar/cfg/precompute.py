@@ -43,7 +43,7 @@ def precompute_locals(masks: MaskBuilder, max_seconds: float) -> bool:
                 waiters.setdefault(sym, []).append((r, d))
                 continue
             t = ~sym
-            for s, live in enumerate(rec.live[t]):
+            for s, live in enumerate(rec.live_states(t)):
                 if live or s == 0:
                     popped(r, loc.scan(t, s, r, d + 1)[1])
                     if over():

@@ -3,7 +3,8 @@
 The JSON Schema converter composes Python-`re` text; in CFG mode a recursive `$ref` becomes
 one placeholder character (see `placeholder`). `to_lark` parses that text into a small tree
 (groups, alternation, quantifiers, atoms), keeps every placeholder-free, non-nullable
-subtree as ONE regex terminal (its exact source text, normalized by `translate`), and
+subtree as ONE regex terminal (its exact source text: converter regexes are already
+normalized, their patterns and formats went through `translate`, so it is not parsed again), and
 spells the rest in Lark's operators. Lark's dynamic Earley rejects zero-width terminals,
 so nullable regular parts are split further (`x*`, `x?`) until their pieces are not.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..budget import check
 from ..errors import GrammarError
-from ..regex.syntax import NOTHING, translate
+from ..regex.syntax import NOTHING
 
 PLACEHOLDER_BASE = 0xF0000  # Supplementary Private Use Area-A
 PLACEHOLDER_LIMIT = 0xFFFFD
@@ -137,7 +138,7 @@ class LarkWriter:
         return self.node(parse(text), text)
 
     def terminal(self, src: str) -> str:
-        rx = translate(src).replace("/", "\\/").replace(NOTHING, "\\ud800")
+        rx = src.replace("/", "\\/").replace(NOTHING, "\\ud800")
         return f"/{rx}/"
 
     def node(self, n: Node, text: str) -> str:

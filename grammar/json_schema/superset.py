@@ -10,6 +10,7 @@ spelling: 1, 1.0, 1e2), fraction (non-integral numbers), string, array, object.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from ..budget import check, compile_budget
@@ -196,28 +197,43 @@ def matches(approx: Approx) -> str:
 
 def overlaps(a: str, b: str) -> bool:
     """Whether two converter regexes share a string (GrammarError when it cannot be told):
-    a walk of the product of their byte DFAs, within the compile budget."""
+    a walk of the product of their lazy byte DFAs (only the state pairs it reaches are
+    built), within the compile budget. Converter regexes are normalized already, so they
+    are parsed as they are."""
     if a == NOTHING or b == NOTHING:
         return False
-    from ..regex.byte_dfa import expr_to_byte_dfa
-    from ..regex.parse import parse_regex
     with compile_budget(OVERLAP_BUDGET_S):
-        return _product_nonempty(*(expr_to_byte_dfa(parse_regex(translate(r)), allow_empty=True)
-                                   for r in (a, b)))
+        return _product_nonempty(_lazy_dfa(a), _lazy_dfa(b))
+
+
+@lru_cache(maxsize=32)
+def _lazy_dfa(rx: str) -> Any:
+    """The LazyDFA of a converter regex, shared by the checks that test it again (a oneOf
+    tests each branch against the others; its states, once built, stay built)."""
+    from ..regex.byte_nfa import ByteNfa
+    from ..regex.lazy_dfa import LazyDFA
+    from ..regex.parse import parse_regex
+    nfa = ByteNfa()
+    start = nfa.new()
+    final = nfa.add(parse_regex(rx), start)
+    return LazyDFA(nfa, start, final, allow_empty=True)
 
 
 def _product_nonempty(da: Any, db: Any) -> bool:
-    """Whether two byte DFAs accept a common string (breadth over reachable state pairs)."""
-    ta, tb = da.trans, db.trans                                # [states + 1, 256] each
+    """Whether two LazyDFAs accept a common string (depth first over reachable state
+    pairs; their states can all reach acceptance, the dead sink is -1)."""
     seen, todo = {(0, 0)}, [(0, 0)]
     while todo:
         if not len(seen) & 255:
             check("checking that alternatives are disjoint")
         p, q = todo.pop()
-        if da.accepting[p] and db.accepting[q]:
+        if da.is_accepting(p) and db.is_accepting(q):
             return True
-        live = (ta[p] != da.dead) & (tb[q] != db.dead)         # [256]
-        for pair in set(zip(ta[p][live].tolist(), tb[q][live].tolist())):
+        da.ensure_one(p)
+        db.ensure_one(q)
+        ra, rb = da.table[p], db.table[q]                      # [256] each
+        live = (ra >= 0) & (rb >= 0)
+        for pair in set(zip(ra[live].tolist(), rb[live].tolist())):
             if pair not in seen:
                 seen.add(pair)
                 todo.append(pair)

@@ -4,6 +4,7 @@ other spelling of a banned word slips by."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from ..regex.syntax import NOTHING
 
@@ -16,7 +17,12 @@ def other_strings(words: set[str], escapes: bool = True, max_nodes: int | None =
     `escapes=False`: strings of printable ASCII characters only (a smaller regex). `max_nodes`: the
     regex follows at most that many prefixes of the words (breadth first); strings that go
     on along a prefix it does not follow are left out (a subset, and a regex of bounded
-    size)."""
+    size). Memoized: the objects of a schema often declare the same properties."""
+    return _other_strings(frozenset(words), escapes, max_nodes)
+
+
+@lru_cache(maxsize=256)
+def _other_strings(words: frozenset[str], escapes: bool, max_nodes: int | None) -> str | None:
     if any(any(c in '"\\' or ord(c) < 0x20 for c in w) for w in words):
         return None
     trie: dict = {}
@@ -52,7 +58,7 @@ def _not_words(node: dict, escapes: bool) -> str:
         other = rf'(?:[^"\\\x00-\x1f{ban}]|{_SHORT_ESC})'
         anything = r'(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*'
     else:  # printable ASCII: one byte per character, a small NFA
-        other, anything = _ascii_class(set(kids)), _ascii_class(set()) + "*"
+        other, anything = _ascii_class(frozenset(kids)), _ascii_class(frozenset()) + "*"
     parts = [other + anything] + [re.escape(c) + _not_words(node[c], escapes) for c in kids
                                   if False not in node[c]]
     if None not in node:
@@ -60,7 +66,8 @@ def _not_words(node: dict, escapes: bool) -> str:
     return "(?:" + "|".join(parts) + ")"
 
 
-def _ascii_class(banned: set[str]) -> str:
+@lru_cache(maxsize=1024)
+def _ascii_class(banned: frozenset[str]) -> str:
     """A class of the printable ASCII characters but '"', '\\' and `banned`."""
     keep = [c for c in map(chr, range(0x20, 0x7F)) if c not in banned and c not in '"\\']
     runs: list[list[str]] = []

@@ -123,13 +123,14 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
     descendants where the DFA accepts: a longer token may continue past the DFA's end there).
     Nested frontier nodes are walked from each (a token may appear twice in the ids).
     """
-    dead, accept = dfa.dead, dfa.accept
+    dead = dfa.dead
     nodes = np.asarray(frontier, dtype=np.int64)
     states = np.full(len(nodes), state, dtype=np.int64)
     alive, cross = [], []
     while len(nodes):
         dfa.ensure(states)  # a lazy DFA builds the states it steps from
         table = dfa.table
+        accept = dfa.accept  # read after the table: it covers every state the table names
         if len(nodes) == 1:
             kids = np.arange(trie.child_lo[nodes[0]], trie.child_hi[nodes[0]])
             states = table[states[0], trie.byte[kids]]
@@ -171,7 +172,7 @@ def _walk_levels(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray,
                  states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Continue a walk below same-depth `nodes` one whole trie level at a time (dense case);
     returns bool [num] live nodes below them, and those of them where the DFA may end early."""
-    dead, accept = dfa.dead * 256, dfa.accept
+    dead = dfa.dead * 256
     st = np.full(trie.num_nodes, dead, dtype=np.int32)  # [num] DFA state * 256 per node
     st[nodes] = states * 256
     depth = int(trie.depth[nodes[0]]) + 1
@@ -189,6 +190,7 @@ def _walk_levels(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray,
             break
     live = st != dead
     live[:first] = False
+    accept = dfa.accept  # a lazy DFA's grew with its table
     if accept is None or not accept.any():
         return live, np.zeros(0, dtype=np.int64)
     below = st[first:] >> 8

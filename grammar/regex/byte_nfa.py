@@ -35,10 +35,7 @@ class ByteNfa:
     def add(self, expr: RegularExpr, src: int) -> int:
         """Add `expr` starting at state `src`; return its end state (GrammarError when the
         NFA would exceed MAX_NFA_STATES, checked up front for the whole expression)."""
-        size = _size(expr)
-        if len(self.edges) + size > MAX_NFA_STATES:
-            raise GrammarError(f"grammar too large (about {size} NFA states, over "
-                               f"{MAX_NFA_STATES}; long bounded repeats multiply)")
+        check_size(expr, len(self.edges))
         return self._add(expr, src)
 
     def _add(self, expr: RegularExpr, src: int) -> int:
@@ -107,6 +104,15 @@ class ByteNfa:
             src = self._add(rep.item, src)
         self.eps[src].append(end)
         return end
+
+
+def check_size(expr: RegularExpr, existing: int = 0) -> None:
+    """GrammarError when adding `expr` to an NFA of `existing` states would pass
+    MAX_NFA_STATES (by an upper-bound estimate: cheap, no state is built)."""
+    size = _size(expr)
+    if existing + size > MAX_NFA_STATES:
+        raise GrammarError(f"grammar too large (about {size} NFA states, over "
+                           f"{MAX_NFA_STATES}; long bounded repeats multiply)")
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,142 @@
+"""`LazyTerminal`: a CFG terminal whose automaton is built on first use, state by state.
+
+Lowering a grammar used to determinize every terminal up front (seconds for large recursive
+JSON schemas, most of whose terminals the first token mask never reaches). A terminal now
+keeps its regular expression and the facts the recognizer needs before any automaton (does
+it match the empty string? any string?), read off the expression. When the Earley
+recognizer first predicts it, only its NFA is built, as a `LazyDFA`: DFA states are made
+when a walk first steps out of them. Each state's language is that of the minimal DFA's
+state, so masks and acceptance do not change (parity tests against eager building).
+
+The views below give the recognizer per-state rows, acceptance, liveness and first bytes as
+plain Python containers filled on first read. A DFA over its state limit raises
+GrammarError where it is first needed; matchers report it through `GrammarMatcher.error`.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..regex.byte_nfa import ByteNfa, check_size
+from ..regex.ir import RegularExpr
+from ..regex.ir_props import inhabited, nullable
+from ..regex.lazy_dfa import LazyDFA
+
+PRECOMPUTE_STATES = 4096  # a background precompute completes a terminal up to this many states
+
+
+class LazyTerminal:
+    """A terminal's expression; `dfa()` builds (once) and returns its LazyDFA."""
+
+    def __init__(self, expr: RegularExpr, max_states: int) -> None:
+        self.expr = expr
+        self.max_states = max_states
+        check_size(expr)  # a terminal whose NFA could never be built fails the compile now
+        self.nullable = nullable(expr)    # matches the empty string
+        self.inhabited = inhabited(expr)  # matches some string
+        self._dfa: LazyDFA | None = None
+        self._lock = threading.Lock()  # the background mask precompute may build it too
+
+    @property
+    def built(self) -> bool:
+        return self._dfa is not None
+
+    def dfa(self) -> LazyDFA:
+        """The terminal's LazyDFA (its NFA built on the first call; only the start state)."""
+        if self._dfa is None:
+            with self._lock:
+                if self._dfa is None:
+                    nfa = ByteNfa()
+                    start = nfa.new()
+                    final = nfa.add(self.expr, start)
+                    self._dfa = LazyDFA(nfa, start, final, self.max_states, allow_empty=True)
+        return self._dfa
+
+    def expand_for_precompute(self) -> int:
+        """Expand states (breadth first) while fewer than PRECOMPUTE_STATES exist, never
+        up to the state limit (that would refuse states a request may need later); returns
+        how many states exist."""
+        d = self.dfa()
+        while not d.complete and d.num_states < min(PRECOMPUTE_STATES, self.max_states // 4):
+            d.expand_next(8)
+        return d.num_states
+
+
+class Rows(dict):
+    """state -> [256] next state (-1: dead), the state expanded on first read."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> list[int]:
+        self.dfa.ensure_one(s)
+        row = self[s] = self.dfa.table[s].tolist()
+        return row
+
+
+class Accepting(dict):
+    """state -> whether it accepts (known from discovery, no expansion)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> bool:
+        a = self[s] = bool(self.dfa.tables.accepting[s])
+        return a
+
+
+class Live(dict):
+    """state -> whether some byte may follow (expands the state)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> bool:
+        live = self[s] = self.dfa.n_out(s) > 0
+        return live
+
+
+class FirstBytes(dict):
+    """state -> frozenset of the bytes that keep the terminal alive (expands the state)."""
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        super().__init__()
+        self.dfa = dfa
+
+    def __missing__(self, s: int) -> frozenset[int]:
+        self.dfa.ensure_one(s)
+        first = self[s] = frozenset(np.flatnonzero(self.dfa.table[s] >= 0).tolist())
+        return first
+
+
+class WalkView:
+    """A terminal's LazyDFA as a walk table with end nodes (`masks.token_trie.walk`):
+    the dead sink is -1 (the tables' last row), `accept` is re-read after each `ensure`."""
+
+    dead = -1
+
+    def __init__(self, dfa: LazyDFA) -> None:
+        self.dfa = dfa
+
+    @property
+    def table(self) -> np.ndarray:
+        return self.dfa.table
+
+    @property
+    def flat(self) -> np.ndarray:
+        return self.dfa.flat
+
+    @property
+    def accept(self) -> np.ndarray:
+        return self.dfa.tables.accepting
+
+    @property
+    def complete(self) -> bool:
+        return self.dfa.complete
+
+    def ensure(self, states: np.ndarray) -> None:
+        self.dfa.ensure(states)
