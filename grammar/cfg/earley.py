@@ -11,7 +11,7 @@ import threading
 
 from ..errors import GrammarError
 from .ir import Cfg
-from .terminal import Accepting, FirstBytes, Live, Rows
+from .terminal import accepting_view, first_bytes_view, live_view, rows_view
 
 Item = tuple[int, int, int]
 
@@ -62,10 +62,10 @@ class Recognizer:
             if self.rows[t] is not None:
                 return
             d = self.cfg.terminals[t].dfa()
-            self.accept[t] = Accepting(d)
-            self.live[t] = Live(d)
-            self.first[t] = FirstBytes(d)
-            self.rows[t] = Rows(d)  # last: a set row means the others are ready
+            self.accept[t] = accepting_view(d)
+            self.live[t] = live_view(d)
+            self.first[t] = first_bytes_view(d)
+            self.rows[t] = rows_view(d)  # last: a set row means the others are ready
 
     def live_states(self, t: int) -> list[bool]:
         """Per DFA state of terminal t (the states a precompute expands, see

@@ -15,6 +15,7 @@ GrammarError where it is first needed; matchers report it through `GrammarMatche
 from __future__ import annotations
 
 import threading
+from typing import Any, Callable
 
 import numpy as np
 
@@ -63,54 +64,42 @@ class LazyTerminal:
         return d.num_states
 
 
-class Rows(dict):
+class StateMap(dict):
+    """state -> a value computed by `fill(state)` on first read, then kept."""
+
+    def __init__(self, fill: Callable[[int], Any]) -> None:
+        super().__init__()
+        self.fill = fill
+
+    def __missing__(self, s: int) -> Any:
+        value = self[s] = self.fill(s)
+        return value
+
+
+def rows_view(dfa: LazyDFA) -> StateMap:
     """state -> [256] next state (-1: dead), the state expanded on first read."""
-
-    def __init__(self, dfa: LazyDFA) -> None:
-        super().__init__()
-        self.dfa = dfa
-
-    def __missing__(self, s: int) -> list[int]:
-        self.dfa.ensure_one(s)
-        row = self[s] = self.dfa.table[s].tolist()
-        return row
+    def fill(s: int) -> list[int]:
+        dfa.ensure_one(s)
+        return dfa.table[s].tolist()
+    return StateMap(fill)
 
 
-class Accepting(dict):
+def accepting_view(dfa: LazyDFA) -> StateMap:
     """state -> whether it accepts (known from discovery, no expansion)."""
-
-    def __init__(self, dfa: LazyDFA) -> None:
-        super().__init__()
-        self.dfa = dfa
-
-    def __missing__(self, s: int) -> bool:
-        a = self[s] = bool(self.dfa.tables.accepting[s])
-        return a
+    return StateMap(lambda s: bool(dfa.tables.accepting[s]))
 
 
-class Live(dict):
+def live_view(dfa: LazyDFA) -> StateMap:
     """state -> whether some byte may follow (expands the state)."""
-
-    def __init__(self, dfa: LazyDFA) -> None:
-        super().__init__()
-        self.dfa = dfa
-
-    def __missing__(self, s: int) -> bool:
-        live = self[s] = self.dfa.n_out(s) > 0
-        return live
+    return StateMap(lambda s: dfa.n_out(s) > 0)
 
 
-class FirstBytes(dict):
+def first_bytes_view(dfa: LazyDFA) -> StateMap:
     """state -> frozenset of the bytes that keep the terminal alive (expands the state)."""
-
-    def __init__(self, dfa: LazyDFA) -> None:
-        super().__init__()
-        self.dfa = dfa
-
-    def __missing__(self, s: int) -> frozenset[int]:
-        self.dfa.ensure_one(s)
-        first = self[s] = frozenset(np.flatnonzero(self.dfa.table[s] >= 0).tolist())
-        return first
+    def fill(s: int) -> frozenset[int]:
+        dfa.ensure_one(s)
+        return frozenset(np.flatnonzero(dfa.table[s] >= 0).tolist())
+    return StateMap(fill)
 
 
 class WalkView:
