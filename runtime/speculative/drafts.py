@@ -14,7 +14,7 @@ import torch
 
 from ..config import EngineConfig
 from ..scheduler.request import Req
-from .ngram import ngram_lookup
+from .ngram_index import NgramIndex
 
 
 class Drafter(Protocol):
@@ -26,15 +26,27 @@ class Drafter(Protocol):
 
 
 class NgramDrafter:
-    """NGRAM: suffix lookup in the request's own prompt + output (``ngram.py``)."""
+    """NGRAM: suffix lookup in the request's own prompt + output (``ngram.py``), through an
+    index per request that each step brings up to date (``ngram_index.py``)."""
 
     def __init__(self, config: EngineConfig) -> None:
         self.min_window = config.speculative_ngram_min_match_window_size
         self.max_window = config.speculative_ngram_max_match_window_size
+        self._index: dict[int, NgramIndex] = {}  # by id(req), until the request leaves
 
     def lookup(self, reqs: list[Req], lengths: list[int]) -> list[tuple[list[int], int]]:
         """(draft, length of the suffix it matched) for each request."""
-        return [ngram_lookup(r.all_ids, k, self.min_window, self.max_window) if k > 0 else ([], 0) for r, k in zip(reqs, lengths)]
+        out = []
+        for req, k in zip(reqs, lengths):
+            if k <= 0:
+                out.append(([], 0))
+                continue
+            index = self._index.get(id(req))
+            if index is None:
+                index = self._index[id(req)] = NgramIndex(self.min_window, self.max_window)
+            index.sync(req.all_ids)
+            out.append(index.lookup(k))
+        return out
 
     def draft(self, reqs: list[Req], lengths: list[int]) -> list[list[int]]:
         return [d for d, _ in self.lookup(reqs, lengths)]
@@ -43,7 +55,7 @@ class NgramDrafter:
         pass
 
     def release(self, req: Req) -> None:
-        pass
+        self._index.pop(id(req), None)
 
 
 def grammar_rows(matcher: Any, draft: list[int], vocab: int) -> tuple[list[int], torch.Tensor]:

@@ -12,6 +12,7 @@ import torch
 from sglike.runtime.speculative.acceptance import accept_greedy, accept_sampled
 from sglike.runtime.speculative.adaptive import Acceptance, KeyedAcceptance, StepCost, plan_drafts
 from sglike.runtime.speculative.ngram import ngram_draft, ngram_lookup, ngram_lookup_reference
+from sglike.runtime.speculative.ngram_index import NgramIndex
 
 
 def test_ngram_matches_its_reference():
@@ -21,6 +22,28 @@ def test_ngram_matches_its_reference():
         k, lo = rng.randint(1, 6), rng.randint(1, 3)
         hi = lo + rng.randint(0, 4)
         assert ngram_lookup(tokens, k, lo, hi) == ngram_lookup_reference(tokens, k, lo, hi)
+
+
+def test_ngram_index_matches_the_lookup_as_text_grows_and_is_edited():
+    """The incremental index against ``ngram_lookup`` on the same text at every step: tokens
+    appended one or several at a time, and the tail replaced (as jump-forward does) or cut."""
+    rng = random.Random(1)
+    for _ in range(60):
+        lo = rng.randint(1, 3)
+        hi = lo + rng.randint(0, 5)
+        index, tokens = NgramIndex(lo, hi), [rng.randrange(4) for _ in range(rng.randint(0, 10))]
+        for _ in range(40):
+            edit = rng.random()
+            if edit < 0.1 and tokens:  # replace the tail
+                cut = rng.randint(max(0, len(tokens) - 3), len(tokens))
+                tokens = tokens[:cut] + [rng.randrange(4) for _ in range(rng.randint(0, 4))]
+            elif edit < 0.15:  # a different text altogether
+                tokens = [rng.randrange(4) for _ in range(rng.randint(0, 20))]
+            else:
+                tokens = tokens + [rng.randrange(4) for _ in range(rng.randint(1, 3))]
+            index.sync(tokens)
+            k = rng.randint(0, 6)
+            assert index.lookup(k) == ngram_lookup(tokens, k, lo, hi), (tokens, k, lo, hi)
 
 
 def test_ngram_prefers_the_longest_suffix_and_the_latest_match():
