@@ -86,8 +86,14 @@ def gen(
     ebnf: str | None = None,
     seed: int | None = None,
     max_new_tokens: int | None = None,
+    json_whitespace: str | None = None,
+    json_key_order: str | None = None,
 ) -> Expr:
     """Generate into variable ``name``. With ``choices`` this is :func:`select`.
+
+    ``json_whitespace`` (``"compact"`` / ``"flexible"``) and ``json_key_order``
+    (``"schema"`` / ``"any"``) shape the JSON a ``json_schema`` admits (the runtime's
+    sampling parameters of the same names).
 
     ``dtype`` (int, float, bool, str) constrains the output with a regex; the variable
     still holds the text, which ``int()``/``float()``/``== "True"``/``json.loads`` accept.
@@ -99,6 +105,8 @@ def gen(
     constraints = [c for c in (regex, json_schema, ebnf, dtype) if c is not None]
     if len(constraints) > 1:
         raise ValueError("gen(): give at most one of regex, json_schema, ebnf, dtype")
+    if (json_whitespace is not None or json_key_order is not None) and json_schema is None:
+        raise ValueError("gen(): json_whitespace and json_key_order apply to json_schema only")
     if dtype is not None:
         regex = DTYPE_REGEX[dtype]
     params: dict[str, Any] = {
@@ -119,6 +127,8 @@ def gen(
         "json_schema": _schema_string(json_schema) if json_schema is not None else None,
         "ebnf": ebnf,
         "seed": seed,
+        "json_whitespace": json_whitespace,
+        "json_key_order": json_key_order,
     }
     params = {k: v for k, v in params.items() if v is not None}
     return Gen(name, params, dtype, return_logprob, logprob_start_len, top_logprobs_num)

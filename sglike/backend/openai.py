@@ -28,7 +28,8 @@ from .base import Backend, BackendError, GenRequest, GenResult, SelectRequest, U
 
 _STANDARD = {"max_new_tokens": "max_tokens", "stop": "stop", "temperature": "temperature", "top_p": "top_p",
              "frequency_penalty": "frequency_penalty", "presence_penalty": "presence_penalty", "seed": "seed", "n": "n"}
-_EXTRA = {"top_k", "min_p", "repetition_penalty", "min_new_tokens", "ignore_eos", "stop_token_ids", "regex", "ebnf"}
+_EXTRA = {"top_k", "min_p", "repetition_penalty", "min_new_tokens", "ignore_eos", "stop_token_ids", "regex", "ebnf",
+          "json_whitespace", "json_key_order"}
 
 
 class OpenAI(Backend):

@@ -106,6 +106,23 @@ def test_json_schema_gen_validates(runtime):
     City.model_validate(obj)
 
 
+def test_json_schema_options_reach_the_runtime(runtime):
+    """json_whitespace / json_key_order ride with the gen to the runtime's grammar: valid
+    values still give schema-valid JSON, a bad value is the runtime's clear error."""
+    @sgl.program
+    def p(s, order, space):
+        s += sgl.user("Give me a city as JSON.")
+        s += sgl.assistant(sgl.gen("city", json_schema=City, max_tokens=64, json_key_order=order, json_whitespace=space))
+
+    state = p.run("any", "flexible", backend=runtime, temperature=0)
+    assert state.error() is None
+    jsonschema.validate(json.loads(state["city"]), City.model_json_schema())
+    with pytest.raises(ValueError, match="json_key_order must be one of"):
+        p.run("sorted", "compact", backend=runtime, temperature=0)
+    with pytest.raises(ValueError, match="json_schema only"):
+        sgl.gen("x", regex="a+", json_key_order="any")
+
+
 def test_min_tokens_respected(runtime):
     @sgl.program
     def p(s):
