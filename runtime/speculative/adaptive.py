@@ -9,7 +9,10 @@ prompts: 0.28 of tokens drafted after a 3-token match, 0.84 after an 8-token one
 request's estimate for a key starts from the engine-wide estimate for that key.
 The engine measures what a forward costs by the number of tokens in it (``StepCost``: plain
 decode steps are the one-token-per-request points, verify steps the longer ones, and the
-drafter's own time per drafted token). ``plan_drafts`` picks the draft lengths that give
+drafter's own time per drafted token); forwards of two rows or more are read off a robust
+line through the median recent time of each row count, weighted by how often it was seen, so
+one slow step at a rarely tried length (a hiccup of the machine) does not rule that length
+out for good, and lengths not tried yet are priced by the slope. ``plan_drafts`` picks the draft lengths that give
 the whole batch the most expected tokens per second: a request with acceptance p expects
 p**j tokens from its j-th drafted token, so the best plan that drafts n tokens takes the n
 largest of those, and the best n is found by trying each (n = 0 is plain decoding). Where
@@ -19,6 +22,8 @@ cost grows with k (compute-bound GEMMs), it drafts what pays, and nothing when n
 from __future__ import annotations
 
 import bisect
+import statistics
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -27,6 +32,8 @@ DECAY = 0.8  # weight of the earlier verify steps at each new one
 SHARED_DECAY = 0.98  # the same for the engine-wide estimates, which every request feeds
 DRIFT = 0.98  # per step without drafting, the evidence shrinks toward the prior (a re-probe every ~30 steps after misses)
 EMA = 0.2  # weight of the newest cost observation
+RECENT = 16  # forwards kept per row count for the line through their medians
+REFIT_EVERY = 8  # observations between refits of that line
 
 
 @dataclass
@@ -74,33 +81,70 @@ class KeyedAcceptance:
             a.idle()
 
 
+def _weighted_median(pairs: list[tuple[float, float]]) -> float:
+    """The value at which half the weight of (value, weight) pairs lies below."""
+    pairs = sorted(pairs)
+    half, seen = sum(w for _, w in pairs) / 2, 0.0
+    for value, w in pairs:
+        seen += w
+        if seen >= half:
+            return value
+    return pairs[-1][0]
+
+
 def _ema(old: float | None, new: float) -> float:
     return new if old is None else (1 - EMA) * old + EMA * new
 
 
 @dataclass
 class StepCost:
-    """Measured seconds of a forward by its number of token rows (exponential averages),
-    and the drafter's seconds per drafted token."""
+    """Measured seconds of a forward by its number of token rows, and the drafter's seconds
+    per drafted token. One row: an exponential average. Two rows or more: a line through
+    each row count's median of its last ``RECENT`` times (``_refit``) once two row counts
+    are known; before that, the averages."""
 
     seconds: dict[int, float] = field(default_factory=dict)
     draft_per_token: float | None = None
     _rows: list[int] = field(default_factory=list)  # the keys of ``seconds``, sorted
+    _recent: dict[int, deque] = field(default_factory=dict)  # rows >= 2 -> last RECENT seconds
+    _line: tuple[float, float] | None = None  # (intercept, seconds per row) for rows >= 2
+    _since_fit: int = 0
 
     def observe(self, rows: int, seconds: float) -> None:
         if rows not in self.seconds:
             bisect.insort(self._rows, rows)
         self.seconds[rows] = _ema(self.seconds.get(rows), seconds)
+        if rows >= 2:
+            self._recent.setdefault(rows, deque(maxlen=RECENT)).append(seconds)
+            self._since_fit += 1
+            if self._line is None or self._since_fit >= REFIT_EVERY:
+                self._refit()
+
+    def _refit(self) -> None:
+        """Theil-Sen over the row counts' medians: the weighted median of the pairwise slopes
+        (weight: the two counts' products), then the weighted median intercept; a row count
+        seen once cannot tilt the line the way least squares lets it."""
+        self._since_fit = 0
+        points = [(r, statistics.median(ts), len(ts)) for r, ts in self._recent.items()]
+        if len(points) < 2:
+            return
+        slopes = [((t2 - t1) / (r2 - r1), w1 * w2) for i, (r1, t1, w1) in enumerate(points) for r2, t2, w2 in points[i + 1 :]]
+        slope = max(0.0, _weighted_median(slopes))
+        self._line = (_weighted_median([(t - slope * r, w) for r, t, w in points]), slope)
 
     def observe_draft(self, tokens: int, seconds: float) -> None:
         if tokens > 0:
             self.draft_per_token = _ema(self.draft_per_token, seconds / tokens)
 
     def forward(self, rows: int) -> float:
-        """Interpolated between measured row counts; beyond the largest, the largest's cost
+        """The line for two rows or more once fitted, never below one row's time; else
+        interpolated between measured row counts, beyond the largest the largest's cost
         (optimistic, so a longer verify is tried once and then known); 1.0 before any."""
         if not self.seconds:
             return 1.0
+        if rows >= 2 and self._line is not None:
+            intercept, slope = self._line
+            return max(intercept + slope * rows, self.seconds.get(1, 0.0))
         keys = self._rows
         i = bisect.bisect_left(keys, rows)
         if i < len(keys) and keys[i] == rows:

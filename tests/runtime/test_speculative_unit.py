@@ -135,6 +135,23 @@ def test_step_cost_interpolates_between_measured_lengths_and_is_optimistic_beyon
     assert c.forward(5) == pytest.approx(0.8 * 0.012 + 0.2 * 0.022)  # an exponential average
 
 
+def test_step_cost_prices_longer_forwards_off_a_line_not_one_slow_sample():
+    """Verify forwards of 2-4 rows seen often, cost 6 ms + 1.2 ms a row; one 7-row forward
+    took 18 ms (a hiccup): 7 rows is priced near the line (12 ms), not at 18 ms, and a row
+    count never tried (10) by the slope."""
+    c = StepCost()
+    c.observe(1, 0.0045)
+    line = lambda r: 0.0036 + 0.0012 * r  # noqa: E731
+    for i in range(30):
+        c.observe(2 + i % 3, line(2 + i % 3) * (1.05 if i % 2 else 0.95))
+    c.observe(7, 0.018)
+    for i in range(8):  # a refit
+        c.observe(2 + i % 3, line(2 + i % 3))
+    assert c.forward(7) == pytest.approx(line(7), abs=0.0012)
+    assert c.forward(10) == pytest.approx(line(10), abs=0.002)
+    assert c.forward(1) == 0.0045 and c.forward(2) >= 0.0045
+
+
 def _brute_force_plan(ps, caps, cost):
     best, best_rate = None, -1.0
     for ks in itertools.product(*[range(c + 1) for c in caps]):
