@@ -15,10 +15,19 @@ def default_source():
 
 
 @pytest.fixture(scope="session")
-def default_tokenizer(default_source):
+def default_tokenizer():
+    """The default model's tokenizer; where the model cannot be installed (a GPU machine
+    with no package index), a saved copy of it in the folder ``SGLIKE_TEST_TOKENIZER``."""
     from sglike.runtime.api.tokenizer import load_tokenizer
 
-    return load_tokenizer(default_source)
+    saved = os.environ.get("SGLIKE_TEST_TOKENIZER")
+    if saved:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(saved, local_files_only=True)
+    from sglike.runtime.model_loader import resolve_model
+
+    return load_tokenizer(resolve_model(None))
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,18 @@ def test_triton_engine_matches_torch_on_tiny_model(tmp_path, default_tokenizer, 
     assert greedy_ids(folder, "triton", 6, **options) == greedy_ids(folder, "torch", 6, **options)
 
 
+@pytest.mark.skipif(not ON_CUDA, reason="needs a CUDA GPU (30 layers under the interpreter take minutes)")
+@pytest.mark.parametrize("dtype, disable_cuda_graph", [("bfloat16", False), ("float32", False), ("float32", True)])
+def test_triton_engine_matches_torch_on_default_shaped_random_model_gpu(tmp_path, default_tokenizer, tiny_model_factory,
+                                                                        dtype: str, disable_cuda_graph: bool) -> None:
+    """The default model's shape (30 layers, 576 wide, 9 query / 3 KV heads of 64, 49k
+    vocabulary) with random weights, where the GGUF cannot travel: same tokens as torch."""
+    folder = tiny_model_factory(str(tmp_path), default_tokenizer, hidden_size=576, intermediate_size=1536,
+                                num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3)
+    options = dict(dtype=dtype, disable_cuda_graph=disable_cuda_graph)
+    assert greedy_ids(folder, "auto", 16, **options) == greedy_ids(folder, "torch", 16, **options)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not ON_CUDA, reason="needs a CUDA GPU (the real model under the interpreter takes minutes)")
 @pytest.mark.parametrize("dtype, disable_cuda_graph", [("bfloat16", False), ("bfloat16", True), ("float32", False)])
