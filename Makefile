@@ -38,7 +38,7 @@ bench: install
 gpu-check: install
 	$(PY) -m pytest -q -p no:cacheprovider tests/kernels/test_triton_decode.py tests/kernels/test_triton_extend.py \
 		tests/kernels/test_triton_backend.py tests/runtime/test_triton_engine.py
-	cd benchmarks && ../$(PY) bench_kernels.py
+	cd benchmarks && ../$(PY) bench_kernels.py && ../$(PY) bench_gpu_engine.py
 
 serve: install
 	$(VENV)/bin/sglike serve

@@ -36,16 +36,49 @@ def test_triton_engine_matches_torch_on_tiny_model(tmp_path, default_tokenizer, 
     assert greedy_ids(folder, "triton", 6, **options) == greedy_ids(folder, "torch", 6, **options)
 
 
+def greedy_runs(model_path: str, backend: str, max_new: int, **options) -> list[dict]:
+    """Greedy outputs with each step's logprob and top-2 (meta_info of ``generate``)."""
+    engine = Engine(model_path, attention_backend=backend, max_total_tokens=2048, max_running_requests=4, context_length=256, **options)
+    try:
+        return [o["meta_info"] for o in engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True},
+                                                        return_logprob=True, top_logprobs_num=2)]
+    finally:
+        engine.shutdown()
+
+
+def logprob_error(runs: list[dict], reference: list[dict]) -> float:
+    """Mean |logprob - reference logprob| of the chosen tokens over the steps before each
+    request's first token that differs from the reference's."""
+    errors = []
+    for run, ref in zip(runs, reference):
+        for (lp, tok, _), (ref_lp, ref_tok, _) in zip(run["output_token_logprobs"], ref["output_token_logprobs"]):
+            if tok != ref_tok:
+                break
+            errors.append(abs(lp - ref_lp))
+    return sum(errors) / max(1, len(errors))
+
+
 @pytest.mark.skipif(not ON_CUDA, reason="needs a CUDA GPU (30 layers under the interpreter take minutes)")
-@pytest.mark.parametrize("dtype, disable_cuda_graph", [("bfloat16", False), ("float32", False), ("float32", True)])
+@pytest.mark.parametrize("dtype, disable_cuda_graph", [("bfloat16", False), ("bfloat16", True), ("float32", False), ("float32", True)])
 def test_triton_engine_matches_torch_on_default_shaped_random_model_gpu(tmp_path, default_tokenizer, tiny_model_factory,
                                                                         dtype: str, disable_cuda_graph: bool) -> None:
     """The default model's shape (30 layers, 576 wide, 9 query / 3 KV heads of 64, 49k
-    vocabulary) with random weights, where the GGUF cannot travel: same tokens as torch."""
+    vocabulary) with random weights, where the GGUF cannot travel. float32: the same tokens
+    as torch. bfloat16: 30 random layers amplify rounding, so two bfloat16 runs that sum in
+    another order part ways (seen on an H200: an exact tie at the second token, logprobs
+    0.3 apart later); both are held to the float32 run instead: triton's logprobs no further
+    from it than twice torch's, plus 0.05."""
     folder = tiny_model_factory(str(tmp_path), default_tokenizer, hidden_size=576, intermediate_size=1536,
                                 num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3)
     options = dict(dtype=dtype, disable_cuda_graph=disable_cuda_graph)
-    assert greedy_ids(folder, "auto", 16, **options) == greedy_ids(folder, "torch", 16, **options)
+    if dtype == "float32":
+        assert greedy_ids(folder, "auto", 16, **options) == greedy_ids(folder, "torch", 16, **options)
+        return
+    exact = greedy_runs(folder, "torch", 16, dtype="float32")
+    triton_error = logprob_error(greedy_runs(folder, "auto", 16, **options), exact)
+    torch_error = logprob_error(greedy_runs(folder, "torch", 16, **options), exact)
+    print(f"mean |logprob - float32|: triton {triton_error:.4f}, torch {torch_error:.4f}")
+    assert triton_error <= 2 * torch_error + 0.05
 
 
 @pytest.mark.slow
