@@ -62,3 +62,17 @@ def check_parse(pattern: str, where: str = "parsing a regex") -> None:
         raise GrammarError(f"grammar too large: a regex of {len(pattern)} characters would run "
                            f"past the compile budget of {d[1]:g} s (while {where}); simplify the "
                            f"schema or raise compile_budget_s")
+
+
+CFG_CHARS_PER_S = 100_000  # a recursive schema's rule text through the CFG path, ~120 k/s measured
+
+
+def check_text(chars: int, chars_per_s: float, what: str) -> None:
+    """Before work that costs about `chars / chars_per_s` seconds and cannot finish sooner:
+    raise now when the budget left would not cover it (no budget: never)."""
+    left = remaining()
+    if left is not None and chars > chars_per_s * left:
+        d = _deadline.get()
+        raise GrammarError(f"grammar too large: {what} of {chars} characters would run past "
+                           f"the compile budget of {d[1]:g} s; simplify the schema or raise "
+                           f"compile_budget_s")

@@ -14,6 +14,7 @@ import numpy as np
 from .base import CompiledGrammar
 from .budget import DEFAULT_COMPILE_BUDGET_S, compile_budget
 from .errors import GrammarError
+from .gc_pause import gc_paused
 from .masks.token_trie import trie_for
 from .regex.byte_dfa import ByteDFA
 from .regex.dfa_grammar import DFAGrammar, cache_key
@@ -124,7 +125,7 @@ class GrammarCompiler:
             if g is not None:
                 self._cache.move_to_end(key)
         if g is None:
-            with compile_budget(self.compile_budget_s):
+            with gc_paused(), compile_budget(self.compile_budget_s):
                 g = build()
             with self._lock:
                 g = self._cache.setdefault(key, g)

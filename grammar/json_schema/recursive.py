@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any
 
+from ..budget import CFG_CHARS_PER_S, check_text
 from ..errors import GrammarError
 from ..regex.syntax import NOTHING
 from .common import IGNORED, RecursiveSchema
@@ -106,6 +107,8 @@ class RuleConverter(Converter):
             raise GrammarError(f"{e}: a $ref chain that never reaches a schema") from None
         except RecursionError:
             raise GrammarError("schema nesting too deep (self-referencing allOf/anyOf?)") from None
+        check_text(len(start) + sum(map(len, self.bodies.values())), CFG_CHARS_PER_S,
+                   "the rules of a schema")
         writer = LarkWriter(lambda i: f"r{i}")
         lines = [f"start: {_required(writer.expr(start), 'start')}"]
         for i, body in sorted(self.bodies.items()):

@@ -1,7 +1,22 @@
-"""Thompson NFA over bytes for the regular IR (ir.py); UTF-8 paths share their suffixes."""
+"""Thompson NFA over bytes for the regular IR (ir.py); UTF-8 paths share their suffixes.
+
+The NFA is stored flat: parallel lists of ints for the byte edges (source, lo, hi, target)
+and the epsilon edges (source, target), indexed by source on first read. Building creates
+no Python container per state, so a large NFA (long bounded repeats: 100k+ states) neither
+costs an allocation per state nor sets off the full garbage collections that per-state
+lists would (each one a scan of every object of the process).
+
+A bounded repeat `X{m,n}` is still expanded into its copies, but only the first copy goes
+through the IR: the others are its edges replayed with the states shifted, all at once
+(`_replicate`). The result is the same NFA, edge for edge, as adding every copy
+(`ByteNfa(replay=False)`, the twin of the parity tests).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
 
 from ..budget import check
 from ..errors import GrammarError
@@ -9,33 +24,117 @@ from . import charset as cs
 from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
 from .parse import parse_regex
 
-MAX_NFA_STATES = 600_000  # ~10 us a state: a larger NFA would not be built within the compile budget
+MAX_NFA_STATES = 600_000  # a larger NFA would not be built (and walked) within the compile budget
+REPLAY_MIN = 4  # repeats with fewer copies are built the plain way
 
-Edge = tuple[int, int, int]  # (lo byte, hi byte, target state)
+
+class _Index(NamedTuple):
+    """The edges grouped by source (insertion order kept): state q's byte edges are
+    lo/hi/dst[e_start[q]:e_start[q + 1]], its epsilon targets eps[p_start[q]:p_start[q + 1]]."""
+    e_start: list[int]
+    lo: list[int]
+    hi: list[int]
+    dst: list[int]
+    p_start: list[int]
+    eps: list[int]
+
+
+def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
+    """(starts [n + 1], each column reordered by source, stably)."""
+    s = np.asarray(src, dtype=np.int64)
+    order = np.argsort(s, kind="stable")
+    starts = np.searchsorted(s[order], np.arange(n + 1)).tolist()
+    return (starts, *(np.asarray(c, dtype=np.int64)[order].tolist() for c in cols))
 
 
 class ByteNfa:
-    """Byte-range edges and epsilon edges; states are ints, created by `new()`."""
+    """Byte-range edges and epsilon edges; states are ints 0..num_states-1, made by `new()`."""
 
-    def __init__(self) -> None:
-        self.edges: list[list[Edge]] = []
-        self.eps: list[list[int]] = []
+    def __init__(self, *, replay: bool = True) -> None:
+        self.num_states = 0
+        self.e_src: list[int] = []
+        self.e_lo: list[int] = []
+        self.e_hi: list[int] = []
+        self.e_dst: list[int] = []
+        self.p_src: list[int] = []
+        self.p_dst: list[int] = []
+        self.replay = replay
+        self._index: _Index | None = None
+        self._indexed_at = (-1, -1, -1)
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
         # Every state `add` creates lies on a path from its src to its end, except after an
         # empty class or alternation (a dead end): only then must a DFA trim the NFA.
         self.dead_ends = False
 
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def index(self) -> _Index:
+        """The edges grouped by source (rebuilt when edges were added since)."""
+        at = (self.num_states, len(self.e_src), len(self.p_src))
+        if self._index is None or self._indexed_at != at:
+            e_start, lo, hi, dst = _group(self.num_states, self.e_src, self.e_lo, self.e_hi,
+                                          self.e_dst)
+            p_start, eps = _group(self.num_states, self.p_src, self.p_dst)
+            self._index, self._indexed_at = _Index(e_start, lo, hi, dst, p_start, eps), at
+        return self._index
+
+    def has_edges(self, q: int) -> bool:
+        """Whether `q` has a byte edge (an "important" state of subset construction)."""
+        st = self.index.e_start
+        return st[q + 1] > st[q]
+
+    def out_edges(self, q: int) -> list[tuple[int, int, int]]:
+        """(lo byte, hi byte, target) of each byte edge of `q`."""
+        x = self.index
+        i, j = x.e_start[q], x.e_start[q + 1]
+        return list(zip(x.lo[i:j], x.hi[i:j], x.dst[i:j]))
+
+    def eps_targets(self, q: int) -> list[int]:
+        """Targets of the epsilon edges of `q`."""
+        x = self.index
+        return x.eps[x.p_start[q]:x.p_start[q + 1]]
+
+    def coreachable(self, final: int) -> list[bool] | None:
+        """Per state: whether `final` can be reached from it (byte or epsilon edges); None
+        when all can (no dead ends: see `dead_ends`)."""
+        if not self.dead_ends:
+            return None
+        starts, preds = _group(self.num_states, self.e_dst + self.p_dst, self.e_src + self.p_src)
+        live = [False] * self.num_states
+        live[final] = True
+        todo = [final]
+        while todo:
+            q = todo.pop()
+            for p in preds[starts[q]:starts[q + 1]]:
+                if not live[p]:
+                    live[p] = True
+                    todo.append(p)
+        return live
+
+    # -- building --------------------------------------------------------------------------
+
     def new(self) -> int:
-        if len(self.edges) >= MAX_NFA_STATES:
+        n = self.num_states
+        if n >= MAX_NFA_STATES:
             raise GrammarError(f"grammar too large (over {MAX_NFA_STATES} NFA states)")
-        self.edges.append([])
-        self.eps.append([])
-        return len(self.edges) - 1
+        self.num_states = n + 1
+        return n
+
+    def edge(self, q: int, lo: int, hi: int, t: int) -> None:
+        self.e_src.append(q)
+        self.e_lo.append(lo)
+        self.e_hi.append(hi)
+        self.e_dst.append(t)
+
+    def eps(self, q: int, t: int) -> None:
+        self.p_src.append(q)
+        self.p_dst.append(t)
 
     def add(self, expr: RegularExpr, src: int) -> int:
         """Add `expr` starting at state `src`; return its end state (GrammarError when the
         NFA would exceed MAX_NFA_STATES, checked up front for the whole expression)."""
-        check_size(expr, len(self.edges))
+        check_size(expr, self.num_states)
         return self._add(expr, src)
 
     def _add(self, expr: RegularExpr, src: int) -> int:
@@ -43,7 +142,7 @@ class ByteNfa:
         if isinstance(expr, Lit):
             for b in expr.data:
                 dst = self.new()
-                self.edges[src].append((b, b, dst))
+                self.edge(src, b, b, dst)
                 src = dst
             return src
         if isinstance(expr, Cls):
@@ -57,8 +156,8 @@ class ByteNfa:
             end = self.new()
             for item in expr.items:
                 start = self.new()
-                self.eps[src].append(start)
-                self.eps[self._add(item, start)].append(end)
+                self.eps(src, start)
+                self.eps(self._add(item, start), end)
             return end
         if isinstance(expr, Rep):
             return self._add_rep(expr, src)
@@ -82,28 +181,72 @@ class ByteNfa:
             node = tails.get(rest)
             if node is None:
                 node = self.new()
-                self.edges[node].append((rest[0][0], rest[0][1], tail(rest[1:])))
+                self.edge(node, rest[0][0], rest[0][1], tail(rest[1:]))
                 tails[rest] = node
             return node
 
         for seq in seqs:
-            self.edges[src].append((seq[0][0], seq[0][1], tail(seq[1:])))
+            self.edge(src, seq[0][0], seq[0][1], tail(seq[1:]))
         return end
 
     def _add_rep(self, rep: Rep, src: int) -> int:
-        for _ in range(rep.lo):
-            src = self._add(rep.item, src)
+        src = self._copies(rep.item, src, rep.lo, None)
         if rep.hi is None:
             loop = self.new()
-            self.eps[src].append(loop)
-            self.eps[self._add(rep.item, loop)].append(loop)
+            self.eps(src, loop)
+            self.eps(self._add(rep.item, loop), loop)
             return loop
         end = self.new()
-        for _ in range(rep.hi - rep.lo):
-            self.eps[src].append(end)
-            src = self._add(rep.item, src)
-        self.eps[src].append(end)
+        src = self._copies(rep.item, src, rep.hi - rep.lo, end)
+        self.eps(src, end)
         return end
+
+    def _copies(self, item: RegularExpr, src: int, count: int, skip: int | None) -> int:
+        """`count` copies of `item` in a row from `src`, each preceded by an epsilon edge to
+        `skip` when given (an optional copy); returns the last copy's end."""
+        if count <= 0:
+            return src
+        if not self.replay or count < REPLAY_MIN:
+            for _ in range(count):
+                if skip is not None:
+                    self.eps(src, skip)
+                src = self._add(item, src)
+            return src
+        s0, e0, p0 = self.num_states, len(self.e_dst), len(self.p_dst)
+        if skip is not None:
+            self.eps(src, skip)
+        end = self._add(item, src)
+        if not s0 <= end < self.num_states:  # the item added no state: nothing to shift
+            for _ in range(count - 1):
+                if skip is not None:
+                    self.eps(end, skip)
+            return end
+        return self._replicate(src, end, s0, e0, p0, count - 1)
+
+    def _replicate(self, src: int, end: int, s0: int, e0: int, p0: int, times: int) -> int:
+        """Replay the edges added since (s0, e0, p0) by the copy from `src` to `end` `times`
+        more times, each copy starting at the previous one's end; returns the last end."""
+        check("building the NFA")
+        k = self.num_states - s0
+        if self.num_states + k * times > MAX_NFA_STATES:
+            raise GrammarError(f"grammar too large (over {MAX_NFA_STATES} NFA states)")
+        copy = np.arange(1, times + 1, dtype=np.int64)[:, None]  # [times, 1]
+
+        def shifted(states: list[int]) -> list[int]:
+            """Copy 0's states as in copies 1..times, row by row: its own shifted by k per
+            copy, `src` as the previous copy's end, any other (outside) state as it is."""
+            a = np.asarray(states, dtype=np.int64)[None, :]  # [1, m]
+            out = np.where((a >= s0) & (a < s0 + k), a + copy * k, a)
+            return np.where(a == src, end + (copy - 1) * k, out).ravel().tolist()
+
+        self.e_src += shifted(self.e_src[e0:])
+        self.e_dst += shifted(self.e_dst[e0:])
+        self.e_lo += self.e_lo[e0:] * times
+        self.e_hi += self.e_hi[e0:] * times
+        self.p_src += shifted(self.p_src[p0:])
+        self.p_dst += shifted(self.p_dst[p0:])
+        self.num_states += k * times
+        return end + times * k
 
 
 def check_size(expr: RegularExpr, existing: int = 0) -> None:

@@ -33,9 +33,8 @@ def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[
 def _byte_classes(nfa: ByteNfa) -> np.ndarray:
     cut = np.zeros(257, dtype=bool)  # cut[b]: a class starts at byte b
     cut[0] = True
-    for edges in nfa.edges:
-        for lo, hi, _ in edges:
-            cut[lo] = cut[hi + 1] = True
+    cut[np.asarray(nfa.e_lo, dtype=np.int64)] = True
+    cut[np.asarray(nfa.e_hi, dtype=np.int64) + 1] = True
     return (np.cumsum(cut[:256]) - 1).astype(np.int64)
 
 
@@ -51,13 +50,14 @@ class _Subsets:
         """Important states reachable from `s` by epsilon edges (memoized)."""
         c = self.closures.get(s)
         if c is None:
-            edges, eps = self.nfa.edges, self.nfa.eps
+            x = self.nfa.index
+            e_start, p_start, eps = x.e_start, x.p_start, x.eps
             seen, todo, out = {s}, [s], []
             while todo:
                 q = todo.pop()
-                if edges[q] or q == self.final:
+                if e_start[q + 1] > e_start[q] or q == self.final:
                     out.append(q)
-                for t in eps[q]:
+                for t in eps[p_start[q]:p_start[q + 1]]:
                     if t not in seen:
                         seen.add(t)
                         todo.append(t)
@@ -70,7 +70,7 @@ class _Subsets:
         if row is None:
             row = np.empty(self.n_classes, dtype=object)
             row.fill(_EMPTY)
-            for lo, hi, t in self.nfa.edges[q]:
+            for lo, hi, t in self.nfa.out_edges(q):
                 a, b, c = int(self.class_of[lo]), int(self.class_of[hi]) + 1, self.closure(t)
                 seg = row[a:b]
                 if all(x is _EMPTY for x in seg):

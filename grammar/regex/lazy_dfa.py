@@ -51,28 +51,6 @@ def _tables(cap: int) -> Tables:
                   np.zeros(cap + 1, dtype=np.int32), np.full(cap + 1, -1, dtype=np.int32))
 
 
-def _coreachable(nfa: ByteNfa, final: int) -> list[bool] | None:
-    """Per NFA state: whether the final state can be reached from it (byte or epsilon);
-    None when all can (no dead ends: see ByteNfa.dead_ends)."""
-    if not nfa.dead_ends:
-        return None
-    preds: list[list[int]] = [[] for _ in nfa.edges]
-    for q, (edges, eps) in enumerate(zip(nfa.edges, nfa.eps)):
-        for _, _, t in edges:
-            preds[t].append(q)
-        for t in eps:
-            preds[t].append(q)
-    live = [False] * len(nfa.edges)
-    live[final] = True
-    todo = [final]
-    while todo:
-        for p in preds[todo.pop()]:
-            if not live[p]:
-                live[p] = True
-                todo.append(p)
-    return live
-
-
 class _LiveSubsets(_Subsets):
     """Subset construction pieces over the trimmed NFA (subsets hold live states only)."""
 
@@ -109,11 +87,7 @@ class LazyDFA:
         if nfa is None:
             return
         self._class_of = _byte_classes(nfa)
-        live = _coreachable(nfa, final)
-        # The NFA lives as long as the grammar: as tuples of ints, which the cyclic GC stops
-        # tracking, instead of ~2 lists per NFA state it would scan in every full collection.
-        nfa.edges = [tuple(e) for e in nfa.edges]
-        nfa.eps = [tuple(e) for e in nfa.eps]
+        live = nfa.coreachable(final)
         nfa._utf8 = {}
         self._sub = _LiveSubsets(nfa, final, self._class_of, live)
         self._final = final

@@ -43,3 +43,15 @@ def test_a_long_regex_is_refused_before_the_uninterruptible_parse():
     pattern = "(?:" + "|".join(f"k{i}" for i in range(200_000)) + ")"
     with compile_budget(0.5), pytest.raises(GrammarError, match="grammar too large: a regex of"):
         translate(pattern)
+
+
+def test_rules_too_long_for_the_budget_are_refused_before_lowering():
+    """A schema whose CFG rule text could not be lowered within the budget left is refused
+    as soon as its rules are known, not after running the budget out."""
+    many = {"type": "object", "properties": {f"p{i}": {"type": "string", "format": "date"}
+                                             for i in range(500)}}  # rule text ~195 k chars
+    gc = GrammarCompiler(Vocabulary.from_tokens([b"a"]), cache_dir=False, compile_budget_s=1.5)
+    t = time.perf_counter()
+    with pytest.raises(GrammarError, match="grammar too large: the rules of a schema of"):
+        gc.compile_json_schema(many)
+    assert time.perf_counter() - t < 1.5  # stopped before the budget ran out
