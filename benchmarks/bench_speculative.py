@@ -33,6 +33,21 @@ CODE = '''def total_price(items, tax_rate):
     tax = subtotal * tax_rate
     return subtotal + tax
 '''
+CLASS = '''class Inventory:
+    def __init__(self):
+        self.items = {}
+
+    def add(self, name, count):
+        self.items[name] = self.items.get(name, 0) + count
+
+    def remove(self, name, count):
+        if self.items.get(name, 0) < count:
+            raise ValueError("not enough " + name)
+        self.items[name] -= count
+
+    def total(self):
+        return sum(self.items.values())
+'''
 RECORD = {"name": "Ada Lovelace", "born": "1815-12-10", "city": "London", "field": "mathematics",
           "known_for": "the first published algorithm", "collaborator": "Charles Babbage"}
 
@@ -41,6 +56,9 @@ def copy_prompts(tokenizer) -> dict[str, str]:
     msgs = {
         "repeat a passage": f"Repeat the following text exactly, word for word.\n\n{PASSAGE}",
         "rename in code": f"Rename the variable `subtotal` to `net` in this code and print the whole code.\n\n```python\n{CODE}```",
+        # the default model answers the short function above with two new lines (little to
+        # copy); this class it prints back whole, which is the copy this workload is about
+        "rename in a class": f"Rename the method `total` to `count_all` in this code and print the whole code.\n\n```python\n{CLASS}```",
         "echo JSON fields": f"Return this record as JSON with exactly the same fields and values.\n\n{json.dumps(RECORD)}",
     }
     return {name: tokenizer.apply_chat_template([{"role": "user", "content": m}], tokenize=False, add_generation_prompt=True)
