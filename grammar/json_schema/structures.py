@@ -248,6 +248,9 @@ def _free_map(cv: SchemaConverter, patterns: dict, addl: Any, lo: int, hi: int |
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
     if hi is not None and hi == 0:
         return rf"\{{{ws}\}}" if lo == 0 else NOTHING
+    if lo >= 2:  # "x": 1, "x": 2 is two members but one property (the last wins)
+        raise GrammarError(f"'minProperties' {lo} on an object without declared properties is not supported: "
+                           "a grammar cannot keep its keys distinct, and a repeated key counts once")
     a, b = max(lo - 1, 0), "" if hi is None else str(hi - 1)
     rep = "*" if a == 0 and b == "" else f"{{{a},{b}}}"
     body = f"{member}(?:{ws},{ws}{member}){rep}"

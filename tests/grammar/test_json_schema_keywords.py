@@ -109,3 +109,15 @@ def test_random_instances_never_accepted_when_invalid(compiler, inst):
         if g is not None and g.accepts(_text(inst)):
             cls = jsonschema.Draft7Validator if "dependencies" in schema else jsonschema.Draft202012Validator
             assert cls(schema).is_valid(inst), (schema, inst)
+
+
+def test_min_properties_over_free_keys_is_refused_not_unsound(compiler):
+    """Free keys can repeat, and {"x": 1, "x": 2} is one property: minProperties 2 over
+    them would admit an invalid instance, so it is refused naming the keyword; 1 is exact."""
+    with pytest.raises(GrammarError, match="minProperties"):
+        compiler.compile_json_schema({"type": "object", "minProperties": 2})
+    with pytest.raises(GrammarError, match="minProperties"):
+        compiler.compile_json_schema({"type": "object", "patternProperties": {"^a": {"type": "integer"}}, "minProperties": 3})
+    g = compiler.compile_json_schema({"type": "object", "minProperties": 1})
+    assert g.accepts('{"x":1}') and not g.accepts("{}")
+    assert not jsonschema.Draft202012Validator({"type": "object", "minProperties": 2}).is_valid(json.loads('{"x":1,"x":2}'))
