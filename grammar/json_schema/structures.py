@@ -129,7 +129,11 @@ def obj(cv: SchemaConverter, s: dict) -> str:
         body = any_order(cv, members, sep, extra, lo, hi)
         return NOTHING if body == NOTHING else rf"\{{{cv.ws}{body}{cv.ws}\}}"
     if lo > n_req or (hi is not None and hi < len(members)):
-        body = _counted(members, sep, lo, hi)
+        # without maxProperties, a run of undeclared members counts as one: its first key is
+        # none of the declared ones, the others may repeat it (and count once)
+        extra = None if hi is not None else _extra_member(cv, s, props, addl, key_rx)
+        counted = members if extra is None else [*members, (f"{extra}(?:{sep}{extra})*", False)]
+        body = _counted(counted, sep, lo, hi)
         return NOTHING if body is None else rf"\{{{cv.ws}{body}{cv.ws}\}}"
     # maxProperties counts undeclared members too: none are emitted then (a subset)
     extra = None if hi is not None else _extra_member(cv, s, props, addl, key_rx)

@@ -121,3 +121,15 @@ def test_min_properties_over_free_keys_is_refused_not_unsound(compiler):
     g = compiler.compile_json_schema({"type": "object", "minProperties": 1})
     assert g.accepts('{"x":1}') and not g.accepts("{}")
     assert not jsonschema.Draft202012Validator({"type": "object", "minProperties": 2}).is_valid(json.loads('{"x":1,"x":2}'))
+
+
+def test_min_properties_above_the_declared_counts_one_run_of_undeclared_members(compiler):
+    """One declared property, minProperties 2: an undeclared member makes up the count (its
+    key is not the declared one); a repeated undeclared key does not count twice."""
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "minProperties": 2}
+    g = compiler.compile_json_schema(schema)
+    for text, want in (('{"a":1,"x":2}', True), ('{"a":1,"x":2,"y":3,"x":4}', True), ('{"a":1}', False),
+                       ('{"x":1,"x":2}', False), ('{"x":1,"y":2}', False)):
+        assert g.accepts(text) == want, text
+        if want:
+            jsonschema.validate(json.loads(text), schema)
