@@ -11,6 +11,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..vocab import Vocabulary
+from .plain_walk import PlainIndex
 from .small_walk import SMALL_STEP, PyTrie, RowCache, step_small
 
 
@@ -68,6 +69,7 @@ class TokenTrie:
         self.root = np.zeros(1, dtype=np.int64)                             # the frontier {root}
         self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
         self.py = PyTrie(self.child_lo, self.child_hi, self.byte)           # for small levels
+        self.plain = PlainIndex(self)                                       # for string states
 
     def tokens_of(self, nodes: np.ndarray) -> np.ndarray:
         """Ids of the tokens ending at `nodes` (unique nodes)."""
@@ -119,9 +121,21 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
     Levels are stepped as frontier expansions, whole trie levels (dense), or in Python
     (few children: `small_walk`), by their size.
     """
+    frontier = np.asarray(frontier, dtype=np.int64)
+    head = trie.plain.start(dfa, state) if len(frontier) == 1 and frontier[0] == 0 else None
+    if head is not None:  # only the paths leaving plain ASCII are walked (plain_walk.py)
+        ids, ends, nodes, states = head
+        below, more = walk_states(trie, dfa, nodes, states, nested=True)
+        return np.concatenate([ids, trie.tokens_of(nodes), below]), unique(np.concatenate([ends, more]))
+    states = np.full(len(frontier), state, dtype=np.int64)
+    return walk_states(trie, dfa, frontier, states, not _one_depth(trie, frontier))
+
+
+def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.ndarray,
+                nested: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`walk` below `nodes`, each in its own DFA state; `nested`: the nodes are not all at
+    one depth (results are deduplicated)."""
     dead = dfa.dead
-    nodes = np.asarray(frontier, dtype=np.int64)
-    states = np.full(len(nodes), state, dtype=np.int64)
     alive, cross = [], []
     mark = None  # bool [num]: live nodes of a whole-level stretch
     while len(nodes):
@@ -153,7 +167,7 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
         return trie.row_ids[mark[trie.row_node]], unique(np.concatenate(cross))
     nodes = np.concatenate(alive) if alive else np.zeros(0, dtype=np.int64)
     ends = np.concatenate(cross) if cross else np.zeros(0, dtype=np.int64)
-    if not _one_depth(trie, frontier):  # nested frontier: nodes may repeat
+    if nested:  # nodes may repeat
         nodes, ends = unique(nodes), unique(ends)
     return trie.tokens_of(nodes), ends  # else already sorted (breadth first) and unique
 

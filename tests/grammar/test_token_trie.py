@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sglike.grammar.masks import token_trie
 from sglike.grammar.masks.token_trie import TokenTrie, WalkTable, walk
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
+from sglike.grammar.regex.syntax import translate
 from sglike.grammar.vocab import Vocabulary
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
@@ -88,6 +89,22 @@ def test_wide_walks_match_per_token_walks(dense_threshold, pattern):
     for state in range(dfa.dead):
         for roots in ([0], [1, 5], [2, 20, 40]):
             check_walk(tokens, dfa, state, roots)
+
+
+# bytes in and out of plain_walk.PLAIN: quotes, escapes, newlines, a UTF-8 letter
+STRING_BYTES = [b"a", b"b", b" ", b'"', b"\\", b"\n", b"\xc3", b"\xa9"]
+STRING_PATTERNS = [r'[^"\\\x00-\x1f]*', r'"([^"\\\x00-\x1f]|\\.){0,3}"', r"(?s).{0,3}",
+                   '[ -~]*"?', '"[ab ]*"|"b*"']
+
+
+@pytest.mark.parametrize("pattern", STRING_PATTERNS)
+def test_string_state_walks_match_per_token_walks(dense_threshold, pattern):
+    """Root walks from states that treat plain ASCII alike (the plain_walk shortcut) and
+    from states that do not, on tokens mixing plain and other bytes."""
+    tokens = [b"".join(p) for k in range(1, 5) for p in itertools.product(STRING_BYTES, repeat=k)]
+    dfa = regex_to_byte_dfa(translate(pattern))
+    for state in range(dfa.dead):
+        check_walk(tokens, dfa, state, [0])
 
 
 def check_walk(tokens: list[bytes], dfa, state: int, roots: list[int]) -> None:
