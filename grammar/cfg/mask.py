@@ -150,21 +150,23 @@ class _Locals:
 
     def _run(self, es: EarleySet, f: int) -> tuple[TokenSet, int]:
         acc = Accumulator()
-        pops = [self.walks.nodes[f]] if es.popped else []
+        pops = {f} if es.popped else set()  # frontier ids where the item's rule completes
         self._expand(self.bottom + [es], f, acc, pops)
         out = np.zeros(self.walks.trie.size, dtype=bool)
         acc.write(out)
-        ends = unique(np.concatenate(pops)) if pops else np.zeros(0, dtype=np.int64)
+        if len(pops) <= 1:  # a frontier is sorted and unique already
+            return TokenSet(np.flatnonzero(out), out.size), next(iter(pops), -1)
+        ends = unique(np.concatenate([self.walks.nodes[p] for p in sorted(pops)]))
         return TokenSet(np.flatnonzero(out), out.size), self.walks.frontier(ends)
 
-    def _expand(self, work: list[EarleySet], f: int, acc: Accumulator, pops: list) -> None:
+    def _expand(self, work: list[EarleySet], f: int, acc: Accumulator, pops: set[int]) -> None:
         for (t, s), items in work[-1].scans.items():
             tokens, ends = self.walks.get(t, s, f)
             acc.add(tokens)
             if ends >= 0:
                 es = self.rec.complete_terminal(work, items, barrier=0)
                 if es.popped:
-                    pops.append(self.walks.nodes[ends])
+                    pops.add(ends)
                 work.append(es)
                 self._expand(work, ends, acc, pops)
                 work.pop()

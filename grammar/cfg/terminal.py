@@ -110,6 +110,7 @@ class WalkView:
 
     def __init__(self, dfa: LazyDFA) -> None:
         self.dfa = dfa
+        self.row = dfa.row  # state -> list row (small trie levels)
 
     @property
     def table(self) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import GrammarError
+from ..masks.small_walk import RowCache
 from .byte_dfa import MAX_STATES, ByteDFA
 from .byte_nfa import ByteNfa
 from .determinize import _EMPTY, _byte_classes, _Subsets
@@ -84,6 +85,7 @@ class LazyDFA:
         self._t = _tables(64)
         self.num_states = 0
         self.num_expanded = 0
+        self.row = RowCache(self.ensure_one, lambda: self._t.table)  # state -> list row
         if nfa is None:
             return
         self._class_of = _byte_classes(nfa)
@@ -114,7 +116,6 @@ class LazyDFA:
         return out
 
     # -- reading -------------------------------------------------------------------------
-
     @property
     def tables(self) -> Tables:
         """The current arrays (one consistent set; re-read after `ensure`)."""
@@ -168,7 +169,6 @@ class LazyDFA:
         return s >= 0 and self.is_accepting(s)
 
     # -- building ------------------------------------------------------------------------
-
     def ensure_one(self, state: int) -> None:
         if not self._t.expanded[state]:
             self._expand_all((state,))
