@@ -11,6 +11,8 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
+from ..worker_threads import single_threaded_torch
+
 MAX_PENDING = 8
 REUSED_AT = 2  # a grammar's precompute is queued when its 2nd matcher is made: it pays
 # only for grammars that serve several requests (one-off schemas never spend it)
@@ -30,7 +32,8 @@ def submit_weak(owner: Any, job: Callable[[Any], None], skipped: Callable[[Any],
             full = False
             _pending[0] += 1
             if not _pool:
-                _pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-masks"))
+                _pool.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar-masks",
+                                                initializer=single_threaded_torch))
             pool = _pool[0]
     if full:
         skipped(owner)

@@ -49,7 +49,9 @@ class GrammarHook:
             return None
         if constraint not in self._futures:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar")
+                from sglike.grammar.worker_threads import single_threaded_torch
+
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grammar", initializer=single_threaded_torch)
             self._futures[constraint] = self._pool.submit(self._compile, *constraint)
         req.grammar_pending = self._futures[constraint]
         return None
