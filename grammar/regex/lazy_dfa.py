@@ -59,6 +59,7 @@ class _LiveSubsets(_Subsets):
                  live: list[bool] | None) -> None:
         super().__init__(nfa, final, class_of, int(class_of[-1]) + 1)
         self.live = live
+        self.segs: dict[int, list[tuple[int, int, frozenset[int]]]] = {}
 
     def closure(self, s: int) -> frozenset[int]:
         c = self.closures.get(s)
@@ -67,6 +68,17 @@ class _LiveSubsets(_Subsets):
             if self.live is not None:
                 c = self.closures[s] = frozenset(q for q in c if self.live[q])
         return c
+
+    def segments(self, q: int) -> list[tuple[int, int, frozenset[int]]]:
+        """(first class, end class, closed live target set) of each byte edge of `q`, the
+        empty targets left out (memoized)."""
+        segs = self.segs.get(q)
+        if segs is None:
+            class_of = self.class_of
+            segs = [(int(class_of[lo]), int(class_of[hi]) + 1, c) for lo, hi, t in self.nfa.out_edges(q)
+                    if (c := self.closure(t))]
+            self.segs[q] = segs
+        return segs
 
 
 class LazyDFA:
@@ -234,22 +246,34 @@ class LazyDFA:
         return t
 
     def _expand(self, s: int) -> None:
-        subset = self._sets[s]
-        row = None
-        for q in subset:
-            row = self._sub.move(q) if row is None else row | self._sub.move(q)
-        ids = []
-        for v in (row.tolist() if row is not None else []):
-            if v is _EMPTY or not v:
-                ids.append(DEAD)
-            else:
-                i = self._index.get(v)
-                ids.append(self._add(v) if i is None else i)
+        """Subset construction for state `s`: the classes are swept once in order, keeping
+        the targets of the NFA edges that cover the current run of classes, so each run of
+        classes with the same covering edges costs one union (not one per class and state);
+        new subsets are numbered in class order, as a per-class pass would."""
+        n = self._sub.n_classes
+        opens: dict[int, list[frozenset[int]]] = {}
+        closes: dict[int, list[frozenset[int]]] = {}
+        for q in self._sets[s]:
+            for a, b, c in self._sub.segments(q):
+                opens.setdefault(a, []).append(c)
+                closes.setdefault(b, []).append(c)
+        ids = np.full(n, DEAD, dtype=np.int32)
+        bounds = sorted(opens.keys() | closes.keys())
+        active: dict[frozenset[int], int] = {}  # covering targets -> how many edges bring them
+        for x, y in zip(bounds, bounds[1:]):
+            for c in closes.get(x, ()):
+                if active[c] == 1:
+                    del active[c]
+                else:
+                    active[c] -= 1
+            for c in opens.get(x, ()):
+                active[c] = active.get(c, 0) + 1
+            if active:
+                target = next(iter(active)) if len(active) == 1 else frozenset().union(*active)
+                i = self._index.get(target)
+                ids[x:y] = self._add(target) if i is None else i
         t = self._t
-        if ids:
-            brow = np.array(ids, dtype=np.int32)[self._class_of]  # [256]
-        else:
-            brow = np.full(256, DEAD, dtype=np.int32)
+        brow = ids[self._class_of]  # [256]
         t.table[s] = brow
         t.flat[s * 256:(s + 1) * 256] = brow * 256
         live = brow >= 0

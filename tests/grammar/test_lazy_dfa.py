@@ -8,6 +8,8 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sglike.grammar.errors import GrammarError
 from sglike.grammar.json_schema import schema_to_grammar
@@ -134,3 +136,24 @@ def test_state_limit_mid_request_sets_the_matcher_error(tiny_vocab, tiny_compile
     assert m.error and "grammar too large" in m.error
     assert m.allowed_tokens().nonzero().flatten().tolist() == sorted(tiny_vocab.eos_ids)
     assert not m.advance(a) and m.jump_forward_bytes() == b"" and m.copy().error == m.error
+
+
+_OVERLAPPING = ["[a-f]", "[d-k]", "[^e]", "[b-d]", "x", "e", "[\\x00-\\x7f]", "é", "[à-ÿ]", ""]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.recursive(st.sampled_from(_OVERLAPPING), lambda inner: st.one_of(
+    st.tuples(inner, inner).map("".join),
+    st.tuples(inner, inner).map(lambda p: f"(?:{p[0]}|{p[1]})"),
+    st.tuples(inner, st.sampled_from(["*", "?", "{1,3}"])).map(lambda p: f"(?:{p[0]}){p[1]}")), max_leaves=7))
+def test_lazy_dfa_sweeps_overlapping_classes_like_the_eager_dfa(pattern):
+    """Random regexes over overlapping byte classes (UTF-8 ones too): the lazy DFA's class
+    sweep (`LazyDFA._expand`) gives the language of the eager minimal DFA."""
+    rx = translate(pattern)
+    try:
+        eager = regex_to_byte_dfa(rx)
+    except GrammarError:  # an empty language is refused by both
+        with pytest.raises(GrammarError):
+            regex_to_lazy_dfa(rx)
+        return
+    assert equivalent(complete(regex_to_lazy_dfa(rx)), eager) is None
