@@ -39,6 +39,17 @@ class _Index(NamedTuple):
     eps: list[int]
 
 
+def mark_reaching(starts: list[int], preds: list[int], live, todo: list[int]) -> None:
+    """Mark in `live` every state that reaches one of `todo` (marked already), given each
+    state's predecessors as `preds[starts[q]:starts[q + 1]]`."""
+    while todo:
+        q = todo.pop()
+        for p in preds[starts[q]:starts[q + 1]]:
+            if not live[p]:
+                live[p] = True
+                todo.append(p)
+
+
 def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
     """(starts [n + 1], each column reordered by source, stably)."""
     s = np.asarray(src, dtype=np.int64)
@@ -103,13 +114,7 @@ class ByteNfa:
         starts, preds = _group(self.num_states, self.e_dst + self.p_dst, self.e_src + self.p_src)
         live = [False] * self.num_states
         live[final] = True
-        todo = [final]
-        while todo:
-            q = todo.pop()
-            for p in preds[starts[q]:starts[q + 1]]:
-                if not live[p]:
-                    live[p] = True
-                    todo.append(p)
+        mark_reaching(starts, preds, live, [final])
         return live
 
     # -- building --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..budget import check
 from ..errors import GrammarError
-from .byte_nfa import ByteNfa
+from .byte_nfa import ByteNfa, mark_reaching
 
 _EMPTY: frozenset[int] = frozenset()
 MOORE_BUDGET = 10_000_000  # element steps of minimization before settling for what is merged
@@ -116,14 +116,7 @@ def _trim(rows: np.ndarray, accepting: np.ndarray) -> tuple[np.ndarray, np.ndarr
     src, dst = src[order], dst[order]
     starts = np.searchsorted(dst, np.arange(n + 1))
     live = accepting.copy()
-    todo = np.flatnonzero(live).tolist()
-    src_l, starts_l = src.tolist(), starts.tolist()
-    while todo:
-        s = todo.pop()
-        for p in src_l[starts_l[s]:starts_l[s + 1]]:
-            if not live[p]:
-                live[p] = True
-                todo.append(p)
+    mark_reaching(starts.tolist(), src.tolist(), live, np.flatnonzero(live).tolist())
     live[0] = True
     keep = np.flatnonzero(live)
     remap = np.full(n + 1, len(keep), dtype=np.int64)    # -1 (index n) and dropped -> dead

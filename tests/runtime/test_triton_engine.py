@@ -21,13 +21,17 @@ from sglike.runtime import Engine  # noqa: E402
 PROMPTS = ["The capital of France is", "The capital of France is a city where", "List three colours:"]
 
 
-def greedy_ids(model_path: str | None, backend: str, max_new: int, **options) -> list[list[int]]:
+def greedy_runs(model_path: str | None, backend: str, max_new: int, **options) -> list[dict]:
+    """Each prompt's greedy output (``generate``'s dicts, with per-token logprobs)."""
     engine = Engine(model_path, attention_backend=backend, max_total_tokens=2048, max_running_requests=4, context_length=256, **options)
     try:
-        outs = engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True})
-        return [o["output_ids"] for o in outs]
+        return engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True}, return_logprob=True)
     finally:
         engine.shutdown()
+
+
+def greedy_ids(model_path: str | None, backend: str, max_new: int, **options) -> list[list[int]]:
+    return [o["output_ids"] for o in greedy_runs(model_path, backend, max_new, **options)]
 
 
 def test_triton_engine_matches_torch_on_tiny_model(tmp_path, default_tokenizer, tiny_model_factory) -> None:
@@ -36,22 +40,12 @@ def test_triton_engine_matches_torch_on_tiny_model(tmp_path, default_tokenizer, 
     assert greedy_ids(folder, "triton", 6, **options) == greedy_ids(folder, "torch", 6, **options)
 
 
-def greedy_runs(model_path: str, backend: str, max_new: int, **options) -> list[dict]:
-    """Greedy outputs with each step's logprob and top-2 (meta_info of ``generate``)."""
-    engine = Engine(model_path, attention_backend=backend, max_total_tokens=2048, max_running_requests=4, context_length=256, **options)
-    try:
-        return [o["meta_info"] for o in engine.generate(PROMPTS, {"max_new_tokens": max_new, "temperature": 0, "ignore_eos": True},
-                                                        return_logprob=True, top_logprobs_num=2)]
-    finally:
-        engine.shutdown()
-
-
 def logprob_error(runs: list[dict], reference: list[dict]) -> float:
     """Mean |logprob - reference logprob| of the chosen tokens over the steps before each
     request's first token that differs from the reference's."""
     errors = []
     for run, ref in zip(runs, reference):
-        for (lp, tok, _), (ref_lp, ref_tok, _) in zip(run["output_token_logprobs"], ref["output_token_logprobs"]):
+        for (lp, tok, _), (ref_lp, ref_tok, _) in zip(run["meta_info"]["output_token_logprobs"], ref["meta_info"]["output_token_logprobs"]):
             if tok != ref_tok:
                 break
             errors.append(abs(lp - ref_lp))
