@@ -130,3 +130,12 @@ class WalkView:
 
     def ensure(self, states: np.ndarray) -> None:
         self.dfa.ensure(states)
+
+    def walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(table, expanded, accepting) for the native trie walk."""
+        t = self.dfa.tables
+        return t.table, t.expanded, t.accepting
+
+    def walk_refresh(self, state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.dfa.ensure_one(state)
+        return self.walk_arrays()

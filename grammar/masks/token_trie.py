@@ -10,6 +10,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import native
 from ..vocab import Vocabulary
 from .plain_walk import PlainIndex
 from .small_walk import SMALL_STEP, PyTrie, RowCache, step_small
@@ -70,6 +71,19 @@ class TokenTrie:
         self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
         self.py = PyTrie(self.child_lo, self.child_hi, self.byte)           # for small levels
         self.plain = PlainIndex(self)                                       # for string states
+        self._native = None
+        if native.ENABLED:
+            self.native  # ~3 ms: here rather than in a first mask
+
+    @property
+    def native(self):
+        """The trie's arrays in the native walker (`grammar.native`; built on first use)."""
+        if self._native is None:
+            order = np.argsort(self.dup_nodes, kind="stable")
+            dup_start = np.searchsorted(self.dup_nodes[order], np.arange(self.num_nodes + 1))
+            self._native = native._native.Trie(self.child_lo, self.child_hi, self.byte, self.token,
+                                               dup_start, self.dup_ids[order])
+        return self._native
 
     def tokens_of(self, nodes: np.ndarray) -> np.ndarray:
         """Ids of the tokens ending at `nodes` (unique nodes)."""
@@ -97,6 +111,7 @@ class WalkTable:
         self.accept = np.zeros(table.shape[0], dtype=bool) if accept is None else accept
         self._flat: np.ndarray | None = None
         self.row = RowCache(lambda s: None, lambda: self.table)  # state -> list row
+        self._arrays: tuple | None = None
 
     @property
     def flat(self) -> np.ndarray:
@@ -109,6 +124,16 @@ class WalkTable:
 
     def ensure(self, states: np.ndarray) -> None:
         """Nothing to build."""
+
+    def walk_arrays(self) -> tuple[np.ndarray, None, np.ndarray]:
+        """(table as int32, expanded=None: all are, accept) for the native trie walk."""
+        if self._arrays is None:
+            self._arrays = (np.ascontiguousarray(self.table, dtype=np.int32), None,
+                            np.ascontiguousarray(self.accept, dtype=bool))
+        return self._arrays
+
+    def walk_refresh(self, state: int) -> tuple:
+        return self.walk_arrays()
 
 
 def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
@@ -128,13 +153,24 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
         below, more = walk_states(trie, dfa, nodes, states, nested=True)
         return np.concatenate([ids, trie.tokens_of(nodes), below]), unique(np.concatenate([ends, more]))
     states = np.full(len(frontier), state, dtype=np.int64)
-    return walk_states(trie, dfa, frontier, states, not _one_depth(trie, frontier))
+    return walk_states(trie, dfa, frontier, states, native.ENABLED or not _one_depth(trie, frontier))
 
 
 def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.ndarray,
                 nested: bool) -> tuple[np.ndarray, np.ndarray]:
     """`walk` below `nodes`, each in its own DFA state; `nested`: the nodes are not all at
-    one depth (results are deduplicated)."""
+    one depth (results are deduplicated). Runs natively (`grammar.native`: a depth-first
+    walk in C++, tokens may repeat for nested nodes) where built, else `walk_states_py`."""
+    if native.ENABLED:
+        return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
+                                          dfa.walk_refresh)
+    return walk_states_py(trie, dfa, nodes, states, nested)
+
+
+def walk_states_py(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.ndarray,
+                   nested: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The Python / numpy twin of the native `walk_states`: levels stepped as frontier
+    expansions, whole trie levels (dense) or in Python (few children)."""
     dead = dfa.dead
     alive, cross = [], []
     mark = None  # bool [num]: live nodes of a whole-level stretch

@@ -14,6 +14,10 @@ sink is -1, which indexes a reserved last row of every table (all -1, not accept
 numpy walks need no special case for it. Rows of states not yet expanded read dead: callers
 `ensure` the states they step from first. Expanded rows never change, and the tables are
 swapped in whole when they grow, so readers on other threads need no lock.
+
+Where the grammar's native helpers are built (`grammar.native`), subset construction runs in
+C++ (`SubsetBuilder`, writing the rows into these tables in place: same states, same order,
+~50x faster per state); `native=False` keeps the Python construction (the parity twin).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import numpy as np
 
 from ..errors import GrammarError
 from ..masks.small_walk import RowCache
+from .. import native as _native_mod
 from .byte_dfa import MAX_STATES, ByteDFA
 from .byte_nfa import ByteNfa
 from .determinize import _EMPTY, _byte_classes, _Subsets
@@ -89,7 +94,8 @@ class LazyDFA:
     dead = DEAD
 
     def __init__(self, nfa: ByteNfa | None, start: int = 0, final: int = 0,
-                 max_states: int = MAX_STATES, *, allow_empty: bool = False) -> None:
+                 max_states: int = MAX_STATES, *, allow_empty: bool = False,
+                 native: bool | None = None) -> None:
         self.max_states = max_states
         self._lock = threading.Lock()
         self._sets: list[frozenset[int]] = []
@@ -98,17 +104,32 @@ class LazyDFA:
         self.num_states = 0
         self.num_expanded = 0
         self.row = RowCache(self.ensure_one, lambda: self._t.table)  # state -> list row
+        self._core = None  # the native SubsetBuilder, when used
         if nfa is None:
             return
         self._class_of = _byte_classes(nfa)
         live = nfa.coreachable(final)
         nfa._utf8 = {}
+        if _native_mod.ENABLED if native is None else native:
+            self._start_native(nfa, start, final, live, allow_empty)
+            return
         self._sub = _LiveSubsets(nfa, final, self._class_of, live)
         self._final = final
         init = self._sub.closure(start)
         if not init and not allow_empty:
             raise GrammarError("the grammar's language is empty (no string satisfies it)")
         self._add(init)
+
+    def _start_native(self, nfa: ByteNfa, start: int, final: int, live: list[bool] | None,
+                      allow_empty: bool) -> None:
+        x = nfa.index
+        self._core = _native_mod._native.SubsetBuilder(
+            x.e_start, x.lo, x.hi, x.dst, x.p_start, x.eps,
+            np.zeros(0, np.uint8) if live is None else np.array(live, dtype=np.uint8),
+            self._class_of, final)
+        if not self._core.add_start(start, self._t) and not allow_empty:
+            raise GrammarError("the grammar's language is empty (no string satisfies it)")
+        self.num_states = 1
 
     @classmethod
     def from_dfa(cls, dfa: ByteDFA) -> "LazyDFA":
@@ -180,6 +201,16 @@ class LazyDFA:
         s = self.walk(self.initial, data)
         return s >= 0 and self.is_accepting(s)
 
+    def walk_arrays(self) -> tuple[np.ndarray, np.ndarray, None]:
+        """(table, expanded, accept=None) for the native trie walk (`token_trie.walk_states`)."""
+        t = self._t
+        return t.table, t.expanded, None
+
+    def walk_refresh(self, state: int) -> tuple[np.ndarray, np.ndarray, None]:
+        """Expand `state`, then `walk_arrays()` (the tables may have grown)."""
+        self.ensure_one(state)
+        return self.walk_arrays()
+
     # -- building ------------------------------------------------------------------------
     def ensure_one(self, state: int) -> None:
         if not self._t.expanded[state]:
@@ -246,6 +277,20 @@ class LazyDFA:
         return t
 
     def _expand(self, s: int) -> None:
+        if self._core is None:
+            self._expand_py(s)
+            return
+        while True:
+            n = self._core.expand(s, self._t, self.max_states)
+            if n >= 0:
+                break
+            if n == -2:
+                raise GrammarError(f"grammar too large (over {self.max_states} DFA states)")
+            self._grow(2 * (self._t.table.shape[0] - 1))
+        self.num_states = n
+        self.num_expanded += 1
+
+    def _expand_py(self, s: int) -> None:
         """Subset construction for state `s`: the classes are swept once in order, keeping
         the targets of the NFA edges that cover the current run of classes, so each run of
         classes with the same covering edges costs one union (not one per class and state);

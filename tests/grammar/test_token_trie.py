@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sglike.grammar import native
 from sglike.grammar.masks import token_trie
 from sglike.grammar.masks.token_trie import TokenTrie, WalkTable, walk
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
@@ -45,22 +46,25 @@ def test_trie_structure(tokens):
     assert sorted(trie.tokens_of(np.arange(trie.num_nodes)).tolist()) == [i for i, t in enumerate(tokens) if t]
 
 
-# (DENSE_FRONTIER, LEVEL_MIN, SMALL_STEP): which kind of step each level takes
+# (DENSE_FRONTIER, LEVEL_MIN, SMALL_STEP): which kind of step each level takes in the Python
+# walk; "native": the C++ walk (grammar/native)
 MODES = {"frontier": (4096, 512, 0), "levels": (1, 0, 0), "levels-then-frontier": (1, 100, 0),
-         "levels-once": (1, 10 ** 9, 0), "python": (4096, 512, 10 ** 9), "mixed": (8, 50, 6)}
+         "levels-once": (1, 10 ** 9, 0), "python": (4096, 512, 10 ** 9), "mixed": (8, 50, 6),
+         "native": None}
 
 
 @pytest.fixture(params=sorted(MODES))
-def dense_threshold(request):
+def dense_threshold(request, monkeypatch):
     """Run the walk tests with frontier expansions, whole-level steps, Python steps of
-    small levels, and switches between them."""
-    names = ("DENSE_FRONTIER", "LEVEL_MIN", "SMALL_STEP")
-    saved = [getattr(token_trie, n) for n in names]
-    for n, v in zip(names, MODES[request.param]):
-        setattr(token_trie, n, v)
-    yield
-    for n, v in zip(names, saved):
-        setattr(token_trie, n, v)
+    small levels, and switches between them; and natively."""
+    if MODES[request.param] is None:
+        if not native.available():
+            pytest.skip(f"native helpers not built: {native.IMPORT_ERROR}")
+        monkeypatch.setattr(native, "ENABLED", True)
+        return
+    monkeypatch.setattr(native, "ENABLED", False)
+    for n, v in zip(("DENSE_FRONTIER", "LEVEL_MIN", "SMALL_STEP"), MODES[request.param]):
+        monkeypatch.setattr(token_trie, n, v)
 
 
 def test_walk_matches_per_token_walks(dense_threshold):

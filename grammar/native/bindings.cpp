@@ -1,0 +1,129 @@
+// Python bindings of sglike's native grammar helpers (subsets.cpp, trie_walk.cpp): the
+// `sglike.grammar.native._native` module. Arrays come in as numpy; tables are written in place.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "subsets.h"
+#include "trie_walk.h"
+
+namespace py = pybind11;
+using namespace sglike_grammar;
+
+namespace {
+
+template <typename T>
+T* data_of(py::array& a, const char* name, int64_t min_size) {
+  if (!py::isinstance<py::array_t<T>>(a) || !(a.flags() & py::array::c_style))
+    throw std::invalid_argument(std::string(name) + ": wrong dtype or not contiguous");
+  if (a.size() < min_size) throw std::invalid_argument(std::string(name) + ": too small");
+  return static_cast<T*>(a.mutable_data());
+}
+
+// The LazyDFA `Tables` tuple (table, flat, accepting, expanded, n_out, forced).
+TableRefs table_refs(py::tuple t) {
+  py::array table = t[0], flat = t[1], acc = t[2], exp = t[3], n_out = t[4], forced = t[5];
+  int64_t rows = table.ndim() == 2 && table.shape(1) == 256 ? table.shape(0) : 0;
+  if (rows < 1) throw std::invalid_argument("table: expected int32 [cap + 1, 256]");
+  return {data_of<int32_t>(table, "table", rows * 256), data_of<int32_t>(flat, "flat", rows * 256),
+          data_of<bool>(acc, "accepting", rows), data_of<bool>(exp, "expanded", rows),
+          data_of<int32_t>(n_out, "n_out", rows), data_of<int32_t>(forced, "forced", rows), rows - 1};
+}
+
+// (table, expanded or None, accept or None) of a walk table; the arrays are kept alive in `keep`.
+WalkTables walk_tables(py::tuple v, py::list& keep) {
+  keep.append(v);
+  WalkTables w;
+  py::array table = v[0];
+  if (table.ndim() != 2 || table.shape(1) != 256) throw std::invalid_argument("table: expected int32 [S, 256]");
+  w.table = data_of<int32_t>(table, "table", 256);
+  if (!v[1].is_none()) {
+    py::array e = v[1];
+    w.expanded = data_of<bool>(e, "expanded", table.shape(0));
+  }
+  if (!v[2].is_none()) {
+    py::array a = v[2];
+    w.accept = data_of<bool>(a, "accept", table.shape(0));
+  }
+  return w;
+}
+
+template <typename T>
+using Arr = py::array_t<T, py::array::c_style | py::array::forcecast>;
+
+template <typename T>
+std::vector<T> vec(const Arr<T>& a) {
+  return std::vector<T>(a.data(), a.data() + a.size());
+}
+
+py::array_t<int64_t> to_array(std::vector<int64_t>&& v) {
+  auto* heap = new std::vector<int64_t>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
+  return py::array_t<int64_t>({static_cast<py::ssize_t>(heap->size())}, {sizeof(int64_t)}, heap->data(), owner);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "sglike grammar helpers: one-state subset construction and depth-first trie walks";
+
+  py::class_<SubsetBuilder>(m, "SubsetBuilder", "subset construction of a LazyDFA's states")
+      .def(py::init([](Arr<int32_t> e_start, Arr<int32_t> lo,
+                       Arr<int32_t> hi, Arr<int32_t> dst,
+                       Arr<int32_t> p_start, Arr<int32_t> eps,
+                       Arr<uint8_t> live, Arr<int32_t> class_of,
+                       int32_t final_state) {
+             if (class_of.size() != 256) throw std::invalid_argument("class_of: expected 256 entries");
+             return new SubsetBuilder(vec(e_start), vec(lo), vec(hi), vec(dst), vec(p_start), vec(eps), vec(live),
+                                      vec(class_of), final_state);
+           }),
+           py::arg("e_start"), py::arg("lo"), py::arg("hi"), py::arg("dst"), py::arg("p_start"), py::arg("eps"),
+           py::arg("live"), py::arg("class_of"), py::arg("final"))
+      .def("add_start", [](SubsetBuilder& b, int32_t start, py::tuple t) { return b.add_start(start, table_refs(t)); },
+           py::arg("start"), py::arg("tables"), "add state 0 (the start's closure); whether it is non-empty")
+      .def("expand", [](SubsetBuilder& b, int32_t s, py::tuple t, int64_t max_states) {
+             if (s < 0 || s >= b.num_states()) throw std::out_of_range("expand: no such state");
+             return b.expand(s, table_refs(t), max_states);
+           },
+           py::arg("state"), py::arg("tables"), py::arg("max_states"),
+           "expand a state in place: states after it, -1 (tables too small), -2 (over max_states)")
+      .def_property_readonly("num_states", &SubsetBuilder::num_states);
+
+  py::class_<Trie>(m, "Trie", "the token trie's arrays for walks")
+      .def(py::init([](Arr<int32_t> child_lo, Arr<int32_t> child_hi,
+                       Arr<uint8_t> byte, Arr<int32_t> token,
+                       Arr<int32_t> dup_start, Arr<int64_t> dup_ids) {
+             auto lo = vec(child_lo), hi = vec(child_hi), tok = vec(token), ds = vec(dup_start);
+             auto by = vec(byte);
+             auto di = vec(dup_ids);
+             size_t n = lo.size();
+             if (hi.size() != n || tok.size() != n || by.size() != n || ds.size() != n + 1 || (n && ds[n] != static_cast<int32_t>(di.size())))
+               throw std::invalid_argument("Trie: arrays of different lengths");
+             return new Trie(lo, hi, by, tok, ds, di);
+           }),
+           py::arg("child_lo"), py::arg("child_hi"), py::arg("byte"), py::arg("token"), py::arg("dup_start"), py::arg("dup_ids"));
+
+  m.def("walk_states", [](const Trie& trie, Arr<int64_t> nodes,
+                          Arr<int64_t> states, int64_t dead, py::tuple tables,
+                          py::object refresh) {
+          if (nodes.size() != states.size()) throw std::invalid_argument("walk_states: nodes and states differ in length");
+          int64_t num = static_cast<int64_t>(trie.size());
+          auto nv = vec(nodes), sv = vec(states);
+          for (int64_t n : nv)
+            if (n < 0 || n >= num) throw std::out_of_range("walk_states: no such trie node");
+          py::list keep;
+          WalkTables t = walk_tables(tables, keep);
+          std::function<WalkTables(int64_t)> again = [&](int64_t s) {
+            if (refresh.is_none()) throw std::logic_error("walk_states: an unexpanded state and no refresh");
+            return walk_tables(refresh(s), keep);
+          };
+          WalkResult r = walk_states(trie, nv, sv, dead, t, again);
+          return py::make_tuple(to_array(std::move(r.ids)), to_array(std::move(r.ends)));
+        },
+        py::arg("trie"), py::arg("nodes"), py::arg("states"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
+        "(token ids, sorted end nodes) of the walk below each node from its state");
+}

@@ -1,0 +1,48 @@
+// Walks of the vocabulary's byte trie through a byte DFA: the native twin of
+// `masks.token_trie.walk_states_py` (same tokens, same end nodes).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace sglike_grammar {
+
+// The trie of `masks.token_trie.TokenTrie` renumbered in depth-first preorder, so a walk is
+// one forward scan that jumps over dead subtrees: per preorder position the depth, the edge
+// byte, where its subtree ends, the token ending there (-1: none) and the other tokens with
+// the same bytes (dup_ids[dup_start[i] .. dup_start[i + 1]]); `pre` and `bfs` map the
+// breadth-first node ids of the Python side to positions and back.
+class Trie {
+ public:
+  // child ranges (breadth first: children of n are child_lo[n] .. child_hi[n] - 1), edge
+  // bytes, tokens and duplicates (dup_ids of node n: dup_ids[dup_start[n] .. dup_start[n + 1]])
+  Trie(const std::vector<int32_t>& child_lo, const std::vector<int32_t>& child_hi,
+       const std::vector<uint8_t>& byte, const std::vector<int32_t>& token,
+       const std::vector<int32_t>& dup_start, const std::vector<int64_t>& dup_ids);
+  size_t size() const { return pre.size(); }
+
+  std::vector<int32_t> pre, bfs, depth, skip, token, dup_start;
+  std::vector<uint8_t> byte;
+  std::vector<int64_t> dup_ids;
+  int32_t max_depth = 0;
+};
+
+// A walk table as the walk sees it: rows of next states (`dead` for none), which states are
+// expanded (null: all) and which accept (null: no end nodes wanted).
+struct WalkTables {
+  const int32_t* table = nullptr;
+  const bool* expanded = nullptr;
+  const bool* accept = nullptr;
+};
+
+struct WalkResult {
+  std::vector<int64_t> ids;   // tokens whose bytes keep the DFA alive (may repeat for nested starts)
+  std::vector<int64_t> ends;  // sorted unique nodes (breadth-first ids) with children where the DFA accepts
+};
+
+// Walks the tokens strictly below each node `nodes[i]` (breadth-first ids), from DFA state
+// `states[i]`; `refresh(s)` expands state s and returns the tables again (they may have moved).
+WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
+                       int64_t dead, WalkTables t, const std::function<WalkTables(int64_t)>& refresh);
+
+}  // namespace sglike_grammar

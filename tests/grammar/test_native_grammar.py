@@ -1,0 +1,101 @@
+"""The native grammar helpers (grammar/native) against their Python twins: one-state subset
+construction gives the same states, in the same order, with the same rows; trie walks give
+the same tokens and end nodes, on the real 49k vocabulary, from lazy DFAs (built on the
+way), CFG terminal views (end nodes wanted) and complete tables, from the root and from
+nested frontiers."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from sglike.grammar import native
+from sglike.grammar.cfg.terminal import WalkView
+from sglike.grammar.errors import GrammarError
+from sglike.grammar.json_schema import schema_to_grammar
+from sglike.grammar.masks.token_trie import WalkTable, walk_states, walk_states_py
+from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
+from sglike.grammar.regex.byte_nfa import ByteNfa
+from sglike.grammar.regex.lazy_dfa import LazyDFA
+from sglike.grammar.regex.parse import parse_regex
+from sglike.grammar.regex.syntax import translate
+
+from test_lazy_dfa import DEAD_ENDS
+from test_regex_compile import PATTERNS, SCHEMAS
+
+pytestmark = pytest.mark.skipif(not native.available(), reason=f"native helpers not built: {native.IMPORT_ERROR}")
+
+REGEXES = [translate(p) for p in PATTERNS + DEAD_ENDS + [r"(?s).{0,40}", r"[a-z]{1,30}@[a-z]+\.(com|org)",
+                                                         r'"([^"\\]|\\.){0,12}"', r"\w+( \w+){0,3}"]]
+REGEXES += [schema_to_grammar(s)[1] for s in SCHEMAS]
+
+
+def lazy(rx: str, use_native: bool, **kw) -> LazyDFA:
+    nfa = ByteNfa()
+    start = nfa.new()
+    final = nfa.add(parse_regex(rx), start)
+    return LazyDFA(nfa, start, final, native=use_native, **kw)
+
+
+@pytest.mark.parametrize("rx", REGEXES)
+def test_native_subset_construction_builds_the_same_dfa(rx):
+    a, b = lazy(rx, True), lazy(rx, False)
+    assert a._core is not None and b._core is None
+    order = random.Random(len(rx))
+    while not (a.complete and b.complete):  # expand in the same, shuffled order
+        todo = np.flatnonzero(~a.tables.expanded[: a.num_states]).tolist()
+        for s in order.sample(todo, min(len(todo), 7)):
+            a.ensure_one(s)
+            b.ensure_one(s)
+        assert a.num_states == b.num_states
+    n = a.num_states
+    for x, y in zip(a.tables, b.tables):
+        assert np.array_equal(x[:n], y[:n])
+    assert np.array_equal(a.snapshot().trans, b.snapshot().trans)
+
+
+def test_native_state_limit_and_empty_language_are_grammar_errors():
+    dfa = lazy("[ab]*a[ab]{12}", True, max_states=100)
+    with pytest.raises(GrammarError, match="grammar too large"):
+        while not dfa.complete:
+            dfa.expand_next(1000)
+    assert dfa.num_states <= 100
+    with pytest.raises(GrammarError, match="empty"):
+        lazy("a[^\\x00-\\U0010ffff]", True)
+    assert lazy("a[^\\x00-\\U0010ffff]", True, allow_empty=True).num_states == 1
+
+
+def _same_walk(trie, table, other, nodes: np.ndarray, states: np.ndarray) -> None:
+    ids, ends = walk_states(trie, table, nodes, states, True)
+    ref_ids, ref_ends = walk_states_py(trie, other, nodes, states, True)
+    assert np.array_equal(np.unique(ids), np.unique(ref_ids))
+    assert ends.tolist() == np.unique(ref_ends).tolist()
+
+
+@pytest.mark.parametrize("rx", REGEXES[-8:])
+def test_native_walks_match_python_walks_real_vocab(real_compiler, rx):
+    """From every state of a lazy DFA (built by the walk itself on the native side) and of a
+    terminal view with end nodes; from the root, single deep nodes and nested sets."""
+    trie = real_compiler.trie
+    rng = np.random.default_rng(len(rx))
+    a, b = lazy(rx, True), lazy(rx, False)
+    for s in range(8):
+        frontiers = [np.zeros(1, np.int64), np.sort(rng.choice(trie.num_nodes, 3, replace=False)),
+                     np.array([0, int(trie.child_lo[0]) + 5, int(trie.level[2]) + 7])]
+        for nodes in frontiers:
+            states = np.full(len(nodes), min(s, a.num_states - 1), np.int64)
+            b.ensure(states)
+            _same_walk(trie, a, b, nodes, states)
+            _same_walk(trie, WalkView(a), WalkView(b), nodes, states)
+    dfa = regex_to_byte_dfa(rx)
+    table = WalkTable(dfa.trans, dfa.accepting)
+    for s in range(min(dfa.dead, 6)):
+        _same_walk(trie, table, table, np.zeros(1, np.int64), np.array([s]))
+    _same_walk(trie, table, table, np.array([0, 5]), np.array([dfa.dead, 0]))  # the sink walks nothing
+
+
+def test_native_walk_reports_a_state_limit_reached_mid_walk(real_compiler):
+    dfa = lazy("[ -~]*a[ -~]{12}", True, max_states=20)
+    with pytest.raises(GrammarError, match="grammar too large"):
+        walk_states(real_compiler.trie, dfa, np.zeros(1, np.int64), np.zeros(1, np.int64), False)
