@@ -131,11 +131,14 @@ class WalkView:
     def ensure(self, states: np.ndarray) -> None:
         self.dfa.ensure(states)
 
-    def walk_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(table, expanded, accepting) for the native trie walk."""
+    def walk_arrays(self) -> tuple:
+        """(table, expanded, accepting, the tables) for the native trie walk."""
         t = self.dfa.tables
-        return t.table, t.expanded, t.accepting
+        return t.table, t.expanded, t.accepting, t
 
-    def walk_refresh(self, state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def walk_builder(self) -> tuple | None:
+        return self.dfa.walk_builder()
+
+    def walk_refresh(self, state: int) -> tuple:
         self.dfa.ensure_one(state)
         return self.walk_arrays()

@@ -125,12 +125,17 @@ class WalkTable:
     def ensure(self, states: np.ndarray) -> None:
         """Nothing to build."""
 
-    def walk_arrays(self) -> tuple[np.ndarray, None, np.ndarray]:
-        """(table as int32, expanded=None: all are, accept) for the native trie walk."""
+    def walk_arrays(self) -> tuple:
+        """(table as int32, expanded=None: all are, accept, no tables to expand into) for the
+        native trie walk."""
         if self._arrays is None:
             self._arrays = (np.ascontiguousarray(self.table, dtype=np.int32), None,
-                            np.ascontiguousarray(self.accept, dtype=bool))
+                            np.ascontiguousarray(self.accept, dtype=bool), None)
         return self._arrays
+
+    def walk_builder(self) -> None:
+        """No states to build."""
+        return None
 
     def walk_refresh(self, state: int) -> tuple:
         return self.walk_arrays()
@@ -162,8 +167,14 @@ def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.n
     one depth (results are deduplicated). Runs natively (`grammar.native`: a depth-first
     walk in C++, tokens may repeat for nested nodes) where built, else `walk_states_py`."""
     if native.ENABLED:
-        return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
-                                          dfa.walk_refresh)
+        b = dfa.walk_builder()
+        if b is None:
+            return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
+                                              dfa.walk_refresh)
+        builder, lock, max_states = b
+        with lock:  # the builder expands into the tables, which another thread may be growing
+            return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
+                                              dfa.walk_refresh, builder, max_states)
     return walk_states_py(trie, dfa, nodes, states, nested)
 
 

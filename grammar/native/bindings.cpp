@@ -29,12 +29,13 @@ TableRefs table_refs(py::tuple t) {
   py::array table = t[0], flat = t[1], acc = t[2], exp = t[3], n_out = t[4], forced = t[5];
   int64_t rows = table.ndim() == 2 && table.shape(1) == 256 ? table.shape(0) : 0;
   if (rows < 1) throw std::invalid_argument("table: expected int32 [cap + 1, 256]");
-  return {data_of<int32_t>(table, "table", rows * 256), data_of<int32_t>(flat, "flat", rows * 256),
+  return {data_of<int32_t>(table, "table", rows * 256), flat.size() ? data_of<int32_t>(flat, "flat", rows * 256) : nullptr,
           data_of<bool>(acc, "accepting", rows), data_of<bool>(exp, "expanded", rows),
           data_of<int32_t>(n_out, "n_out", rows), data_of<int32_t>(forced, "forced", rows), rows - 1};
 }
 
-// (table, expanded or None, accept or None) of a walk table; the arrays are kept alive in `keep`.
+// (table, expanded or None, accept or None, LazyDFA Tables or None) of a walk table; the
+// arrays are kept alive in `keep`.
 WalkTables walk_tables(py::tuple v, py::list& keep) {
   keep.append(v);
   WalkTables w;
@@ -49,6 +50,7 @@ WalkTables walk_tables(py::tuple v, py::list& keep) {
     py::array a = v[2];
     w.accept = data_of<bool>(a, "accept", table.shape(0));
   }
+  if (v.size() > 3 && !v[3].is_none()) w.refs = table_refs(v[3]);
   return w;
 }
 
@@ -91,7 +93,8 @@ PYBIND11_MODULE(_native, m) {
            },
            py::arg("state"), py::arg("tables"), py::arg("max_states"),
            "expand a state in place: states after it, -1 (tables too small), -2 (over max_states)")
-      .def_property_readonly("num_states", &SubsetBuilder::num_states);
+      .def_property_readonly("num_states", &SubsetBuilder::num_states)
+      .def_property_readonly("num_expanded", &SubsetBuilder::num_expanded);
 
   py::class_<Trie>(m, "Trie", "the token trie's arrays for walks")
       .def(py::init([](Arr<int32_t> child_lo, Arr<int32_t> child_hi,
@@ -108,8 +111,8 @@ PYBIND11_MODULE(_native, m) {
            py::arg("child_lo"), py::arg("child_hi"), py::arg("byte"), py::arg("token"), py::arg("dup_start"), py::arg("dup_ids"));
 
   m.def("walk_states", [](const Trie& trie, Arr<int64_t> nodes,
-                          Arr<int64_t> states, int64_t dead, py::tuple tables,
-                          py::object refresh) {
+                          Arr<int64_t> states, int64_t dead, py::tuple tables, py::object refresh,
+                          SubsetBuilder* builder, int64_t max_states) {
           if (nodes.size() != states.size()) throw std::invalid_argument("walk_states: nodes and states differ in length");
           int64_t num = static_cast<int64_t>(trie.size());
           auto nv = vec(nodes), sv = vec(states);
@@ -117,13 +120,18 @@ PYBIND11_MODULE(_native, m) {
             if (n < 0 || n >= num) throw std::out_of_range("walk_states: no such trie node");
           py::list keep;
           WalkTables t = walk_tables(tables, keep);
-          std::function<WalkTables(int64_t)> again = [&](int64_t s) {
+          Expander expand;
+          expand.builder = builder;
+          expand.max_states = max_states;
+          expand.refresh = [&](int64_t s) {
             if (refresh.is_none()) throw std::logic_error("walk_states: an unexpanded state and no refresh");
             return walk_tables(refresh(s), keep);
           };
-          WalkResult r = walk_states(trie, nv, sv, dead, t, again);
+          WalkResult r = walk_states(trie, nv, sv, dead, t, expand);
           return py::make_tuple(to_array(std::move(r.ids)), to_array(std::move(r.ends)));
         },
         py::arg("trie"), py::arg("nodes"), py::arg("states"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
-        "(token ids, sorted end nodes) of the walk below each node from its state");
+        py::arg("builder") = nullptr, py::arg("max_states") = 0,
+        "(token ids, sorted end nodes) of the walk below each node from its state; states are expanded "
+        "in place by `builder` (under the caller's lock) or by `refresh(s)` -> tables");
 }

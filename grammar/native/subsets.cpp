@@ -84,6 +84,7 @@ bool SubsetBuilder::add_start(int32_t start, const TableRefs& t) {
 }
 
 int64_t SubsetBuilder::expand(int32_t s, const TableRefs& t, int64_t max_states) {
+  if (t.expanded[s]) return num_states();
   for (auto& v : by_class_) v.clear();
   for (int32_t q : *sets_[s])
     for (const Seg& g : segments(q))
@@ -128,13 +129,13 @@ int64_t SubsetBuilder::expand(int32_t s, const TableRefs& t, int64_t max_states)
     id_of[i] = f == index_.end() ? static_cast<int32_t>(add(targets[i], t)) : f->second;
   }
   int32_t* row = t.table + static_cast<int64_t>(s) * 256;
-  int32_t* flat = t.flat + static_cast<int64_t>(s) * 256;
+  int32_t* flat = t.flat == nullptr ? nullptr : t.flat + static_cast<int64_t>(s) * 256;
   int32_t live = 0, forced = -1;
   for (int b = 0; b < 256; ++b) {
     int32_t k = target_of[class_of_[b]];
     int32_t v = k < 0 ? -1 : id_of[k];
     row[b] = v;
-    flat[b] = v * 256;
+    if (flat != nullptr) flat[b] = v * 256;
     if (v >= 0) {
       ++live;
       forced = b;
@@ -143,6 +144,7 @@ int64_t SubsetBuilder::expand(int32_t s, const TableRefs& t, int64_t max_states)
   t.n_out[s] = live;
   t.forced[s] = live == 1 ? forced : -1;
   t.expanded[s] = true;
+  ++num_expanded_;
   return num_states();
 }
 

@@ -17,7 +17,7 @@ struct SetHash {
 // Where an expansion writes: the LazyDFA's numpy tables (capacity rows + the dead sink row).
 struct TableRefs {
   int32_t* table;      // [cap + 1, 256]
-  int32_t* flat;       // [(cap + 1) * 256]
+  int32_t* flat;       // [(cap + 1) * 256], or null (not kept)
   bool* accepting;     // [cap + 1]
   bool* expanded;      // [cap + 1]
   int32_t* n_out;      // [cap + 1]
@@ -35,11 +35,12 @@ class SubsetBuilder {
 
   // Adds the start state (the closure of `start`); returns whether it is non-empty.
   bool add_start(int32_t start, const TableRefs& t);
-  // Expands state `s` into the tables. Returns the number of states after it, -1 when the
+  // Expands state `s` into the tables (nothing to do when it is expanded already). Returns the number of states after it, -1 when the
   // tables are too small for the new states (nothing written: grow and call again), -2 when
   // they would pass `max_states` (nothing written).
   int64_t expand(int32_t s, const TableRefs& t, int64_t max_states);
   int64_t num_states() const { return static_cast<int64_t>(sets_.size()); }
+  int64_t num_expanded() const { return num_expanded_; }
 
  private:
   struct Seg {
@@ -53,6 +54,7 @@ class SubsetBuilder {
   std::vector<uint8_t> live_;
   std::vector<int32_t> class_of_;
   int32_t final_, n_classes_;
+  int64_t num_expanded_ = 0;
   std::vector<int32_t> closure_of_;          // NFA state -> closure id (-1: not yet)
   std::vector<Set> closures_;                 // closure id -> states
   std::vector<std::vector<Seg>> segs_;

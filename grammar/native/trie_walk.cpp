@@ -47,52 +47,75 @@ Trie::Trie(const std::vector<int32_t>& child_lo, const std::vector<int32_t>& chi
   }
 }
 
-WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
-                       int64_t dead, WalkTables t, const std::function<WalkTables(int64_t)>& refresh) {
-  WalkResult out;
-  out.ids.reserve(1024);
+namespace {
+
+// One subtree scan from preorder position i0 in state s; appends to ids[n_ids...] (room for
+// every token of the subtree) and ends. Branch-light: a node's state is stored for its depth
+// whether or not children follow (a leaf's is overwritten before anything reads it); only
+// dead bytes, unexpanded states and (with Accept) end nodes branch.
+template <bool Accept>
+int64_t scan(const Trie& trie, int32_t i0, int32_t s, int32_t dead, WalkTables& t,
+             const Expander& expand, std::vector<int32_t>& state_at,
+             std::vector<const int32_t*>& row_at, int32_t* ids, int64_t n_ids, std::vector<int64_t>& ends) {
   const int32_t* depth = trie.depth.data();
   const int32_t* skip = trie.skip.data();
   const uint8_t* byte = trie.byte.data();
   const int32_t* token = trie.token.data();
   const int32_t* dup = trie.dup_start.data();
+  const int32_t base = depth[i0], end = skip[i0];
+  int32_t* st = state_at.data();
+  const int32_t** rows = row_at.data();
+  const int32_t* table = t.table;
+  const bool* expanded = t.expanded;
+  st[0] = s;
+  rows[0] = table + static_cast<int64_t>(s) * 256;
+  for (int32_t i = i0 + 1; i < end;) {
+    const int32_t d = depth[i] - base;
+    const int32_t x = rows[d - 1][byte[i]];
+    const int32_t next = skip[i];
+    if (x == dead) {
+      i = next;
+      continue;
+    }
+    const int32_t tok = token[i];
+    ids[n_ids] = tok;
+    n_ids += tok >= 0;
+    if (__builtin_expect(dup[i + 1] != dup[i], 0))
+      for (int32_t k = dup[i]; k < dup[i + 1]; ++k) ids[n_ids++] = static_cast<int32_t>(trie.dup_ids[k]);
+    const bool inner = next > i + 1;
+    if (Accept && inner && t.accept[x]) ends.push_back(trie.bfs[i]);
+    st[d] = x;
+    if (__builtin_expect(inner && expanded != nullptr && !expanded[x], 0) && expand(x, t)) {
+      table = t.table;  // the tables moved: re-read every row on the path
+      expanded = t.expanded;
+      for (int32_t e = 0; e < d; ++e) rows[e] = table + static_cast<int64_t>(st[e]) * 256;
+    }
+    rows[d] = table + static_cast<int64_t>(x) * 256;
+    ++i;
+  }
+  return n_ids;
+}
+
+}  // namespace
+
+WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
+                       int64_t dead, WalkTables t, const Expander& expand) {
+  WalkResult out;
   const int32_t d_ = static_cast<int32_t>(dead);
-  const int32_t max_span = trie.max_depth + 1;
-  std::vector<int32_t> state_at(max_span);       // DFA state at each depth of the current path
-  std::vector<const int32_t*> row_at(max_span);  // its row
+  std::vector<int32_t> state_at(trie.max_depth + 2);       // DFA state at each depth of the current path
+  std::vector<const int32_t*> row_at(trie.max_depth + 2);  // its row
+  thread_local std::vector<int32_t> scratch;               // room for every token of a subtree
+  const size_t room = trie.size() + trie.dup_ids.size() + 1;
+  if (scratch.size() < room) scratch.resize(room);
   for (size_t j = 0; j < nodes.size(); ++j) {
     int32_t s = static_cast<int32_t>(states[j]);
     if (s < 0 || s == d_) continue;  // the dead sink offers nothing
-    const int32_t i0 = trie.pre[nodes[j]], base = depth[i0], end = skip[i0];
-    if (t.expanded != nullptr && !t.expanded[s]) t = refresh(s);
-    state_at[0] = s;
-    row_at[0] = t.table + static_cast<int64_t>(s) * 256;
-    const bool* accept = t.accept;
-    const bool* expanded = t.expanded;
-    for (int32_t i = i0 + 1; i < end;) {
-      const int32_t d = depth[i] - base;
-      const int32_t x = row_at[d - 1][byte[i]];
-      if (x == d_) {
-        i = skip[i];
-        continue;
-      }
-      const int32_t tok = token[i];
-      if (tok >= 0) out.ids.push_back(tok);
-      if (__builtin_expect(dup[i + 1] != dup[i], 0))
-        for (int32_t k = dup[i]; k < dup[i + 1]; ++k) out.ids.push_back(trie.dup_ids[k]);
-      if (skip[i] > i + 1) {  // children follow
-        if (accept != nullptr && accept[x]) out.ends.push_back(trie.bfs[i]);
-        state_at[d] = x;
-        if (__builtin_expect(expanded != nullptr && !expanded[x], 0)) {
-          t = refresh(x);  // the tables may have moved: re-read every row on the path
-          accept = t.accept;
-          expanded = t.expanded;
-          for (int32_t e = 0; e < d; ++e) row_at[e] = t.table + static_cast<int64_t>(state_at[e]) * 256;
-        }
-        row_at[d] = t.table + static_cast<int64_t>(x) * 256;
-      }
-      ++i;
-    }
+    if (t.expanded != nullptr && !t.expanded[s]) expand(s, t);
+    const int32_t i0 = trie.pre[nodes[j]];
+    int64_t n = t.accept != nullptr
+                    ? scan<true>(trie, i0, s, d_, t, expand, state_at, row_at, scratch.data(), 0, out.ends)
+                    : scan<false>(trie, i0, s, d_, t, expand, state_at, row_at, scratch.data(), 0, out.ends);
+    out.ids.insert(out.ids.end(), scratch.begin(), scratch.begin() + n);
   }
   std::sort(out.ends.begin(), out.ends.end());
   out.ends.erase(std::unique(out.ends.begin(), out.ends.end()), out.ends.end());

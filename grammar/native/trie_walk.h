@@ -5,6 +5,8 @@
 #include <functional>
 #include <vector>
 
+#include "subsets.h"
+
 namespace sglike_grammar {
 
 // The trie of `masks.token_trie.TokenTrie` renumbered in depth-first preorder, so a walk is
@@ -28,11 +30,28 @@ class Trie {
 };
 
 // A walk table as the walk sees it: rows of next states (`dead` for none), which states are
-// expanded (null: all) and which accept (null: no end nodes wanted).
+// expanded (null: all) and which accept (null: no end nodes wanted); for a LazyDFA with a
+// native SubsetBuilder also the tables it expands states into (refs.table null: none).
 struct WalkTables {
   const int32_t* table = nullptr;
   const bool* expanded = nullptr;
   const bool* accept = nullptr;
+  TableRefs refs{};
+};
+
+// How a walk expands a state it steps from: in place through the builder when it has one
+// and the tables have room, else by `refresh(s)` (which expands s and returns the tables
+// again: they may have moved).
+struct Expander {
+  SubsetBuilder* builder = nullptr;
+  int64_t max_states = 0;
+  std::function<WalkTables(int64_t)> refresh;
+  // Expands s; returns whether the tables moved (rows read before must be read again).
+  bool operator()(int32_t s, WalkTables& t) const {
+    if (builder != nullptr && t.refs.table != nullptr && builder->expand(s, t.refs, max_states) >= 0) return false;
+    t = refresh(s);
+    return true;
+  }
 };
 
 struct WalkResult {
@@ -41,8 +60,8 @@ struct WalkResult {
 };
 
 // Walks the tokens strictly below each node `nodes[i]` (breadth-first ids), from DFA state
-// `states[i]`; `refresh(s)` expands state s and returns the tables again (they may have moved).
+// `states[i]`, expanding the states it steps from with `expand`.
 WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
-                       int64_t dead, WalkTables t, const std::function<WalkTables(int64_t)>& refresh);
+                       int64_t dead, WalkTables t, const Expander& expand);
 
 }  // namespace sglike_grammar

@@ -36,23 +36,28 @@ from .ir import RegularExpr
 from .parse import parse_regex
 
 DEAD = -1
+INITIAL_CAP_MAX = 1024  # rows allocated up front at most (native builder: NFA states / 2)
 
 
 class Tables(NamedTuple):
     """The arrays of one capacity; row `cap` (= index -1) is the dead sink."""
     table: np.ndarray      # int32 [cap + 1, 256] next state (-1: dead or not yet expanded)
     flat: np.ndarray       # int32 [(cap + 1) * 256]: next state * 256 by state * 256 + byte
+                           # (empty with a native builder: only the Python walk reads it)
     accepting: np.ndarray  # bool [cap + 1]
     expanded: np.ndarray   # bool [cap + 1]; the sink counts as expanded
     n_out: np.ndarray      # int32 [cap + 1] live outgoing bytes (expanded states)
     forced: np.ndarray     # int32 [cap + 1] the one live byte, or -1
 
 
-def _tables(cap: int) -> Tables:
+_NO_FLAT = np.zeros(0, dtype=np.int32)
+
+
+def _tables(cap: int, flat: bool = True) -> Tables:
     expanded = np.zeros(cap + 1, dtype=bool)
     expanded[-1] = True
     return Tables(np.full((cap + 1, 256), DEAD, dtype=np.int32),
-                  np.full((cap + 1) * 256, DEAD * 256, dtype=np.int32),
+                  np.full((cap + 1) * 256, DEAD * 256, dtype=np.int32) if flat else _NO_FLAT,
                   np.zeros(cap + 1, dtype=bool), expanded,
                   np.zeros(cap + 1, dtype=np.int32), np.full(cap + 1, -1, dtype=np.int32))
 
@@ -97,12 +102,12 @@ class LazyDFA:
                  max_states: int = MAX_STATES, *, allow_empty: bool = False,
                  native: bool | None = None) -> None:
         self.max_states = max_states
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # expansions; a native walk holds it (and expands) throughout
         self._sets: list[frozenset[int]] = []
         self._index: dict[frozenset[int], int] = {}
         self._t = _tables(64)
-        self.num_states = 0
-        self.num_expanded = 0
+        self._num_states = 0
+        self._num_expanded = 0
         self.row = RowCache(self.ensure_one, lambda: self._t.table)  # state -> list row
         self._core = None  # the native SubsetBuilder, when used
         if nfa is None:
@@ -123,13 +128,15 @@ class LazyDFA:
     def _start_native(self, nfa: ByteNfa, start: int, final: int, live: list[bool] | None,
                       allow_empty: bool) -> None:
         x = nfa.index
+        # the native walk does not read `flat`; room for a share of the NFA's states up front:
+        # a growth's fresh pages cost ~1 us each, here at compile time rather than in a mask
+        self._t = _tables(min(INITIAL_CAP_MAX, max(64, nfa.num_states // 2)), flat=False)
         self._core = _native_mod._native.SubsetBuilder(
             x.e_start, x.lo, x.hi, x.dst, x.p_start, x.eps,
             np.zeros(0, np.uint8) if live is None else np.array(live, dtype=np.uint8),
             self._class_of, final)
         if not self._core.add_start(start, self._t) and not allow_empty:
             raise GrammarError("the grammar's language is empty (no string satisfies it)")
-        self.num_states = 1
 
     @classmethod
     def from_dfa(cls, dfa: ByteDFA) -> "LazyDFA":
@@ -145,10 +152,20 @@ class LazyDFA:
         live = rows >= 0
         t.n_out[:n] = live.sum(axis=1)
         t.forced[:n] = np.where(t.n_out[:n] == 1, live.argmax(axis=1), -1)
-        out._t, out.num_states, out.num_expanded = t, n, n
+        out._t, out._num_states, out._num_expanded = t, n, n
         return out
 
     # -- reading -------------------------------------------------------------------------
+    @property
+    def num_states(self) -> int:
+        """States discovered so far (numbered 0 .. num_states - 1)."""
+        return self._num_states if self._core is None else self._core.num_states
+
+    @property
+    def num_expanded(self) -> int:
+        """States whose rows are built."""
+        return self._num_expanded if self._core is None else self._core.num_expanded
+
     @property
     def tables(self) -> Tables:
         """The current arrays (one consistent set; re-read after `ensure`)."""
@@ -160,7 +177,10 @@ class LazyDFA:
 
     @property
     def flat(self) -> np.ndarray:
-        return self._t.flat
+        t = self._t
+        if len(t.flat) or not len(t.table):
+            return t.flat
+        return (t.table * 256).reshape(-1)  # not kept with a native builder (a Python walk's fallback)
 
     accept = None  # as a walk table: no end nodes wanted (see token_trie.walk)
 
@@ -201,12 +221,17 @@ class LazyDFA:
         s = self.walk(self.initial, data)
         return s >= 0 and self.is_accepting(s)
 
-    def walk_arrays(self) -> tuple[np.ndarray, np.ndarray, None]:
-        """(table, expanded, accept=None) for the native trie walk (`token_trie.walk_states`)."""
+    def walk_arrays(self) -> tuple:
+        """(table, expanded, accept=None, the tables) for the native trie walk
+        (`token_trie.walk_states`)."""
         t = self._t
-        return t.table, t.expanded, None
+        return t.table, t.expanded, None, t
 
-    def walk_refresh(self, state: int) -> tuple[np.ndarray, np.ndarray, None]:
+    def walk_builder(self) -> tuple | None:
+        """(native SubsetBuilder, the lock to hold while it expands, max_states), or None."""
+        return None if self._core is None else (self._core, self._lock, self.max_states)
+
+    def walk_refresh(self, state: int) -> tuple:
         """Expand `state`, then `walk_arrays()` (the tables may have grown)."""
         self.ensure_one(state)
         return self.walk_arrays()
@@ -262,14 +287,16 @@ class LazyDFA:
         self._sets.append(subset)
         self._index[subset] = n
         t.accepting[n] = self._final in subset
-        self.num_states = n + 1
+        self._num_states = n + 1
         return n
 
     def _grow(self, cap: int) -> Tables:
-        old, t = self._t, _tables(cap)
+        old = self._t
+        t = _tables(cap, flat=len(old.flat) > 0)
         n = self.num_states
         t.table[:n] = old.table[:n]
-        t.flat[: n * 256] = old.flat[: n * 256]
+        if len(t.flat):
+            t.flat[: n * 256] = old.flat[: n * 256]
         for a, b in ((t.accepting, old.accepting), (t.expanded, old.expanded),
                      (t.n_out, old.n_out), (t.forced, old.forced)):
             a[:n] = b[:n]
@@ -283,12 +310,10 @@ class LazyDFA:
         while True:
             n = self._core.expand(s, self._t, self.max_states)
             if n >= 0:
-                break
+                return
             if n == -2:
                 raise GrammarError(f"grammar too large (over {self.max_states} DFA states)")
             self._grow(2 * (self._t.table.shape[0] - 1))
-        self.num_states = n
-        self.num_expanded += 1
 
     def _expand_py(self, s: int) -> None:
         """Subset construction for state `s`: the classes are swept once in order, keeping
@@ -325,7 +350,7 @@ class LazyDFA:
         t.n_out[s] = int(live.sum())
         t.forced[s] = int(live.argmax()) if t.n_out[s] == 1 else -1
         t.expanded[s] = True
-        self.num_expanded += 1
+        self._num_expanded += 1
         self._sets[s] = _EMPTY  # no longer needed
 
 
