@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import native
+
 PLAIN = [b for b in range(0x20, 0x7F) if b not in b'"\\']  # printable ASCII but " and \
 _PLAIN_MASK = np.zeros(256, dtype=bool)
 _PLAIN_MASK[PLAIN] = True
@@ -48,11 +50,32 @@ class PlainIndex:
         self.bnd_byte = trie.byte[self.bnd]
         self.bnd_lvl = np.searchsorted(self.bnd_pdepth, depths)
         self.has_children = trie.has_children
+        self.size = trie.size
+        self._masks: np.ndarray | None = None
 
     def start(self, dfa: Any, state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """For a root walk from `state`: (ids of the live plain tokens, end nodes among plain
         and live boundary nodes, live boundary nodes, their states), or None when some state
         on the way does not treat PLAIN alike (walk the whole trie then)."""
+        fa = self.chain(dfa, state)
+        if fa is None:
+            return None
+        nodes, states = self.boundary(dfa, fa)
+        ids = self.tok_ids[:int(self.tok_lvl[len(fa)])]
+        accept = dfa.accept
+        if accept is None:
+            return ids, np.zeros(0, dtype=np.int64), nodes, states
+        inner = self.inner[:int(self.inner_lvl[len(fa)])]
+        ends = [inner[accept[fa[self.inner_depth[:len(inner)]]]],
+                nodes[accept[states] & self.has_children[nodes]]]
+        return ids, np.concatenate(ends), nodes, states
+
+    def chain(self, dfa: Any, state: int) -> np.ndarray | None:
+        """int [k]: the DFA state at depth 0, 1, .. k - 1 of every plain path from `state` (k - 1
+        the deepest where it is alive), or None when some state on the way does not treat
+        PLAIN alike."""
+        if native.ENABLED:
+            return native.with_builder(native._native.plain_chain, dfa, state, self.lmax, dfa.dead)
         row, dead = dfa.row, dfa.dead
         cache = row.plain_next
         f, s = [state], state
@@ -70,18 +93,22 @@ class PlainIndex:
                 break
             f.append(nxt)
             s = nxt
-        deepest = len(f) - 1                                    # plain nodes live to this depth
-        fa = np.array(f, dtype=np.int64)
-        table = dfa.table  # read after the rows: every state in f is built
-        k = int(self.bnd_lvl[deepest + 1])
-        states = table[fa[self.bnd_pdepth[:k]], self.bnd_byte[:k]]
-        live = states != dead
-        nodes, states = self.bnd[:k][live], states[live].astype(np.int64)
-        ids = self.tok_ids[:int(self.tok_lvl[deepest + 1])]
-        accept = dfa.accept
-        if accept is None:
-            return ids, np.zeros(0, dtype=np.int64), nodes, states
-        inner = self.inner[:int(self.inner_lvl[deepest + 1])]
-        ends = [inner[accept[fa[self.inner_depth[:len(inner)]]]],
-                nodes[accept[states] & self.has_children[nodes]]]
-        return ids, np.concatenate(ends), nodes, states
+        return np.array(f, dtype=np.int64)
+
+    def boundary(self, dfa: Any, fa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(live boundary nodes, their states) under the chain `fa`."""
+        k = int(self.bnd_lvl[len(fa)])
+        states = dfa.table[fa[self.bnd_pdepth[:k]], self.bnd_byte[:k]]  # the chain's states are built
+        live = states != dfa.dead
+        return self.bnd[:k][live], states[live].astype(np.int64)
+
+    def mask(self, fa: np.ndarray) -> np.ndarray:
+        """bool [vocab size]: the plain tokens alive under the chain `fa` (a fresh copy of a
+        per-depth mask, built on first use: (lmax + 2) x vocab bytes)."""
+        if self._masks is None:
+            masks = np.zeros((self.lmax + 2, self.size), dtype=bool)
+            for d in range(1, self.lmax + 2):
+                masks[d] = masks[d - 1]
+                masks[d, self.tok_ids[int(self.tok_lvl[d - 1]):int(self.tok_lvl[d])]] = True
+            self._masks = masks
+        return self._masks[len(fa)].copy()

@@ -74,6 +74,7 @@ class TokenTrie:
         self._native = None
         if native.ENABLED:
             self.native  # ~3 ms: here rather than in a first mask
+            self.plain.mask(np.zeros(1, dtype=np.int64))  # the per-depth plain masks, likewise
 
     @property
     def native(self):
@@ -167,14 +168,7 @@ def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.n
     one depth (results are deduplicated). Runs natively (`grammar.native`: a depth-first
     walk in C++, tokens may repeat for nested nodes) where built, else `walk_states_py`."""
     if native.ENABLED:
-        b = dfa.walk_builder()
-        if b is None:
-            return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
-                                              dfa.walk_refresh)
-        builder, lock, max_states = b
-        with lock:  # the builder expands into the tables, which another thread may be growing
-            return native._native.walk_states(trie.native, nodes, states, dfa.dead, dfa.walk_arrays(),
-                                              dfa.walk_refresh, builder, max_states)
+        return native.with_builder(native._native.walk_states, dfa, trie.native, nodes, states, dfa.dead)
     return walk_states_py(trie, dfa, nodes, states, nested)
 
 

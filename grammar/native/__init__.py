@@ -23,3 +23,15 @@ ENABLED = _native is not None and not os.environ.get("SGLIKE_PY_GRAMMAR")
 def available() -> bool:
     """Whether the extension was built and imports."""
     return _native is not None
+
+
+def with_builder(fn, dfa, *args, **kw):
+    """`fn(*args, dfa.walk_arrays(), dfa.walk_refresh[, builder, max_states], **kw)`: a native call
+    over a walk table that expands its states in place through the LazyDFA's SubsetBuilder
+    when it has one (holding the LazyDFA's lock: another thread may be growing its tables)."""
+    b = dfa.walk_builder()
+    if b is None:
+        return fn(*args, dfa.walk_arrays(), dfa.walk_refresh, **kw)
+    builder, lock, max_states = b
+    with lock:
+        return fn(*args, dfa.walk_arrays(), dfa.walk_refresh, builder, max_states, **kw)

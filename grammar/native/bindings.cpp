@@ -112,7 +112,7 @@ PYBIND11_MODULE(_native, m) {
 
   m.def("walk_states", [](const Trie& trie, Arr<int64_t> nodes,
                           Arr<int64_t> states, int64_t dead, py::tuple tables, py::object refresh,
-                          SubsetBuilder* builder, int64_t max_states) {
+                          SubsetBuilder* builder, int64_t max_states, py::object mask) {
           if (nodes.size() != states.size()) throw std::invalid_argument("walk_states: nodes and states differ in length");
           int64_t num = static_cast<int64_t>(trie.size());
           auto nv = vec(nodes), sv = vec(states);
@@ -127,11 +127,35 @@ PYBIND11_MODULE(_native, m) {
             if (refresh.is_none()) throw std::logic_error("walk_states: an unexpanded state and no refresh");
             return walk_tables(refresh(s), keep);
           };
-          WalkResult r = walk_states(trie, nv, sv, dead, t, expand);
+          bool* out = nullptr;
+          int64_t size = 0;
+          if (!mask.is_none()) {
+            py::array m = mask;
+            out = data_of<bool>(m, "mask", 0);
+            size = m.size();
+          }
+          WalkResult r = walk_states(trie, nv, sv, dead, t, expand, out, size);
           return py::make_tuple(to_array(std::move(r.ids)), to_array(std::move(r.ends)));
         },
         py::arg("trie"), py::arg("nodes"), py::arg("states"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
-        py::arg("builder") = nullptr, py::arg("max_states") = 0,
-        "(token ids, sorted end nodes) of the walk below each node from its state; states are expanded "
+        py::arg("builder") = nullptr, py::arg("max_states") = 0, py::arg("mask") = py::none(),
+        "(token ids, sorted end nodes) of the walk below each node from its state (with `mask`, a bool "
+        "array by token id: the tokens set there, no ids); states are expanded "
         "in place by `builder` (under the caller's lock) or by `refresh(s)` -> tables");
+
+  m.def("plain_chain", [](int32_t state, int32_t lmax, int64_t dead, py::tuple tables, py::object refresh,
+                          SubsetBuilder* builder, int64_t max_states) -> py::object {
+          py::list keep;
+          WalkTables t = walk_tables(tables, keep);
+          Expander expand;
+          expand.builder = builder;
+          expand.max_states = max_states;
+          expand.refresh = [&](int64_t s) { return walk_tables(refresh(s), keep); };
+          std::vector<int64_t> f = plain_chain(state, lmax, dead, t, expand);
+          if (f.empty()) return py::none();
+          return to_array(std::move(f));
+        },
+        py::arg("state"), py::arg("lmax"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
+        py::arg("builder") = nullptr, py::arg("max_states") = 0,
+        "the states along plain bytes from `state` (see trie_walk.h), or None when one is not uniform");
 }

@@ -2,9 +2,12 @@
 #include "trie_walk.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace sglike_grammar {
+
+bool is_plain(uint8_t b) { return b >= 0x20 && b < 0x7f && b != '"' && b != '\\'; }
 
 Trie::Trie(const std::vector<int32_t>& child_lo, const std::vector<int32_t>& child_hi,
            const std::vector<uint8_t>& byte_bfs, const std::vector<int32_t>& token_bfs,
@@ -36,87 +39,245 @@ Trie::Trie(const std::vector<int32_t>& child_lo, const std::vector<int32_t>& chi
   for (int32_t i : open) skip[i] = static_cast<int32_t>(n);
   max_depth = n ? *std::max_element(depth.begin(), depth.end()) : 0;
   byte.resize(n);
-  token.resize(n);
-  dup_start.assign(n + 1, 0);
+  tok_start.assign(n + 1, 0);
   for (size_t i = 0; i < n; ++i) {
     int32_t v = bfs[i];
-    byte[i] = byte_bfs[v];
-    token[i] = token_bfs[v];
-    dup_start[i + 1] = dup_start[i] + (dup_start_bfs[v + 1] - dup_start_bfs[v]);
-    dup_ids.insert(dup_ids.end(), dup_ids_bfs.begin() + dup_start_bfs[v], dup_ids_bfs.begin() + dup_start_bfs[v + 1]);
+    byte[i] = i ? byte_bfs[v] : 0;  // the root has no edge (and counts as not plain)
+    if (token_bfs[v] >= 0) toks.push_back(token_bfs[v]);
+    for (int32_t k = dup_start_bfs[v]; k < dup_start_bfs[v + 1]; ++k) toks.push_back(static_cast<int32_t>(dup_ids_bfs[k]));
+    tok_start[i + 1] = static_cast<int32_t>(toks.size());
   }
+  toks.push_back(-1);  // read (not kept) past the last token by the branch-free emit
+  plain_end.assign(n + 1, static_cast<int32_t>(n));
+  for (size_t i = n; i-- > 0;) plain_end[i] = is_plain(byte[i]) ? plain_end[i + 1] : static_cast<int32_t>(i);
 }
 
 namespace {
 
-// One subtree scan from preorder position i0 in state s; appends to ids[n_ids...] (room for
-// every token of the subtree) and ends. Branch-light: a node's state is stored for its depth
-// whether or not children follow (a leaf's is overwritten before anything reads it); only
-// dead bytes, unexpanded states and (with Accept) end nodes branch.
+constexpr int32_t LOOP_MIN = 16;  // subtrees above this size in a plain-loop state take the loop scan
+
+// One walk's state: the DFA state and row at each depth of the current path (absolute trie
+// depths), the token buffer and the end nodes.
 template <bool Accept>
-int64_t scan(const Trie& trie, int32_t i0, int32_t s, int32_t dead, WalkTables& t,
-             const Expander& expand, std::vector<int32_t>& state_at,
-             std::vector<const int32_t*>& row_at, int32_t* ids, int64_t n_ids, std::vector<int64_t>& ends) {
-  const int32_t* depth = trie.depth.data();
-  const int32_t* skip = trie.skip.data();
-  const uint8_t* byte = trie.byte.data();
-  const int32_t* token = trie.token.data();
-  const int32_t* dup = trie.dup_start.data();
-  const int32_t base = depth[i0], end = skip[i0];
-  int32_t* st = state_at.data();
-  const int32_t** rows = row_at.data();
-  const int32_t* table = t.table;
-  const bool* expanded = t.expanded;
-  st[0] = s;
-  rows[0] = table + static_cast<int64_t>(s) * 256;
-  for (int32_t i = i0 + 1; i < end;) {
-    const int32_t d = depth[i] - base;
-    const int32_t x = rows[d - 1][byte[i]];
-    const int32_t next = skip[i];
-    if (x == dead) {
-      i = next;
-      continue;
-    }
-    const int32_t tok = token[i];
-    ids[n_ids] = tok;
-    n_ids += tok >= 0;
-    if (__builtin_expect(dup[i + 1] != dup[i], 0))
-      for (int32_t k = dup[i]; k < dup[i + 1]; ++k) ids[n_ids++] = static_cast<int32_t>(trie.dup_ids[k]);
-    const bool inner = next > i + 1;
-    if (Accept && inner && t.accept[x]) ends.push_back(trie.bfs[i]);
-    st[d] = x;
-    if (__builtin_expect(inner && expanded != nullptr && !expanded[x], 0) && expand(x, t)) {
-      table = t.table;  // the tables moved: re-read every row on the path
-      expanded = t.expanded;
-      for (int32_t e = 0; e < d; ++e) rows[e] = table + static_cast<int64_t>(st[e]) * 256;
-    }
-    rows[d] = table + static_cast<int64_t>(x) * 256;
-    ++i;
+class Walker {
+ public:
+  Walker(const Trie& trie, int32_t dead, WalkTables& t, const Expander& expand, int32_t* ids,
+         std::vector<int64_t>& ends)
+      : trie_(trie), dead_(dead), t_(t), expand_(expand), ids_(ids), ends_(ends),
+        st_(trie.max_depth + 2, 0), rows_(trie.max_depth + 2, nullptr) {}
+
+  int64_t n_ids() const { return n_; }
+  void clear_ids() { n_ = 0; }
+
+  // Tokens strictly below position i0 in state s (an expanded state).
+  void subtree(int32_t i0, int32_t s) {
+    base_ = trie_.depth[i0];
+    st_[base_] = s;
+    rows_[base_] = row(s);
+    dispatch(i0, s);
   }
-  return n_ids;
+
+ private:
+  const int32_t* row(int32_t s) const { return t_.table + static_cast<int64_t>(s) * 256; }
+
+  void dispatch(int32_t i0, int32_t s) {
+    if (trie_.skip[i0] - i0 > LOOP_MIN && plain_loop(s))
+      loop_scan(i0, s);
+    else
+      scan(i0, s);
+  }
+
+  // Expand x (reached at depth d); when the tables move, re-read the rows of the path above.
+  void ensure(int32_t x, int32_t d) {
+    if (t_.expanded == nullptr || t_.expanded[x]) return;
+    if (expand_(x, t_)) {
+      ++moves_;
+      for (int32_t e = base_; e < d; ++e) rows_[e] = row(st_[e]);
+    }
+  }
+
+  // Whether the (expanded) state sends every plain byte back to itself.
+  bool plain_loop(int32_t s) {
+    if (static_cast<size_t>(s) >= loop_.size()) loop_.resize(s + 64, -1);
+    if (loop_[s] < 0) {
+      const int32_t* r = row(s);
+      bool all = true;
+      for (int b = 0x20; b < 0x7f && all; ++b) all = !is_plain(static_cast<uint8_t>(b)) || r[b] == s;
+      loop_[s] = all;
+    }
+    return loop_[s] != 0;
+  }
+
+  void emit(int32_t i) {
+    const int32_t* toks = trie_.toks.data();
+    int32_t a = trie_.tok_start[i], b = trie_.tok_start[i + 1];
+    ids_[n_] = toks[a];
+    n_ += b > a;
+    for (++a; a < b; ++a) ids_[n_++] = toks[a];
+  }
+
+  void end_node(int32_t i, int32_t x) {
+    if (Accept && t_.accept[x]) ends_.push_back(trie_.bfs[i]);
+  }
+
+  // The subtree of i0 (state s) position by position, skipping dead subtrees.
+  void scan(int32_t i0, int32_t s) {
+    const int32_t* depth = trie_.depth.data();
+    const int32_t* skip = trie_.skip.data();
+    const uint8_t* byte = trie_.byte.data();
+    const int32_t end = skip[i0];
+    st_[depth[i0]] = s;
+    rows_[depth[i0]] = row(s);
+    for (int32_t i = i0 + 1; i < end;) {
+      const int32_t d = depth[i];
+      const int32_t x = rows_[d - 1][byte[i]];
+      const int32_t next = skip[i];
+      if (x == dead_) {
+        i = next;
+        continue;
+      }
+      emit(i);
+      const bool inner = next > i + 1;
+      if (inner) end_node(i, x);
+      st_[d] = x;  // also for a leaf: overwritten before anything reads it
+      if (__builtin_expect(inner && t_.expanded != nullptr && !t_.expanded[x], 0)) ensure(x, d);
+      rows_[d] = row(x);
+      if (next - i > LOOP_MIN && plain_loop(x)) {
+        uint64_t moves = moves_;
+        loop_scan(i, x);
+        if (moves != moves_)
+          for (int32_t e = base_; e < d; ++e) rows_[e] = row(st_[e]);
+        i = next;
+        continue;
+      }
+      ++i;
+    }
+  }
+
+  // The subtree of v in a plain-loop state x: every node reached from v by plain bytes only
+  // is alive in state x, so runs of such positions are copied out whole; a node whose edge
+  // byte is not plain steps from x and its subtree is scanned on its own.
+  void loop_scan(int32_t v, int32_t x) {
+    const int32_t* depth = trie_.depth.data();
+    const int32_t* skip = trie_.skip.data();
+    const int32_t* plain_end = trie_.plain_end.data();
+    const int32_t* tok_start = trie_.tok_start.data();
+    const uint8_t* byte = trie_.byte.data();
+    const int32_t end = skip[v], dv = depth[v];
+    const bool ends = Accept && t_.accept[x];
+    for (int32_t i = v + 1; i < end;) {
+      const int32_t r = std::min(plain_end[i], end);
+      if (r > i) {  // a run of plain positions, all in the plain closure of v
+        int32_t a = tok_start[i], b = tok_start[r];
+        std::memcpy(ids_ + n_, trie_.toks.data() + a, static_cast<size_t>(b - a) * sizeof(int32_t));
+        n_ += b - a;
+        if (ends)
+          for (int32_t j = i; j < r; ++j)
+            if (skip[j] > j + 1) ends_.push_back(trie_.bfs[j]);
+        i = r;
+        continue;
+      }
+      const int32_t y = row(x)[byte[i]];  // the parent is in the plain closure: state x
+      const int32_t next = skip[i];
+      if (y == dead_) {
+        i = next;
+        continue;
+      }
+      emit(i);
+      if (next > i + 1) {
+        end_node(i, y);
+        const int32_t d = depth[i];
+        for (int32_t e = dv + 1; e < d; ++e) {  // the plain path down to i's parent
+          st_[e] = x;
+          rows_[e] = row(x);
+        }
+        st_[d] = y;
+        ensure(y, d);
+        rows_[d] = row(y);
+        dispatch(i, y);
+      }
+      i = next;
+    }
+  }
+
+  const Trie& trie_;
+  const int32_t dead_;
+  WalkTables& t_;
+  const Expander& expand_;
+  int32_t* ids_;
+  int64_t n_ = 0;
+  std::vector<int64_t>& ends_;
+  std::vector<int32_t> st_;
+  std::vector<const int32_t*> rows_;
+  std::vector<int8_t> loop_;
+  int32_t base_ = 0;
+  uint64_t moves_ = 0;
+};
+
+// The walk's tokens into the result's ids, or set in the mask.
+struct Sink {
+  WalkResult& out;
+  bool* mask;
+  int64_t size;
+  void take(const int32_t* ids, int64_t n) {
+    if (mask == nullptr) {
+      out.ids.insert(out.ids.end(), ids, ids + n);
+      return;
+    }
+    for (int64_t k = 0; k < n; ++k)
+      if (ids[k] < size) mask[ids[k]] = true;
+  }
+};
+
+template <bool Accept>
+void walk_all(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states, int32_t dead,
+              WalkTables& t, const Expander& expand, int32_t* scratch, WalkResult& out, Sink& sink) {
+  Walker<Accept> w(trie, dead, t, expand, scratch, out.ends);
+  for (size_t j = 0; j < nodes.size(); ++j) {
+    int32_t s = static_cast<int32_t>(states[j]);
+    if (s < 0 || s == dead) continue;  // the dead sink offers nothing
+    if (t.expanded != nullptr && !t.expanded[s]) expand(s, t);
+    w.subtree(trie.pre[nodes[j]], s);
+    if (w.n_ids() > static_cast<int64_t>(trie.toks.size())) {  // keep room for one more whole trie
+      sink.take(scratch, w.n_ids());
+      w.clear_ids();
+    }
+  }
+  sink.take(scratch, w.n_ids());
 }
 
 }  // namespace
 
-WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
-                       int64_t dead, WalkTables t, const Expander& expand) {
-  WalkResult out;
-  const int32_t d_ = static_cast<int32_t>(dead);
-  std::vector<int32_t> state_at(trie.max_depth + 2);       // DFA state at each depth of the current path
-  std::vector<const int32_t*> row_at(trie.max_depth + 2);  // its row
-  thread_local std::vector<int32_t> scratch;               // room for every token of a subtree
-  const size_t room = trie.size() + trie.dup_ids.size() + 1;
-  if (scratch.size() < room) scratch.resize(room);
-  for (size_t j = 0; j < nodes.size(); ++j) {
-    int32_t s = static_cast<int32_t>(states[j]);
-    if (s < 0 || s == d_) continue;  // the dead sink offers nothing
+std::vector<int64_t> plain_chain(int32_t state, int32_t lmax, int64_t dead, WalkTables t, const Expander& expand) {
+  std::vector<int64_t> f{state};
+  int32_t s = state;
+  while (f.size() <= static_cast<size_t>(lmax)) {
     if (t.expanded != nullptr && !t.expanded[s]) expand(s, t);
-    const int32_t i0 = trie.pre[nodes[j]];
-    int64_t n = t.accept != nullptr
-                    ? scan<true>(trie, i0, s, d_, t, expand, state_at, row_at, scratch.data(), 0, out.ends)
-                    : scan<false>(trie, i0, s, d_, t, expand, state_at, row_at, scratch.data(), 0, out.ends);
-    out.ids.insert(out.ids.end(), scratch.begin(), scratch.begin() + n);
+    const int32_t* r = t.table + static_cast<int64_t>(s) * 256;
+    const int32_t v = r[0x20];
+    for (int b = 0x21; b < 0x7f; ++b)
+      if (is_plain(static_cast<uint8_t>(b)) && r[b] != v) return {};
+    if (v == dead) break;
+    if (v == s) {  // a loop: the same state all the way down
+      f.resize(lmax + 1, s);
+      break;
+    }
+    f.push_back(v);
+    s = v;
   }
+  return f;
+}
+
+WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
+                       int64_t dead, WalkTables t, const Expander& expand, bool* mask, int64_t mask_size) {
+  WalkResult out;
+  Sink sink{out, mask, mask_size};
+  thread_local std::vector<int32_t> scratch;  // room for the tokens of two whole tries
+  if (scratch.size() < 2 * trie.toks.size() + 2) scratch.resize(2 * trie.toks.size() + 2);
+  if (t.accept != nullptr)
+    walk_all<true>(trie, nodes, states, static_cast<int32_t>(dead), t, expand, scratch.data(), out, sink);
+  else
+    walk_all<false>(trie, nodes, states, static_cast<int32_t>(dead), t, expand, scratch.data(), out, sink);
   std::sort(out.ends.begin(), out.ends.end());
   out.ends.erase(std::unique(out.ends.begin(), out.ends.end()), out.ends.end());
   return out;

@@ -9,11 +9,15 @@
 
 namespace sglike_grammar {
 
+// Bytes of JSON-string-like contents: printable ASCII but '"' and '\' (masks/plain_walk.py).
+bool is_plain(uint8_t b);
+
 // The trie of `masks.token_trie.TokenTrie` renumbered in depth-first preorder, so a walk is
 // one forward scan that jumps over dead subtrees: per preorder position the depth, the edge
-// byte, where its subtree ends, the token ending there (-1: none) and the other tokens with
-// the same bytes (dup_ids[dup_start[i] .. dup_start[i + 1]]); `pre` and `bfs` map the
-// breadth-first node ids of the Python side to positions and back.
+// byte, where its subtree ends (skip), the first position at or after it whose edge byte is
+// not plain (plain_end), and its tokens (toks[tok_start[i] .. tok_start[i + 1]], several
+// when tokens share their bytes); `pre` and `bfs` map the breadth-first node ids of the
+// Python side to positions and back.
 class Trie {
  public:
   // child ranges (breadth first: children of n are child_lo[n] .. child_hi[n] - 1), edge
@@ -23,9 +27,8 @@ class Trie {
        const std::vector<int32_t>& dup_start, const std::vector<int64_t>& dup_ids);
   size_t size() const { return pre.size(); }
 
-  std::vector<int32_t> pre, bfs, depth, skip, token, dup_start;
+  std::vector<int32_t> pre, bfs, depth, skip, plain_end, tok_start, toks;
   std::vector<uint8_t> byte;
-  std::vector<int64_t> dup_ids;
   int32_t max_depth = 0;
 };
 
@@ -59,9 +62,17 @@ struct WalkResult {
   std::vector<int64_t> ends;  // sorted unique nodes (breadth-first ids) with children where the DFA accepts
 };
 
+// The states after 0, 1, 2, ... plain bytes from `state` while every state on the way sends
+// all plain bytes to one state (at most lmax + 1 of them, ending before the dead state; a
+// state that loops to itself fills the rest); empty when some state does not (the twin of
+// masks/plain_walk.py's Python loop).
+std::vector<int64_t> plain_chain(int32_t state, int32_t lmax, int64_t dead, WalkTables t, const Expander& expand);
+
 // Walks the tokens strictly below each node `nodes[i]` (breadth-first ids), from DFA state
-// `states[i]`, expanding the states it steps from with `expand`.
+// `states[i]`, expanding the states it steps from with `expand`. With `mask` (one flag per
+// token id) the tokens are set there instead of listed in the result's ids.
 WalkResult walk_states(const Trie& trie, const std::vector<int64_t>& nodes, const std::vector<int64_t>& states,
-                       int64_t dead, WalkTables t, const Expander& expand);
+                       int64_t dead, WalkTables t, const Expander& expand, bool* mask = nullptr,
+                       int64_t mask_size = 0);
 
 }  // namespace sglike_grammar

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.skipif(not native.available(), reason=f"native helpers 
 REGEXES = [translate(p) for p in PATTERNS + DEAD_ENDS + [r"(?s).{0,40}", r"[a-z]{1,30}@[a-z]+\.(com|org)",
                                                          r'"([^"\\]|\\.){0,12}"', r"\w+( \w+){0,3}"]]
 REGEXES += [schema_to_grammar(s)[1] for s in SCHEMAS]
+# plain-loop states (every printable ASCII byte but " and \ back to the state): the walk
+# copies runs of such positions whole and steps from the others
+LOOPS = [r'[^"\\]*"', r'[ -~]*', r'"(?:[^"\\]|\\.)*"(?:,"[a-z]+":\d+)?', r'(?:[a-z]+|[^a-z"\\]*)"x?',
+         r'(?s)(?:[^"\\]|\\.)*', r'"(?:name|[^n"\\][^"\\]*)"']
 
 
 def lazy(rx: str, use_native: bool, **kw) -> LazyDFA:
@@ -74,7 +78,7 @@ def _same_walk(trie, table, other, nodes: np.ndarray, states: np.ndarray) -> Non
     assert ends.tolist() == np.unique(ref_ends).tolist()
 
 
-@pytest.mark.parametrize("rx", REGEXES[-8:])
+@pytest.mark.parametrize("rx", REGEXES[-8:] + LOOPS)
 def test_native_walks_match_python_walks_real_vocab(real_compiler, rx):
     """From every state of a lazy DFA (built by the walk itself on the native side) and of a
     terminal view with end nodes; from the root, single deep nodes and nested sets."""
