@@ -17,7 +17,9 @@ bool is_plain(uint8_t b);
 // byte, where its subtree ends (skip), the first position at or after it whose edge byte is
 // not plain (plain_end), and its tokens (toks[tok_start[i] .. tok_start[i + 1]], several
 // when tokens share their bytes); `pre` and `bfs` map the breadth-first node ids of the
-// Python side to positions and back.
+// Python side to positions and back. By breadth-first id: each node's parent, and the nodes
+// by edge byte (by_byte[by_byte_start[b] .. by_byte_start[b + 1]]), for frontiers of many
+// nodes that only a few bytes can leave.
 class Trie {
  public:
   // child ranges (breadth first: children of n are child_lo[n] .. child_hi[n] - 1), edge
@@ -28,6 +30,7 @@ class Trie {
   size_t size() const { return pre.size(); }
 
   std::vector<int32_t> pre, bfs, depth, skip, plain_end, tok_start, toks;
+  std::vector<int32_t> parent, by_byte_start, by_byte;
   std::vector<uint8_t> byte;
   int32_t max_depth = 0;
 };
