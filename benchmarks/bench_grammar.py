@@ -3,7 +3,10 @@ SmolLM2 vocabulary: a JSON schema (regex/DFA path) and three CFG cases (a recurs
 schema, Lark JSON, GBNF arithmetic), each walking a real instance token by token; xgrammar
 and (for the JSON schema: it has no CFGs) outlines-core side by side when installed.
 
-Usage: python benchmarks/bench_grammar.py [--case NAME]
+Usage: python benchmarks/bench_grammar.py [--case NAME] [--repeats N]
+
+The grammar's native helpers (grammar/native) run where built; SGLIKE_PY_GRAMMAR=1 measures
+the Python twins.
 """
 from __future__ import annotations
 
@@ -86,7 +89,21 @@ def _walk(fill: Callable[[], None], advance: Callable[[int], None], ids: list[in
     return times
 
 
-def bench_sglike(tok, name: str, ids: list[int]) -> None:
+def bench_sglike(tok, name: str, ids: list[int], repeats: int) -> None:
+    """`repeats` fresh compiles (new cache dirs, the vocabulary's trie kept as a server keeps
+    it): first-visit p50 / p99 pooled over all of them, and the median run's p99 (these VMs
+    are noisy)."""
+    first_all: list[float] = []
+    p99s: list[float] = []
+    for r in range(repeats):
+        first = _bench_sglike_once(tok, name, ids, quiet=r > 0)
+        first_all += first
+        p99s.append(float(np.percentile(first, 99)) * 1e6)
+    print(f"  sglike   first visit over {repeats} compiles: {_pct(first_all)}  "
+          f"(median run p99 {np.median(p99s):.1f}us)")
+
+
+def _bench_sglike_once(tok, name: str, ids: list[int], quiet: bool) -> list[float]:
     from sglike.grammar import GrammarCompiler
     kind, source, _ = CASES[name]
     with tempfile.TemporaryDirectory() as d:
@@ -98,8 +115,9 @@ def bench_sglike(tok, name: str, ids: list[int]) -> None:
         row = torch.zeros(gc.vocab.size, dtype=torch.bool)
         m.fill_mask(row)
         t2 = time.perf_counter()
-        print(f"  sglike   vocab setup {t1 - t0:.2f}s  time-to-first-mask {t2 - t1:.3f}s "
-              f"({type(g).__name__})")
+        if not quiet:
+            print(f"  sglike   vocab setup {t1 - t0:.2f}s  time-to-first-mask {t2 - t1:.3f}s "
+                  f"({type(g).__name__})")
 
         def advance(t: int) -> None:
             assert row[t], f"instance token {t} rejected"
@@ -108,7 +126,9 @@ def bench_sglike(tok, name: str, ids: list[int]) -> None:
         first = _walk(lambda: m.fill_mask(row), advance, ids)  # masks are built on first visit
         m.rollback(len(ids))
         cached = _walk(lambda: m.fill_mask(row), advance, ids)
-        print(f"  sglike   first visit {_pct(first)}   cached {_pct(cached)}  ({len(ids)} tokens)")
+        if not quiet:
+            print(f"  sglike   first visit {_pct(first)}   cached {_pct(cached)}  ({len(ids)} tokens)")
+        return first
 
 
 def bench_xgrammar(tok, name: str, ids: list[int]) -> None:
@@ -197,6 +217,7 @@ ws ::= [ \t\f\r\n]*
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--case", choices=sorted(CASES), action="append")
+    ap.add_argument("--repeats", type=int, default=5, help="fresh compiles per case (first visits pooled)")
     ap.add_argument("--no-gc-freeze", action="store_true",
                     help="leave the imported heap to the cyclic GC (its gen-2 passes land in mask calls)")
     args = ap.parse_args()
@@ -210,7 +231,7 @@ def main() -> None:
     for name in args.case or CASES:
         ids = tok.encode(CASES[name][2], add_special_tokens=False)
         print(f"{name}:")
-        bench_sglike(tok, name, ids)
+        bench_sglike(tok, name, ids, args.repeats)
         bench_xgrammar(tok, name, ids)
         bench_outlines(tok, name, ids)
 

@@ -15,7 +15,8 @@ import threading
 
 import numpy as np
 
-from ..masks.token_trie import TokenTrie, unique, walk
+from .. import native
+from ..masks.token_trie import TokenTrie, unique, walk, walk_mask
 from .earley import EarleySet, Recognizer
 from .terminal import WalkView
 
@@ -33,6 +34,16 @@ class TokenSet:
             bits = np.zeros(size, dtype=bool)
             bits[ids] = True
             self.ids, self.packed = None, np.packbits(bits)
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> "TokenSet":
+        """The tokens set in a bool mask [size]."""
+        out = cls.__new__(cls)
+        if np.count_nonzero(mask) > DENSE:
+            out.ids, out.packed = None, np.packbits(mask)
+        else:
+            out.ids, out.packed = np.flatnonzero(mask).astype(np.int32), None
+        return out
 
     @property
     def nbytes(self) -> int:
@@ -116,8 +127,13 @@ class TerminalWalks:
             table = self.dfas[t]
             if table is None:  # the terminal's DFA exists: a chart predicted it
                 table = self.dfas[t] = WalkView(self.terminals[t].dfa())
-            ids, ends = walk(self.trie, table, self.nodes[f], s)
-            hit = self.cache.put(key, (TokenSet(ids, self.trie.size), self.frontier(ends)))
+            if native.ENABLED:
+                mask, ends = walk_mask(self.trie, table, self.nodes[f], s)
+                tokens = TokenSet.from_mask(mask)
+            else:
+                ids, ends = walk(self.trie, table, self.nodes[f], s)
+                tokens = TokenSet(ids, self.trie.size)
+            hit = self.cache.put(key, (tokens, self.frontier(ends)))
         return hit
 
 

@@ -62,13 +62,17 @@ class PlainIndex:
             return None
         nodes, states = self.boundary(dfa, fa)
         ids = self.tok_ids[:int(self.tok_lvl[len(fa)])]
+        return ids, self.ends(dfa, fa, nodes, states), nodes, states
+
+    def ends(self, dfa: Any, fa: np.ndarray, nodes: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """End nodes (with children, where the DFA accepts) among the live plain nodes under
+        the chain `fa` and the live boundary `nodes` (in `states`); unsorted."""
         accept = dfa.accept
         if accept is None:
-            return ids, np.zeros(0, dtype=np.int64), nodes, states
+            return np.zeros(0, dtype=np.int64)
         inner = self.inner[:int(self.inner_lvl[len(fa)])]
-        ends = [inner[accept[fa[self.inner_depth[:len(inner)]]]],
-                nodes[accept[states] & self.has_children[nodes]]]
-        return ids, np.concatenate(ends), nodes, states
+        return np.concatenate([inner[accept[fa[self.inner_depth[:len(inner)]]]],
+                               nodes[accept[states] & self.has_children[nodes]]])
 
     def chain(self, dfa: Any, state: int) -> np.ndarray | None:
         """int [k]: the DFA state at depth 0, 1, .. k - 1 of every plain path from `state` (k - 1

@@ -5,25 +5,14 @@ import numpy as np
 
 from .. import native
 from ..vocab import Vocabulary
-from .token_trie import TokenTrie, WalkTable, walk
+from .token_trie import TokenTrie, WalkTable, walk, walk_mask
 
 
 def dfa_token_mask(trie: TokenTrie, dfa: WalkTable, state: int) -> np.ndarray:
     """bool [vocab.size]: tokens whose bytes keep the DFA out of its dead state from `state`
-    (no EOS). Natively: the plain head's tokens copied from a per-depth mask, the native walk
-    below the boundary nodes setting its tokens in the mask directly."""
+    (no EOS); natively `walk_mask`."""
     if native.ENABLED:
-        plain = trie.plain
-        fa = plain.chain(dfa, state)
-        if fa is None:
-            mask = np.zeros(trie.size, dtype=bool)
-            nodes, states = trie.root, np.array([state], dtype=np.int64)
-        else:
-            mask = plain.mask(fa)
-            nodes, states = plain.boundary(dfa, fa)
-            mask[trie.tokens_of(nodes)] = True
-        native.with_builder(native._native.walk_states, dfa, trie.native, nodes, states, dfa.dead, mask=mask)
-        return mask
+        return walk_mask(trie, dfa, trie.root, state)[0]
     ids, _ = walk(trie, dfa, trie.root, state)
     mask = np.zeros(trie.size, dtype=bool)
     mask[ids] = True

@@ -162,6 +162,29 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
     return walk_states(trie, dfa, frontier, states, native.ENABLED or not _one_depth(trie, frontier))
 
 
+def walk_mask(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray, state: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """`walk` with the tokens as a bool mask [trie.size] (native helpers only): a root walk
+    copies the plain head's tokens from a per-depth mask and the native walk below the
+    boundary nodes sets its tokens in place; no id arrays in between."""
+    frontier = np.asarray(frontier, dtype=np.int64)
+    fa = trie.plain.chain(dfa, state) if len(frontier) == 1 and frontier[0] == 0 else None
+    if fa is None:
+        mask = np.zeros(trie.size, dtype=bool)
+        nodes, states, head_ends = frontier, np.full(len(frontier), state, dtype=np.int64), None
+    else:
+        plain = trie.plain
+        mask = plain.mask(fa)
+        nodes, states = plain.boundary(dfa, fa)
+        mask[trie.tokens_of(nodes)] = True
+        head_ends = plain.ends(dfa, fa, nodes, states)
+    _, ends = native.with_builder(native._native.walk_states, dfa, trie.native, nodes, states, dfa.dead,
+                                  mask=mask)
+    if head_ends is not None and len(head_ends):
+        ends = unique(np.concatenate([head_ends, ends]))
+    return mask, ends
+
+
 def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.ndarray,
                 nested: bool) -> tuple[np.ndarray, np.ndarray]:
     """`walk` below `nodes`, each in its own DFA state; `nested`: the nodes are not all at

@@ -87,7 +87,10 @@ def test_native_walks_match_python_walks_real_vocab(real_compiler, rx):
     a, b = lazy(rx, True), lazy(rx, False)
     for s in range(8):
         frontiers = [np.zeros(1, np.int64), np.sort(rng.choice(trie.num_nodes, 3, replace=False)),
-                     np.array([0, int(trie.child_lo[0]) + 5, int(trie.level[2]) + 7])]
+                     np.array([0, int(trie.child_lo[0]) + 5, int(trie.level[2]) + 7]),
+                     # many nodes in one state: the byte-index step where few bytes leave it
+                     np.sort(rng.choice(trie.num_nodes, 400, replace=False)),
+                     np.arange(int(trie.level[1]), int(trie.level[3]))]
         for nodes in frontiers:
             states = np.full(len(nodes), min(s, a.num_states - 1), np.int64)
             b.ensure(states)
