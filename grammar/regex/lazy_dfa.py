@@ -22,7 +22,6 @@ C++ (`SubsetBuilder`, writing the rows into these tables in place: same states, 
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
 
 import numpy as np
 
@@ -31,64 +30,13 @@ from ..masks.small_walk import RowCache
 from .. import native as _native_mod
 from .byte_dfa import MAX_STATES, ByteDFA
 from .byte_nfa import ByteNfa
-from .determinize import _EMPTY, _byte_classes, _Subsets
+from .determinize import _EMPTY, _byte_classes
+from .lazy_tables import DEAD, Tables, _tables, grown
+from .live_subsets import _LiveSubsets, sweep
 from .ir import RegularExpr
 from .parse import parse_regex
 
-DEAD = -1
 INITIAL_CAP_MAX = 1024  # rows allocated up front at most (native builder: NFA states / 2)
-
-
-class Tables(NamedTuple):
-    """The arrays of one capacity; row `cap` (= index -1) is the dead sink."""
-    table: np.ndarray      # int32 [cap + 1, 256] next state (-1: dead or not yet expanded)
-    flat: np.ndarray       # int32 [(cap + 1) * 256]: next state * 256 by state * 256 + byte
-                           # (empty with a native builder: only the Python walk reads it)
-    accepting: np.ndarray  # bool [cap + 1]
-    expanded: np.ndarray   # bool [cap + 1]; the sink counts as expanded
-    n_out: np.ndarray      # int32 [cap + 1] live outgoing bytes (expanded states)
-    forced: np.ndarray     # int32 [cap + 1] the one live byte, or -1
-
-
-_NO_FLAT = np.zeros(0, dtype=np.int32)
-
-
-def _tables(cap: int, flat: bool = True) -> Tables:
-    expanded = np.zeros(cap + 1, dtype=bool)
-    expanded[-1] = True
-    return Tables(np.full((cap + 1, 256), DEAD, dtype=np.int32),
-                  np.full((cap + 1) * 256, DEAD * 256, dtype=np.int32) if flat else _NO_FLAT,
-                  np.zeros(cap + 1, dtype=bool), expanded,
-                  np.zeros(cap + 1, dtype=np.int32), np.full(cap + 1, -1, dtype=np.int32))
-
-
-class _LiveSubsets(_Subsets):
-    """Subset construction pieces over the trimmed NFA (subsets hold live states only)."""
-
-    def __init__(self, nfa: ByteNfa, final: int, class_of: np.ndarray,
-                 live: list[bool] | None) -> None:
-        super().__init__(nfa, final, class_of, int(class_of[-1]) + 1)
-        self.live = live
-        self.segs: dict[int, list[tuple[int, int, frozenset[int]]]] = {}
-
-    def closure(self, s: int) -> frozenset[int]:
-        c = self.closures.get(s)
-        if c is None:
-            c = super().closure(s)
-            if self.live is not None:
-                c = self.closures[s] = frozenset(q for q in c if self.live[q])
-        return c
-
-    def segments(self, q: int) -> list[tuple[int, int, frozenset[int]]]:
-        """(first class, end class, closed live target set) of each byte edge of `q`, the
-        empty targets left out (memoized)."""
-        segs = self.segs.get(q)
-        if segs is None:
-            class_of = self.class_of
-            segs = [(int(class_of[lo]), int(class_of[hi]) + 1, c) for lo, hi, t in self.nfa.out_edges(q)
-                    if (c := self.closure(t))]
-            self.segs[q] = segs
-        return segs
 
 
 class LazyDFA:
@@ -291,15 +239,7 @@ class LazyDFA:
         return n
 
     def _grow(self, cap: int) -> Tables:
-        old = self._t
-        t = _tables(cap, flat=len(old.flat) > 0)
-        n = self.num_states
-        t.table[:n] = old.table[:n]
-        if len(t.flat):
-            t.flat[: n * 256] = old.flat[: n * 256]
-        for a, b in ((t.accepting, old.accepting), (t.expanded, old.expanded),
-                     (t.n_out, old.n_out), (t.forced, old.forced)):
-            a[:n] = b[:n]
+        t = grown(self._t, cap, self.num_states)
         self._t = t  # one swap: readers see the old or the new set, both valid
         return t
 
@@ -316,32 +256,8 @@ class LazyDFA:
             self._grow(2 * (self._t.table.shape[0] - 1))
 
     def _expand_py(self, s: int) -> None:
-        """Subset construction for state `s`: the classes are swept once in order, keeping
-        the targets of the NFA edges that cover the current run of classes, so each run of
-        classes with the same covering edges costs one union (not one per class and state);
-        new subsets are numbered in class order, as a per-class pass would."""
-        n = self._sub.n_classes
-        opens: dict[int, list[frozenset[int]]] = {}
-        closes: dict[int, list[frozenset[int]]] = {}
-        for q in self._sets[s]:
-            for a, b, c in self._sub.segments(q):
-                opens.setdefault(a, []).append(c)
-                closes.setdefault(b, []).append(c)
-        ids = np.full(n, DEAD, dtype=np.int32)
-        bounds = sorted(opens.keys() | closes.keys())
-        active: dict[frozenset[int], int] = {}  # covering targets -> how many edges bring them
-        for x, y in zip(bounds, bounds[1:]):
-            for c in closes.get(x, ()):
-                if active[c] == 1:
-                    del active[c]
-                else:
-                    active[c] -= 1
-            for c in opens.get(x, ()):
-                active[c] = active.get(c, 0) + 1
-            if active:
-                target = next(iter(active)) if len(active) == 1 else frozenset().union(*active)
-                i = self._index.get(target)
-                ids[x:y] = self._add(target) if i is None else i
+        """Subset construction for state `s` in Python (`live_subsets.sweep`)."""
+        ids = sweep(self._sub, self._sets[s], self._state_of)
         t = self._t
         brow = ids[self._class_of]  # [256]
         t.table[s] = brow
@@ -352,6 +268,10 @@ class LazyDFA:
         t.expanded[s] = True
         self._num_expanded += 1
         self._sets[s] = _EMPTY  # no longer needed
+
+    def _state_of(self, subset: frozenset[int]) -> int:
+        i = self._index.get(subset)
+        return self._add(subset) if i is None else i
 
 
 def expr_to_lazy_dfa(expr: RegularExpr, max_states: int = MAX_STATES) -> LazyDFA:

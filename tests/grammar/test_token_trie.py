@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sglike.grammar import native
-from sglike.grammar.masks import token_trie
+from sglike.grammar.masks import level_walk
 from sglike.grammar.masks.token_trie import TokenTrie, WalkTable, walk
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
 from sglike.grammar.regex.syntax import translate
@@ -64,7 +64,7 @@ def dense_threshold(request, monkeypatch):
         return
     monkeypatch.setattr(native, "ENABLED", False)
     for n, v in zip(("DENSE_FRONTIER", "LEVEL_MIN", "SMALL_STEP"), MODES[request.param]):
-        monkeypatch.setattr(token_trie, n, v)
+        monkeypatch.setattr(level_walk, n, v)
 
 
 def test_walk_matches_per_token_walks(dense_threshold):
