@@ -50,12 +50,17 @@ def mark_reaching(starts: list[int], preds: list[int], live, todo: list[int]) ->
                 todo.append(p)
 
 
-def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
-    """(starts [n + 1], each column reordered by source, stably)."""
-    s = np.asarray(src, dtype=np.int64)
+def _group_arrays(n: int, src: list[int], *cols: list[int]) -> tuple[np.ndarray, ...]:
+    """(starts int32 [n + 1], each column reordered by source, stably, int32)."""
+    s = np.asarray(src, dtype=np.int32)
     order = np.argsort(s, kind="stable")
-    starts = np.searchsorted(s[order], np.arange(n + 1)).tolist()
-    return (starts, *(np.asarray(c, dtype=np.int64)[order].tolist() for c in cols))
+    starts = np.searchsorted(s[order], np.arange(n + 1)).astype(np.int32)
+    return (starts, *(np.asarray(c, dtype=np.int32)[order] for c in cols))
+
+
+def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
+    """`_group_arrays` as lists (fast to index from Python)."""
+    return tuple(a.tolist() for a in _group_arrays(n, src, *cols))
 
 
 class ByteNfa:
@@ -81,14 +86,17 @@ class ByteNfa:
 
     @property
     def index(self) -> _Index:
-        """The edges grouped by source (rebuilt when edges were added since)."""
+        """The edges grouped by source, as lists (rebuilt when edges were added since)."""
         at = (self.num_states, len(self.e_src), len(self.p_src))
         if self._index is None or self._indexed_at != at:
-            e_start, lo, hi, dst = _group(self.num_states, self.e_src, self.e_lo, self.e_hi,
-                                          self.e_dst)
-            p_start, eps = _group(self.num_states, self.p_src, self.p_dst)
-            self._index, self._indexed_at = _Index(e_start, lo, hi, dst, p_start, eps), at
+            self._index, self._indexed_at = _Index(*(a.tolist() for a in self.index_arrays())), at
         return self._index
+
+    def index_arrays(self) -> _Index:
+        """The same grouping as int32 arrays (what the native subset construction reads)."""
+        e_start, lo, hi, dst = _group_arrays(self.num_states, self.e_src, self.e_lo, self.e_hi, self.e_dst)
+        p_start, eps = _group_arrays(self.num_states, self.p_src, self.p_dst)
+        return _Index(e_start, lo, hi, dst, p_start, eps)
 
     def has_edges(self, q: int) -> bool:
         """Whether `q` has a byte edge (an "important" state of subset construction)."""

@@ -30,11 +30,14 @@ def determinize(nfa: ByteNfa, start: int, final: int, max_states: int) -> tuple[
     return np.ascontiguousarray(rows[:, class_of].astype(np.int32)), accepting
 
 
-def _byte_classes(nfa: ByteNfa) -> np.ndarray:
+def _byte_classes(nfa: ByteNfa | None, lo: np.ndarray | None = None, hi: np.ndarray | None = None
+                  ) -> np.ndarray:
+    """int64 [256]: byte -> class (bytes no edge tells apart share one), from the NFA's edge
+    lists or from arrays of its edges' lo and hi bytes."""
     cut = np.zeros(257, dtype=bool)  # cut[b]: a class starts at byte b
     cut[0] = True
-    cut[np.asarray(nfa.e_lo, dtype=np.int64)] = True
-    cut[np.asarray(nfa.e_hi, dtype=np.int64) + 1] = True
+    cut[np.asarray(nfa.e_lo if lo is None else lo, dtype=np.int64)] = True
+    cut[np.asarray(nfa.e_hi if hi is None else hi, dtype=np.int64) + 1] = True
     return (np.cumsum(cut[:256]) - 1).astype(np.int64)
 
 

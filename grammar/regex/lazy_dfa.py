@@ -53,19 +53,19 @@ class LazyDFA:
         self._lock = threading.RLock()  # expansions; a native walk holds it (and expands) throughout
         self._sets: list[frozenset[int]] = []
         self._index: dict[frozenset[int], int] = {}
-        self._t = _tables(64)
         self._num_states = 0
         self._num_expanded = 0
         self.row = RowCache(self.ensure_one, lambda: self._t.table)  # state -> list row
         self._core = None  # the native SubsetBuilder, when used
         if nfa is None:
             return
-        self._class_of = _byte_classes(nfa)
         live = nfa.coreachable(final)
         nfa._utf8 = {}
         if _native_mod.ENABLED if native is None else native:
             self._start_native(nfa, start, final, live, allow_empty)
             return
+        self._t = _tables(64)
+        self._class_of = _byte_classes(nfa)
         self._sub = _LiveSubsets(nfa, final, self._class_of, live)
         self._final = final
         init = self._sub.closure(start)
@@ -75,7 +75,8 @@ class LazyDFA:
 
     def _start_native(self, nfa: ByteNfa, start: int, final: int, live: list[bool] | None,
                       allow_empty: bool) -> None:
-        x = nfa.index
+        x = nfa.index_arrays()  # int32 arrays: no Python lists converted on the way in
+        self._class_of = _byte_classes(None, x.lo, x.hi)
         # the native walk does not read `flat`; room for a share of the NFA's states up front:
         # a growth's fresh pages cost ~1 us each, here at compile time rather than in a mask
         self._t = _tables(min(INITIAL_CAP_MAX, max(64, nfa.num_states // 2)), flat=False)
