@@ -51,6 +51,7 @@ WalkTables walk_tables(py::tuple v, py::list& keep) {
     w.accept = data_of<bool>(a, "accept", table.shape(0));
   }
   if (v.size() > 3 && !v[3].is_none()) w.refs = table_refs(v[3]);
+  w.rows = table.shape(0);
   return w;
 }
 
@@ -120,6 +121,8 @@ PYBIND11_MODULE(_native, m) {
             if (n < 0 || n >= num) throw std::out_of_range("walk_states: no such trie node");
           py::list keep;
           WalkTables t = walk_tables(tables, keep);
+          for (int64_t s : sv)
+            if (s != dead && (s < 0 || s >= t.rows)) throw std::out_of_range("walk_states: no such DFA state");
           Expander expand;
           expand.builder = builder;
           expand.max_states = max_states;
@@ -147,6 +150,7 @@ PYBIND11_MODULE(_native, m) {
                           SubsetBuilder* builder, int64_t max_states) -> py::object {
           py::list keep;
           WalkTables t = walk_tables(tables, keep);
+          if (state < 0 || state >= t.rows) throw std::out_of_range("plain_chain: no such DFA state");
           Expander expand;
           expand.builder = builder;
           expand.max_states = max_states;

@@ -43,6 +43,7 @@ struct WalkTables {
   const bool* expanded = nullptr;
   const bool* accept = nullptr;
   TableRefs refs{};
+  int64_t rows = 0;  // rows of the table (states + the dead sink)
 };
 
 // How a walk expands a state it steps from: in place through the builder when it has one

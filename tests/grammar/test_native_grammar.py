@@ -107,3 +107,18 @@ def test_native_walk_reports_a_state_limit_reached_mid_walk(real_compiler):
     dfa = lazy("[ -~]*a[ -~]{12}", True, max_states=20)
     with pytest.raises(GrammarError, match="grammar too large"):
         walk_states(real_compiler.trie, dfa, np.zeros(1, np.int64), np.zeros(1, np.int64), False)
+
+
+def test_native_walk_refuses_bad_nodes_and_states(real_compiler):
+    from sglike.grammar.native import _native
+    trie = real_compiler.trie
+    dfa = lazy("[a-z]+", True)
+    walk_args = (dfa.walk_arrays(), dfa.walk_refresh)
+    with pytest.raises(IndexError, match="no such trie node"):
+        _native.walk_states(trie.native, np.array([trie.num_nodes]), np.zeros(1, np.int64), -1, *walk_args)
+    with pytest.raises(IndexError, match="no such DFA state"):
+        _native.walk_states(trie.native, np.zeros(1, np.int64), np.array([10 ** 6]), -1, *walk_args)
+    with pytest.raises(IndexError, match="no such DFA state"):
+        _native.plain_chain(10 ** 6, 5, -1, *walk_args)
+    with pytest.raises(ValueError, match="differ in length"):
+        _native.walk_states(trie.native, np.zeros(2, np.int64), np.zeros(1, np.int64), -1, *walk_args)
