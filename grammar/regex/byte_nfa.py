@@ -13,7 +13,6 @@ through the IR: the others are its edges replayed with the states shifted, all a
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -22,10 +21,11 @@ from ..budget import check
 from ..errors import GrammarError
 from . import charset as cs
 from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
+from .nfa_size import MAX_NFA_STATES, check_size
 from .parse import parse_regex
 
-MAX_NFA_STATES = 600_000  # a larger NFA would not be built (and walked) within the compile budget
 REPLAY_MIN = 4  # repeats with fewer copies are built the plain way
+FRAGMENT_MIN = 24  # states a repeated sub-expression must add to be replayed, not rebuilt
 
 
 class _Index(NamedTuple):
@@ -78,6 +78,7 @@ class ByteNfa:
         self._index: _Index | None = None
         self._indexed_at = (-1, -1, -1)
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
+        self._fragments: dict[int, tuple] = {}  # id(expr) -> (expr, src, end, s0, k, e0, e1, p0, p1)
         # Every state `add` creates lies on a path from its src to its end, except after an
         # empty class or alternation (a dead end): only then must a DFA trim the NFA.
         self.dead_ends = False
@@ -152,6 +153,41 @@ class ByteNfa:
 
     def _add(self, expr: RegularExpr, src: int) -> int:
         check("building the NFA")
+        if not self.replay or not isinstance(expr, (Seq, Alt, Rep)):
+            return self._add_node(expr, src)
+        frag = self._fragments.get(id(expr))
+        if frag is not None and frag[0] is expr:  # the same sub-expression again (parse.py shares them)
+            return self._replay(frag, src)
+        s0, e0, p0 = self.num_states, len(self.e_dst), len(self.p_dst)
+        end = self._add_node(expr, src)
+        k = self.num_states - s0
+        # every construct adds edges from its src or its own new states to its own new states
+        # (never into src, never to older states), so the fragment replays from any state
+        if k >= FRAGMENT_MIN and s0 <= end < self.num_states:
+            self._fragments[id(expr)] = (expr, src, end, s0, k, e0, len(self.e_dst), p0, len(self.p_dst))
+        return end
+
+    def _replay(self, frag: tuple, src: int) -> int:
+        """The edges of a recorded fragment again, from `src` with new states (the twin of
+        adding its expression once more: the same edges, shifted)."""
+        _expr, src0, end0, s0, k, e0, e1, p0, p1 = frag
+        if self.num_states + k > MAX_NFA_STATES:
+            raise GrammarError(f"grammar too large (over {MAX_NFA_STATES} NFA states)")
+        shift = self.num_states - s0
+
+        def moved(a: list[int]) -> list[int]:
+            x = np.asarray(a, dtype=np.int64)
+            return np.where(x == src0, src, x + shift).tolist()
+        self.e_src += moved(self.e_src[e0:e1])
+        self.e_dst += moved(self.e_dst[e0:e1])
+        self.e_lo += self.e_lo[e0:e1]
+        self.e_hi += self.e_hi[e0:e1]
+        self.p_src += moved(self.p_src[p0:p1])
+        self.p_dst += moved(self.p_dst[p0:p1])
+        self.num_states += k
+        return end0 + shift
+
+    def _add_node(self, expr: RegularExpr, src: int) -> int:
         if isinstance(expr, Lit):
             for b in expr.data:
                 dst = self.new()
@@ -260,29 +296,3 @@ class ByteNfa:
         self.p_dst += shifted(self.p_dst[p0:])
         self.num_states += k * times
         return end + times * k
-
-
-def check_size(expr: RegularExpr, existing: int = 0) -> None:
-    """GrammarError when adding `expr` to an NFA of `existing` states would pass
-    MAX_NFA_STATES (by an upper-bound estimate: cheap, no state is built)."""
-    size = _size(expr)
-    if existing + size > MAX_NFA_STATES:
-        raise GrammarError(f"grammar too large (about {size} NFA states, over "
-                           f"{MAX_NFA_STATES}; long bounded repeats multiply)")
-
-
-@lru_cache(maxsize=4096)
-def _size(expr: RegularExpr) -> int:
-    """An upper-bound estimate of the NFA states `ByteNfa.add` creates for `expr`."""
-    if isinstance(expr, Lit):
-        return len(expr.data)
-    if isinstance(expr, Cls):  # the end state plus shared UTF-8 tails (about one per range)
-        return 1 + sum(len(chr(min(hi, cs.MAX_CP)).encode("utf-8", "surrogatepass")) - 1
-                       for _lo, hi in expr.ranges)
-    if isinstance(expr, (Seq, Alt)):
-        return 2 * len(expr.items) + sum(_size(i) for i in expr.items)
-    if isinstance(expr, Rep):
-        return 2 + _size(expr.item) * max(expr.lo + 1, expr.hi or 0)
-    if isinstance(expr, Regex):
-        return _size(parse_regex(expr.pattern))
-    return 1

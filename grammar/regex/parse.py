@@ -43,8 +43,21 @@ def parse_regex(pattern: str) -> RegularExpr:
 
 
 class _Builder:
+    """sre's parse tree -> IR. Equal sub-expressions come out as one object (hash-consed by
+    their children's identities), so an NFA builder can replay a repeated one."""
+
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
+        self._nodes: dict[tuple, RegularExpr] = {}
+
+    def make(self, kind: type, *fields) -> RegularExpr:
+        """kind(*fields), the same object for equal fields (children compared by identity)."""
+        key = (kind, *(tuple(map(id, f)) if isinstance(f, tuple) and kind in (Seq, Alt) else
+                       id(f) if kind is Rep and i == 0 else f for i, f in enumerate(fields)))
+        node = self._nodes.get(key)
+        if node is None:
+            node = self._nodes[key] = kind(*fields)
+        return node
 
     def fail(self, what: str) -> GrammarError:
         return GrammarError(f"regex {self.pattern[:200]!r}: {what} are not supported")
@@ -54,10 +67,10 @@ class _Builder:
         for op, av in items:
             node = self.node(op, av, flags)
             if isinstance(node, Lit) and out and isinstance(out[-1], Lit):
-                out[-1] = Lit(out[-1].data + node.data)
+                out[-1] = self.make(Lit, out[-1].data + node.data)
             else:
                 out.append(node)
-        return out[0] if len(out) == 1 else Seq(tuple(out))
+        return out[0] if len(out) == 1 else self.make(Seq, tuple(out))
 
     def node(self, op, av, flags: int) -> RegularExpr:
         check("parsing a regex")
@@ -66,22 +79,22 @@ class _Builder:
         if op == C.LITERAL:
             if flags & re.IGNORECASE:
                 return self.cls(((av, av),), flags)
-            return Lit(chr(av).encode()) if not 0xD800 <= av <= 0xDFFF \
-                else Cls(())
+            return self.make(Lit, chr(av).encode()) if not 0xD800 <= av <= 0xDFFF \
+                else self.make(Cls, ())
         if op == C.NOT_LITERAL:
             return self.cls(((av, av),), flags, negate=True)
         if op == C.ANY:
-            return Cls(cs.ANY if flags & re.DOTALL else cs.complement(((10, 10),)))
+            return self.make(Cls, cs.ANY if flags & re.DOTALL else cs.complement(((10, 10),)))
         if op == C.IN:
             return self.in_set(av, flags)
         if op == C.BRANCH:
-            return Alt(tuple(self.seq(list(b), flags) for b in av[1]))
+            return self.make(Alt, tuple(self.seq(list(b), flags) for b in av[1]))
         if op == C.SUBPATTERN:
             _group, add_flags, del_flags, sub = av
             return self.seq(list(sub), (flags | add_flags) & ~del_flags)
         if op in (C.MAX_REPEAT, C.MIN_REPEAT):
             lo, hi, sub = av
-            return Rep(self.seq(list(sub), flags), lo, None if hi == C.MAXREPEAT else hi)
+            return self.make(Rep, self.seq(list(sub), flags), lo, None if hi == C.MAXREPEAT else hi)
         raise GrammarError(f"regex {self.pattern[:200]!r}: unsupported construct {op}")
 
     def in_set(self, items: list, flags: int) -> Cls:
@@ -98,7 +111,7 @@ class _Builder:
         rs = cs.normalize(ranges)
         if flags & re.IGNORECASE:
             rs = fold_case(rs)
-        return Cls(cs.complement(rs) if negate else cs.intersect(rs, cs.ANY))
+        return self.make(Cls, tuple(cs.complement(rs) if negate else cs.intersect(rs, cs.ANY)))
 
 
 def fold_case(rs: cs.Ranges) -> cs.Ranges:

@@ -44,6 +44,23 @@ def test_replayed_repeats_build_the_plain_nfa(pattern):
     assert_same_nfa(pattern)
 
 
+STRING = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+# a sub-expression that occurs again (parse.py shares equal ones) is replayed as a fragment
+FRAGMENTS = [rf'\{{"a":{STRING}(?:,"b":{STRING})?(?:,"c":(?:{STRING}|\d+))?\}}',
+             rf'(?:{STRING}|x)(?:{STRING}|y)+(?:{STRING}|x){{2,3}}', r"(?:[a-z]{5,9}_){3}-(?:[a-z]{5,9}_){3}"]
+
+
+@pytest.mark.parametrize("pattern", FRAGMENTS)
+def test_replayed_fragments_build_the_plain_nfa(pattern, monkeypatch):
+    assert_same_nfa(pattern)
+    replays = []
+    replay = ByteNfa._replay
+    monkeypatch.setattr(ByteNfa, "_replay", lambda self, f, s: replays.append(s) or replay(self, f, s))
+    build(pattern, True)
+    assert replays or pattern == FRAGMENTS[0]  # the first one's repeats are below FRAGMENT_MIN
+    assert equivalent(regex_to_byte_dfa(translate(pattern)), regex_to_byte_dfa_reference(translate(pattern))) is None
+
+
 @pytest.mark.parametrize("pattern", REPEATS[2:])  # the second has a large DFA
 def test_replayed_repeats_keep_the_language(pattern):
     rx = translate(pattern)
