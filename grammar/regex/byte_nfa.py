@@ -220,8 +220,7 @@ class ByteNfa:
         key = tuple(ranges)
         seqs = self._utf8.get(key)
         if seqs is None:
-            rs = cs.intersect(cs.normalize(list(ranges)), cs.ANY)
-            seqs = self._utf8[key] = [q for lo, hi in rs for q in cs.utf8_sequences(lo, hi)]
+            seqs = self._utf8[key] = cs.utf8_paths(key)
         self.dead_ends |= not seqs
         end = self.new()
         tails: dict[tuple, int] = {(): end}

@@ -1,6 +1,8 @@
 """Sets of Unicode code points as sorted, disjoint, inclusive ranges."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 MAX_CP = 0x10FFFF
 SURROGATES = ((0xD800, 0xDFFF),)
 Ranges = tuple[tuple[int, int], ...]
@@ -85,3 +87,11 @@ def utf8_sequences(lo: int, hi: int) -> list[tuple[tuple[int, int], ...]]:
             else:
                 out.append(tuple(zip(chr(lo).encode(), chr(hi).encode())))
     return out
+
+
+@lru_cache(maxsize=4096)
+def utf8_paths(ranges: Ranges) -> tuple[tuple[tuple[int, int], ...], ...]:
+    """The byte-range sequences of one character of `ranges` (valid code points only), cached
+    for the process: the terminals of different grammars repeat the same classes."""
+    rs = intersect(normalize(list(ranges)), ANY)
+    return tuple(q for lo, hi in rs for q in utf8_sequences(lo, hi))
