@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grammar_suites import _tokenizer, cases
+from suite_peers import llguidance_matcher
 
 # an engine: schema -> (fill the mask, consume a token); raises when it cannot compile
 Stepper = tuple[Callable[[], None], Callable[[int], bool]]
@@ -39,18 +40,13 @@ def sglike_steps(tok: Any) -> Callable[[Any], Stepper]:
 
 
 def llguidance_steps(tok: Any) -> Callable[[Any], Stepper]:
-    import llguidance
     import llguidance.hf
     import llguidance.numpy as lnp
     lt = llguidance.hf.from_tokenizer(tok)
     bits = lnp.allocate_token_bitmask(1, lt.vocab_size)
 
     def start(schema: Any) -> Stepper:
-        g = llguidance.LLMatcher.grammar_from_json_schema(
-            json.dumps(schema), defaults={"whitespace_flexible": False})
-        m = llguidance.LLMatcher(lt, g)
-        if m.is_error():
-            raise ValueError(m.get_error())
+        _g, m = llguidance_matcher(lt, schema)
         return (lambda: lnp.fill_next_token_bitmask(m, bits, 0)), m.consume_token
     return start
 

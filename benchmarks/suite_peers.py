@@ -23,17 +23,25 @@ def sglike_engine(vocab_or_tok: Any, budget: float | None) -> Callable[[Any], Ac
     return compile_schema
 
 
+def llguidance_matcher(lt: Any, schema: Any) -> tuple[Any, Any]:
+    """(grammar, a fresh LLMatcher) of a JSON schema in llguidance (compact whitespace, as
+    sglike's); ValueError when it does not compile."""
+    import llguidance
+    g = llguidance.LLMatcher.grammar_from_json_schema(
+        json.dumps(schema), defaults={"whitespace_flexible": False})
+    m = llguidance.LLMatcher(lt, g)
+    if m.is_error():
+        raise ValueError(m.get_error())
+    return g, m
+
+
 def llguidance_engine(tok: Any) -> Callable[[Any], Accepts]:
     import llguidance
     import llguidance.hf
     lt = llguidance.hf.from_tokenizer(tok)
 
     def compile_schema(schema: Any) -> Accepts:
-        g = llguidance.LLMatcher.grammar_from_json_schema(
-            json.dumps(schema), defaults={"whitespace_flexible": False})
-        first = llguidance.LLMatcher(lt, g)
-        if first.is_error():
-            raise ValueError(first.get_error())
+        g, _first = llguidance_matcher(lt, schema)
 
         def accepts(text: str) -> bool:
             m = llguidance.LLMatcher(lt, g)

@@ -109,10 +109,14 @@ class PlainIndex:
     def mask(self, fa: np.ndarray) -> np.ndarray:
         """bool [vocab size]: the plain tokens alive under the chain `fa` (a fresh copy of a
         per-depth mask, built on first use: (lmax + 2) x vocab bytes)."""
+        return self.depth_masks()[len(fa)].copy()
+
+    def depth_masks(self) -> np.ndarray:
+        """bool [lmax + 2, vocab size]: row d holds the plain tokens of depth < d (built once)."""
         if self._masks is None:
             masks = np.zeros((self.lmax + 2, self.size), dtype=bool)
             for d in range(1, self.lmax + 2):
                 masks[d] = masks[d - 1]
                 masks[d, self.tok_ids[int(self.tok_lvl[d - 1]):int(self.tok_lvl[d])]] = True
             self._masks = masks
-        return self._masks[len(fa)].copy()
+        return self._masks

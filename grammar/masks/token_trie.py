@@ -75,7 +75,7 @@ class TokenTrie:
         self._native = None
         if native.ENABLED:
             self.native  # ~3 ms: here rather than in a first mask
-            self.plain.mask(np.zeros(1, dtype=np.int64))  # the per-depth plain masks, likewise
+            self.plain.depth_masks()  # likewise
 
     @property
     def native(self):

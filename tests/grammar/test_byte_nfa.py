@@ -16,7 +16,7 @@ from sglike.grammar.regex.parse import parse_regex
 from sglike.grammar.regex.reference import regex_to_byte_dfa_reference
 from sglike.grammar.regex.syntax import translate
 
-from test_regex_compile import equivalent
+from test_regex_compile import equivalent, random_patterns
 
 REPEATS = [
     r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4}){0,300}"', r"(ab|c)*[^x]{2,30}",
@@ -78,13 +78,7 @@ ATOMS = ["a", "b", "[ab]", "é", "[^a]", ".", ""]
 
 
 def _patterns() -> st.SearchStrategy[str]:
-    def extend(inner):
-        return st.one_of(
-            st.tuples(inner, inner).map("".join),
-            st.tuples(inner, inner).map(lambda p: f"(?:{p[0]}|{p[1]})"),
-            st.tuples(inner, st.sampled_from(["*", "?", "{4}", "{0,5}", "{2,6}", "{4,}"]))
-            .map(lambda p: f"(?:{p[0]}){p[1]}"))
-    return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=6)
+    return random_patterns(ATOMS, ["*", "?", "{4}", "{0,5}", "{2,6}", "{4,}"], 6)
 
 
 @settings(max_examples=120, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))

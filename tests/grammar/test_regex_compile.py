@@ -73,14 +73,18 @@ def test_schema_regexes_match_interegular(i):
 ATOMS = ["a", "b", "é", ".", r"\d", r"\w", r"\s", "[a-c]", "[^ab]", r"\.", "[é-ü]", "x"]
 
 
-def _patterns() -> st.SearchStrategy[str]:
+def random_patterns(atoms: list[str], suffixes: list[str], max_leaves: int) -> st.SearchStrategy[str]:
+    """Regexes built from `atoms` by concatenation, alternation and the repeat `suffixes`."""
     def extend(inner):
         return st.one_of(
             st.tuples(inner, inner).map("".join),
             st.tuples(inner, inner).map(lambda p: f"(?:{p[0]}|{p[1]})"),
-            st.tuples(inner, st.sampled_from(["*", "+", "?", "{2}", "{0,2}", "{1,3}", "*?"]))
-            .map(lambda p: f"(?:{p[0]}){p[1]}"))
-    return st.recursive(st.sampled_from(ATOMS), extend, max_leaves=8)
+            st.tuples(inner, st.sampled_from(suffixes)).map(lambda p: f"(?:{p[0]}){p[1]}"))
+    return st.recursive(st.sampled_from(atoms), extend, max_leaves=max_leaves)
+
+
+def _patterns() -> st.SearchStrategy[str]:
+    return random_patterns(ATOMS, ["*", "+", "?", "{2}", "{0,2}", "{1,3}", "*?"], 8)
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
