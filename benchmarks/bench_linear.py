@@ -21,8 +21,9 @@ SHAPES = {"qkv 576->960": (576, 960), "o 576->576": (576, 576), "gate_up 576->30
 
 def method_of(kernel: str) -> str:
     """The linear method whose weights a kernel computes with (from its name)."""
-    if "w8a8" in kernel:
-        return "w8a8_int8"
+    for part, method in (("w8a8", "w8a8_int8"), ("w4a8", "w4a8_int8")):
+        if part in kernel:
+            return method
     for part, method in (("int4", "int4"), ("q4", "int4"), ("int8", "int8"), ("q8", "int8")):
         if part in kernel:
             return method
@@ -120,7 +121,7 @@ def _canonical(method, w: torch.Tensor) -> dict:
 
     if method.name == "float":
         return {"weight": w}
-    if method.name == "int4":
+    if method.name in ("int4", "w4a8_int8"):
         q, s, mn = quantize_int4(w)
         return {"q": q, "scale": s, "min": mn}
     q, s = quantize_int8(w, method.group)
