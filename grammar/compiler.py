@@ -125,8 +125,11 @@ class GrammarCompiler:
             if g is not None:
                 self._cache.move_to_end(key)
         if g is None:
-            with gc_paused(), compile_budget(self.compile_budget_s):
-                g = build()
+            try:
+                with gc_paused(), compile_budget(self.compile_budget_s):
+                    g = build()
+            except RecursionError:  # a safety net: the IR's walks recurse by nesting depth
+                raise GrammarError("grammar too large: nested too deeply to compile") from None
             with self._lock:
                 g = self._cache.setdefault(key, g)
                 while len(self._cache) > MAX_CACHED:  # a grammar holds its NFA and masks

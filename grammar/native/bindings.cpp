@@ -1,4 +1,4 @@
-// Python bindings of sglike's native grammar helpers (subsets.cpp, trie_walk.cpp): the
+// Python bindings of sglike's native grammar helpers (subsets.cpp, trie_walk.cpp, nfa_build.cpp): the
 // `sglike.grammar.native._native` module. Arrays come in as numpy; tables are written in place.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nfa_build.h"
 #include "subsets.h"
 #include "trie_walk.h"
 
@@ -63,10 +64,11 @@ std::vector<T> vec(const Arr<T>& a) {
   return std::vector<T>(a.data(), a.data() + a.size());
 }
 
-py::array_t<int64_t> to_array(std::vector<int64_t>&& v) {
-  auto* heap = new std::vector<int64_t>(std::move(v));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<int64_t>*>(p); });
-  return py::array_t<int64_t>({static_cast<py::ssize_t>(heap->size())}, {sizeof(int64_t)}, heap->data(), owner);
+template <typename T>
+py::array_t<T> to_array(std::vector<T>&& v) {
+  auto* heap = new std::vector<T>(std::move(v));
+  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
 }
 
 }  // namespace
@@ -162,4 +164,21 @@ PYBIND11_MODULE(_native, m) {
         py::arg("state"), py::arg("lmax"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
         py::arg("builder") = nullptr, py::arg("max_states") = 0,
         "the states along plain bytes from `state` (see trie_walk.h), or None when one is not uniform");
+
+  m.def("build_nfa", [](Arr<int32_t> prog, int32_t root, int32_t src, int64_t num_states, int64_t max_states) -> py::object {
+          NfaEdges e;
+          int32_t end;
+          try {
+            py::gil_scoped_release nogil;
+            end = build_nfa(prog.data(), prog.size(), root, src, num_states, max_states, e);
+          } catch (const NfaTooLarge&) {
+            return py::none();
+          }
+          return py::make_tuple(end, e.num_states, e.dead_ends, to_array(std::move(e.e_src)), to_array(std::move(e.e_lo)),
+                                to_array(std::move(e.e_hi)), to_array(std::move(e.e_dst)), to_array(std::move(e.p_src)),
+                                to_array(std::move(e.p_dst)));
+        },
+        py::arg("prog"), py::arg("root"), py::arg("src"), py::arg("num_states"), py::arg("max_states"),
+        "(end, num_states, dead_ends, new e_src, e_lo, e_hi, e_dst, p_src, p_dst as int32 arrays) of adding the program's "
+        "node `root` from `src` (nfa_build.h), or None past `max_states`");
 }

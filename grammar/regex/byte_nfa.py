@@ -1,7 +1,7 @@
 """Thompson NFA over bytes for the regular IR (ir.py); UTF-8 paths share their suffixes.
 
-The NFA is stored flat: parallel lists of ints for the byte edges (source, lo, hi, target)
-and the epsilon edges (source, target), indexed by source on first read. Building creates
+The NFA is stored flat: parallel lists of ints (int32 arrays when built in C++) for the byte
+edges (source, lo, hi, target) and the epsilon edges (source, target), indexed by source on first read. Building creates
 no Python container per state, so a large NFA (long bounded repeats: 100k+ states) neither
 costs an allocation per state nor sets off the full garbage collections that per-state
 lists would (each one a scan of every object of the process).
@@ -9,7 +9,7 @@ lists would (each one a scan of every object of the process).
 A bounded repeat `X{m,n}` is still expanded into its copies, but only the first copy goes
 through the IR: the others are its edges replayed with the states shifted, all at once
 (`_replicate`). The result is the same NFA, edge for edge, as adding every copy
-(`ByteNfa(replay=False)`, the twin of the parity tests).
+(`ByteNfa(replay=False)`), and as the C++ builder `add` uses when built (nfa_program.py).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import numpy as np
 from ..budget import check
 from ..errors import GrammarError
 from . import charset as cs
+from . import nfa_program
 from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
 from .nfa_size import MAX_NFA_STATES, check_size
 from .parse import parse_regex
@@ -66,7 +67,7 @@ def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
 class ByteNfa:
     """Byte-range edges and epsilon edges; states are ints 0..num_states-1, made by `new()`."""
 
-    def __init__(self, *, replay: bool = True) -> None:
+    def __init__(self, *, replay: bool = True, native: bool = True) -> None:
         self.num_states = 0
         self.e_src: list[int] = []
         self.e_lo: list[int] = []
@@ -75,6 +76,7 @@ class ByteNfa:
         self.p_src: list[int] = []
         self.p_dst: list[int] = []
         self.replay = replay
+        self.native = native and replay and nfa_program.enabled()  # C++ (nfa_program.py); else the twins
         self._index: _Index | None = None
         self._indexed_at = (-1, -1, -1)
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
@@ -120,7 +122,8 @@ class ByteNfa:
         when all can (no dead ends: see `dead_ends`)."""
         if not self.dead_ends:
             return None
-        starts, preds = _group(self.num_states, self.e_dst + self.p_dst, self.e_src + self.p_src)
+        cat = lambda a, b: np.concatenate([np.asarray(a, np.int32), np.asarray(b, np.int32)])  # noqa: E731
+        starts, preds = _group(self.num_states, cat(self.e_dst, self.p_dst), cat(self.e_src, self.p_src))
         live = [False] * self.num_states
         live[final] = True
         mark_reaching(starts, preds, live, [final])
@@ -149,7 +152,7 @@ class ByteNfa:
         """Add `expr` starting at state `src`; return its end state (GrammarError when the
         NFA would exceed MAX_NFA_STATES, checked up front for the whole expression)."""
         check_size(expr, self.num_states)
-        return self._add(expr, src)
+        return nfa_program.add_native(self, expr, src) if self.native else self._add(expr, src)
 
     def _add(self, expr: RegularExpr, src: int) -> int:
         check("building the NFA")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
+from sglike.grammar.regex import nfa_program
 from sglike.grammar.regex.byte_nfa import ByteNfa
 from sglike.grammar.regex.lazy_dfa import regex_to_lazy_dfa
 from sglike.grammar.regex.parse import parse_regex
@@ -26,17 +28,20 @@ REPEATS = [
 ]
 
 
-def build(pattern: str, replay: bool) -> tuple[ByteNfa, int]:
-    nfa = ByteNfa(replay=replay)
+def build(pattern: str, replay: bool, native: bool = False) -> tuple[ByteNfa, int]:
+    nfa = ByteNfa(replay=replay, native=native)
+    assert nfa.native == (native and nfa_program.enabled())
     final = nfa.add(parse_regex(translate(pattern)), nfa.new())
     return nfa, final
 
 
 def assert_same_nfa(pattern: str) -> None:
-    (fast, f1), (plain, f2) = build(pattern, True), build(pattern, False)
-    assert (f1, fast.num_states, fast.dead_ends) == (f2, plain.num_states, plain.dead_ends)
-    for name in ("e_src", "e_lo", "e_hi", "e_dst", "p_src", "p_dst"):
-        assert getattr(fast, name) == getattr(plain, name), (pattern, name)
+    """Python with replay, Python adding every copy, and the C++ builder (when built): one NFA."""
+    plain, f2 = build(pattern, False)
+    for fast, f1 in (build(pattern, True), build(pattern, True, native=True)):
+        assert (f1, fast.num_states, fast.dead_ends) == (f2, plain.num_states, plain.dead_ends)
+        for name in ("e_src", "e_lo", "e_hi", "e_dst", "p_src", "p_dst"):
+            assert np.asarray(getattr(fast, name)).tolist() == getattr(plain, name), (pattern, name)
 
 
 @pytest.mark.parametrize("pattern", REPEATS)

@@ -16,7 +16,9 @@ from sglike.grammar.errors import GrammarError
 from sglike.grammar.json_schema import schema_to_grammar
 from sglike.grammar.masks.token_trie import WalkTable, walk_states, walk_states_py
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
+from sglike.grammar.regex import nfa_program
 from sglike.grammar.regex.byte_nfa import ByteNfa
+from sglike.grammar.regex.ir import Alt, Lit, Regex, Rep, Seq
 from sglike.grammar.regex.lazy_dfa import LazyDFA
 from sglike.grammar.regex.parse import parse_regex
 from sglike.grammar.regex.syntax import translate
@@ -122,3 +124,36 @@ def test_native_walk_refuses_bad_nodes_and_states(real_compiler):
         _native.plain_chain(10 ** 6, 5, -1, *walk_args)
     with pytest.raises(ValueError, match="differ in length"):
         _native.walk_states(trie.native, np.zeros(2, np.int64), np.zeros(1, np.int64), -1, *walk_args)
+
+
+def _nfa_columns(nfa: ByteNfa) -> tuple:
+    return (nfa.num_states, nfa.dead_ends, *(np.asarray(getattr(nfa, c)).tolist() for c in nfa_program.COLUMNS))
+
+
+@pytest.mark.parametrize("rx", REGEXES)
+def test_native_nfa_builder_builds_the_python_nfa(rx):
+    """The C++ NFA (nfa_program.py) equals the Python one edge for edge, also when added to a
+    non-empty NFA from a state other than the last, and on the schemas' large regexes."""
+    def built(native_: bool) -> tuple:
+        nfa = ByteNfa(native=native_)
+        start = nfa.new()
+        first = nfa.add(parse_regex(rx), start)
+        second = nfa.add(Seq((Lit(b"x"), Regex(rx))), start)  # a Regex node resolves to its parse
+        return first, second, _nfa_columns(nfa)
+    assert built(True) == built(False)
+
+
+def test_native_nfa_builder_limits_and_bad_programs():
+    """Past MAX_NFA_STATES it is a GrammarError (the estimate in check_size is bypassed here);
+    a malformed program is an IndexError, never a crash."""
+    nfa = ByteNfa()
+    with pytest.raises(GrammarError, match="grammar too large"):
+        nfa_program.add_native(nfa, Rep(Lit(b"ab"), 0, 400_000), nfa.new())
+    prog, root = nfa_program.program(Seq((Lit(b"ab"), Alt(()))))
+    assert native._native.build_nfa(prog, root, 0, 1, 100)[2]  # an empty alternation: dead ends
+    for bad_prog, bad_root in ((prog[:-1], root), (np.array([2, 1, 5], np.int32), 0),
+                               (np.array([9], np.int32), 0), (np.array([0, 0, 4, 3, 1, 0], np.int32), 2)):
+        with pytest.raises(IndexError):
+            native._native.build_nfa(bad_prog, bad_root, 0, 1, 100)
+    with pytest.raises(IndexError):
+        native._native.build_nfa(prog, root, 5, 1, 100)  # no such source state
