@@ -56,8 +56,16 @@ class Accumulator:
     def __init__(self) -> None:
         self.packed: np.ndarray | None = None
         self.ids: list[np.ndarray] = []
+        self.sets: list[TokenSet] = []  # the first two non-empty sets added (see `only`)
+
+    @property
+    def only(self) -> TokenSet | None:
+        """The one non-empty set added, when exactly one was (the union is that set)."""
+        return self.sets[0] if len(self.sets) == 1 else None
 
     def add(self, ts: TokenSet) -> None:
+        if len(self.sets) < 2 and (ts.ids is None or len(ts.ids)):
+            self.sets.append(ts)
         if ts.ids is not None:
             if len(ts.ids):
                 self.ids.append(ts.ids)
@@ -168,12 +176,15 @@ class _Locals:
         acc = Accumulator()
         pops = {f} if es.popped else set()  # frontier ids where the item's rule completes
         self._expand(self.bottom + [es], f, acc, pops)
-        out = np.zeros(self.walks.trie.size, dtype=bool)
-        acc.write(out)
+        tokens = acc.only  # one walk's set (cached there, never changed): no union to build
+        if tokens is None:
+            out = np.zeros(self.walks.trie.size, dtype=bool)
+            acc.write(out)
+            tokens = TokenSet(np.flatnonzero(out), out.size)
         if len(pops) <= 1:  # a frontier is sorted and unique already
-            return TokenSet(np.flatnonzero(out), out.size), next(iter(pops), -1)
+            return tokens, next(iter(pops), -1)
         ends = unique(np.concatenate([self.walks.nodes[p] for p in sorted(pops)]))
-        return TokenSet(np.flatnonzero(out), out.size), self.walks.frontier(ends)
+        return tokens, self.walks.frontier(ends)
 
     def _expand(self, work: list[EarleySet], f: int, acc: Accumulator, pops: set[int]) -> None:
         for (t, s), items in work[-1].scans.items():
