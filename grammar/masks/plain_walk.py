@@ -70,9 +70,9 @@ class PlainIndex:
         accept = dfa.accept
         if accept is None:
             return np.zeros(0, dtype=np.int64)
-        inner = self.inner[:int(self.inner_lvl[len(fa)])]
-        return np.concatenate([inner[accept[fa[self.inner_depth[:len(inner)]]]],
-                               nodes[accept[states] & self.has_children[nodes]]])
+        lvl = self.inner_lvl  # the inner nodes of depth d: inner[lvl[d]:lvl[d + 1]], all in state fa[d]
+        parts = [self.inner[lvl[d]:lvl[d + 1]] for d in np.flatnonzero(accept[fa]).tolist()]
+        return np.concatenate(parts + [nodes[accept[states] & self.has_children[nodes]]])
 
     def chain(self, dfa: Any, state: int) -> np.ndarray | None:
         """int [k]: the DFA state at depth 0, 1, .. k - 1 of every plain path from `state` (k - 1
