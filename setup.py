@@ -36,7 +36,7 @@ def _extensions() -> dict:
         return {}
     ext = CppExtension("sglike.kernels.cpu._C", [f"kernels/cpu/{f}.cpp" for f in ("bindings", "quant_gemm", "vnni_gemm", "fused_ops", "decode_attention", "decode_step", "huge_pages")], extra_compile_args=["-O3", "-fopenmp"], extra_link_args=["-fopenmp"])
     import torch
-    grammar = Extension("sglike.grammar.native._native", [f"grammar/native/{f}.cpp" for f in ("bindings", "subsets", "trie_walk", "nfa_build")],
+    grammar = Extension("sglike.grammar.native._native", [f"grammar/native/{f}.cpp" for f in ("bindings", "subsets", "trie_walk", "nfa_build", "ir_program")],
                         include_dirs=[os.path.join(os.path.dirname(torch.__file__), "include")],
                         extra_compile_args=["-O3", "-std=c++17"], language="c++")
     return {"ext_modules": [ext, grammar], "cmdclass": {"build_ext": BuildExtension}}

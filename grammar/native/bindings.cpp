@@ -1,4 +1,4 @@
-// Python bindings of sglike's native grammar helpers (subsets.cpp, trie_walk.cpp, nfa_build.cpp): the
+// Python bindings of sglike's native grammar helpers (subsets.cpp, trie_walk.cpp, nfa_build.cpp, ir_program.cpp): the
 // `sglike.grammar.native._native` module. Arrays come in as numpy; tables are written in place.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "ir_program.h"
 #include "nfa_build.h"
 #include "subsets.h"
 #include "trie_walk.h"
@@ -69,6 +70,34 @@ py::array_t<T> to_array(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+
+IrKinds ir_kinds(py::tuple kinds) {
+  if (kinds.size() != 8) throw std::invalid_argument("kinds: (Lit, Cls, Seq, Alt, Rep, Regex, parse, class_code)");
+  return {kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7]};
+}
+
+// build_nfa's result tuple, or None past the state limit; with `grouped` (an NFA without
+// edges before), the edges grouped by source (index_edges) as a tenth item
+py::object run_build(const int32_t* prog, int64_t size, int32_t root, int32_t src, int64_t num_states, int64_t max_states,
+                     bool grouped = false) {
+  NfaEdges e;
+  NfaIndex x;
+  int32_t end;
+  try {
+    py::gil_scoped_release nogil;
+    end = build_nfa(prog, size, root, src, num_states, max_states, e);
+    if (grouped) x = index_edges(e);
+  } catch (const NfaTooLarge&) {
+    return py::none();
+  }
+  py::object index = py::none();
+  if (grouped)
+    index = py::make_tuple(to_array(std::move(x.e_start)), to_array(std::move(x.lo)), to_array(std::move(x.hi)),
+                           to_array(std::move(x.dst)), to_array(std::move(x.p_start)), to_array(std::move(x.eps)));
+  return py::make_tuple(end, e.num_states, e.dead_ends, to_array(std::move(e.e_src)), to_array(std::move(e.e_lo)),
+                        to_array(std::move(e.e_hi)), to_array(std::move(e.e_dst)), to_array(std::move(e.p_src)),
+                        to_array(std::move(e.p_dst)), index);
 }
 
 }  // namespace
@@ -165,20 +194,28 @@ PYBIND11_MODULE(_native, m) {
         py::arg("builder") = nullptr, py::arg("max_states") = 0,
         "the states along plain bytes from `state` (see trie_walk.h), or None when one is not uniform");
 
-  m.def("build_nfa", [](Arr<int32_t> prog, int32_t root, int32_t src, int64_t num_states, int64_t max_states) -> py::object {
-          NfaEdges e;
-          int32_t end;
-          try {
-            py::gil_scoped_release nogil;
-            end = build_nfa(prog.data(), prog.size(), root, src, num_states, max_states, e);
-          } catch (const NfaTooLarge&) {
-            return py::none();
-          }
-          return py::make_tuple(end, e.num_states, e.dead_ends, to_array(std::move(e.e_src)), to_array(std::move(e.e_lo)),
-                                to_array(std::move(e.e_hi)), to_array(std::move(e.e_dst)), to_array(std::move(e.p_src)),
-                                to_array(std::move(e.p_dst)));
+  m.def("build_nfa", [](Arr<int32_t> prog, int32_t root, int32_t src, int64_t num_states, int64_t max_states) {
+          return run_build(prog.data(), prog.size(), root, src, num_states, max_states);
         },
         py::arg("prog"), py::arg("root"), py::arg("src"), py::arg("num_states"), py::arg("max_states"),
-        "(end, num_states, dead_ends, new e_src, e_lo, e_hi, e_dst, p_src, p_dst as int32 arrays) of adding the program's "
-        "node `root` from `src` (nfa_build.h), or None past `max_states`");
+        "(end, num_states, dead_ends, new e_src, e_lo, e_hi, e_dst, p_src, p_dst as int32 arrays, None) of adding the "
+        "program's node `root` from `src` (nfa_build.h), or None past `max_states`");
+
+  m.def("ir_program", [](py::handle expr, py::tuple kinds) {
+          std::vector<int32_t> prog;
+          const int32_t root = ir_program(expr, ir_kinds(kinds), prog);
+          return py::make_tuple(to_array(std::move(prog)), root);
+        },
+        py::arg("expr"), py::arg("kinds"), "(int32 program, root offset) of an IR expression (ir_program.h)");
+
+  m.def("build_nfa_ir", [](py::handle expr, py::tuple kinds, int32_t src, int64_t num_states, int64_t max_states,
+                           bool grouped) {
+          std::vector<int32_t> prog;
+          const int32_t root = ir_program(expr, ir_kinds(kinds), prog);
+          return run_build(prog.data(), static_cast<int64_t>(prog.size()), root, src, num_states, max_states, grouped);
+        },
+        py::arg("expr"), py::arg("kinds"), py::arg("src"), py::arg("num_states"), py::arg("max_states"),
+        py::arg("grouped") = false,
+        "build_nfa over ir_program(expr, kinds), without the program's round trip through numpy; with `grouped` "
+        "(only for an NFA without edges so far) also (e_start, lo, hi, dst, p_start, eps) grouped by source");
 }

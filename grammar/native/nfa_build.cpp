@@ -136,6 +136,29 @@ class Builder {
 
 }  // namespace
 
+namespace {
+
+// a stable counting sort of `src` (states < n): start offsets [n + 1] and the edges' order
+std::vector<int32_t> group(int64_t n, const std::vector<int32_t>& src, std::vector<int32_t>& start) {
+  start.assign(n + 1, 0);
+  for (int32_t q : src) ++start[q + 1];
+  for (int64_t q = 0; q < n; ++q) start[q + 1] += start[q];
+  std::vector<int32_t> next(start.begin(), start.end() - 1), order(src.size());
+  for (size_t i = 0; i < src.size(); ++i) order[next[src[i]]++] = static_cast<int32_t>(i);
+  return order;
+}
+
+}  // namespace
+
+NfaIndex index_edges(const NfaEdges& e) {
+  NfaIndex x;
+  const std::vector<int32_t> eo = group(e.num_states, e.e_src, x.e_start), po = group(e.num_states, e.p_src, x.p_start);
+  x.lo.reserve(eo.size()), x.hi.reserve(eo.size()), x.dst.reserve(eo.size()), x.eps.reserve(po.size());
+  for (int32_t i : eo) x.lo.push_back(e.e_lo[i]), x.hi.push_back(e.e_hi[i]), x.dst.push_back(e.e_dst[i]);
+  for (int32_t i : po) x.eps.push_back(e.p_dst[i]);
+  return x;
+}
+
 int32_t build_nfa(const int32_t* prog, int64_t size, int32_t root, int32_t src, int64_t num_states,
                   int64_t max_states, NfaEdges& out) {
   if (src < 0 || src >= num_states) throw std::out_of_range("build_nfa: no such source state");

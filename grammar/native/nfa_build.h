@@ -23,6 +23,15 @@ struct NfaEdges {
   bool dead_ends = false;  // an empty class or alternation was added
 };
 
+// The edges grouped by source, insertion order kept within a source (ByteNfa.index_arrays):
+// state q's byte edges are lo/hi/dst[e_start[q]:e_start[q + 1]], its epsilon targets
+// eps[p_start[q]:p_start[q + 1]].
+struct NfaIndex {
+  std::vector<int32_t> e_start, lo, hi, dst, p_start, eps;
+};
+
+NfaIndex index_edges(const NfaEdges& e);
+
 // Add the program's node `root` from state `src` to an NFA of `num_states` states: the new
 // edges, the new state count, and the end state. Throws NfaTooLarge past `max_states`
 // states (or 8x as many edges), std::out_of_range on a malformed program.

@@ -59,11 +59,6 @@ def _group_arrays(n: int, src: list[int], *cols: list[int]) -> tuple[np.ndarray,
     return (starts, *(np.asarray(c, dtype=np.int32)[order] for c in cols))
 
 
-def _group(n: int, src: list[int], *cols: list[int]) -> tuple[list[int], ...]:
-    """`_group_arrays` as lists (fast to index from Python)."""
-    return tuple(a.tolist() for a in _group_arrays(n, src, *cols))
-
-
 class ByteNfa:
     """Byte-range edges and epsilon edges; states are ints 0..num_states-1, made by `new()`."""
 
@@ -78,6 +73,7 @@ class ByteNfa:
         self.replay = replay
         self.native = native and replay and nfa_program.enabled()  # C++ (nfa_program.py); else the twins
         self._index: _Index | None = None
+        self.arrays: tuple[tuple[int, int, int], tuple] | None = None  # (stamp as in `index`, _Index fields)
         self._indexed_at = (-1, -1, -1)
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
         self._fragments: dict[int, tuple] = {}  # id(expr) -> (expr, src, end, s0, k, e0, e1, p0, p1)
@@ -97,6 +93,8 @@ class ByteNfa:
 
     def index_arrays(self) -> _Index:
         """The same grouping as int32 arrays (what the native subset construction reads)."""
+        if self.arrays is not None and self.arrays[0] == (self.num_states, len(self.e_src), len(self.p_src)):
+            return _Index(*self.arrays[1])  # grouped by the C++ builder as it built them
         e_start, lo, hi, dst = _group_arrays(self.num_states, self.e_src, self.e_lo, self.e_hi, self.e_dst)
         p_start, eps = _group_arrays(self.num_states, self.p_src, self.p_dst)
         return _Index(e_start, lo, hi, dst, p_start, eps)
@@ -123,7 +121,8 @@ class ByteNfa:
         if not self.dead_ends:
             return None
         cat = lambda a, b: np.concatenate([np.asarray(a, np.int32), np.asarray(b, np.int32)])  # noqa: E731
-        starts, preds = _group(self.num_states, cat(self.e_dst, self.p_dst), cat(self.e_src, self.p_src))
+        starts, preds = (a.tolist() for a in _group_arrays(self.num_states, cat(self.e_dst, self.p_dst),
+                                                            cat(self.e_src, self.p_src)))
         live = [False] * self.num_states
         live[final] = True
         mark_reaching(starts, preds, live, [final])

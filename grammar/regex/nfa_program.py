@@ -6,6 +6,8 @@ mask, so on large object schemas that was most of the slowest masks (millisecond
 IR is written once per distinct node (shared sub-expressions, which parse.py hash-conses,
 are written once and referenced), a character class as its UTF-8 byte paths (cached per
 class for the process), and C++ makes the states and edges: the same NFA, edge for edge.
+`program` writes the program in Python; `add_native` has C++ read the IR objects and write
+it (grammar/native/ir_program.cpp, its twin), then build.
 """
 from __future__ import annotations
 
@@ -84,17 +86,35 @@ def program(expr: RegularExpr) -> tuple[np.ndarray, int]:
     return arr.astype(np.int32), root
 
 
+def _kinds() -> tuple:
+    """What the native emitter (grammar/native/ir_program.h) needs to read the IR."""
+    return (Lit, Cls, Seq, Alt, Rep, Regex, parse_regex, class_code)
+
+
+def native_program(expr: RegularExpr) -> tuple[np.ndarray, int]:
+    """`program` written in C++ (the twin the parity tests compare)."""
+    try:
+        return native._native.ir_program(expr, _kinds())
+    except (TypeError, ValueError) as e:
+        raise GrammarError(str(e)) from None
+
+
 def add_native(nfa: Any, expr: RegularExpr, src: int) -> int:
-    """`nfa.add(expr, src)` for a `ByteNfa`, with the states and edges made in C++ (the edge columns of such an
-    NFA are int32 arrays); returns the end state."""
+    """`nfa.add(expr, src)` for a `ByteNfa`, with the program written and the states and edges
+    made in C++ (the edge columns of such an NFA are int32 arrays); returns the end state."""
     check("building the NFA")
-    prog, root = program(expr)
-    out = native._native.build_nfa(prog, root, src, nfa.num_states, MAX_NFA_STATES)
+    fresh = not len(nfa.e_src) and not len(nfa.p_src)  # then C++ groups the edges by source too
+    try:
+        out = native._native.build_nfa_ir(expr, _kinds(), src, nfa.num_states, MAX_NFA_STATES, fresh)
+    except (TypeError, ValueError) as e:
+        raise GrammarError(str(e)) from None
     if out is None:
         raise GrammarError(f"grammar too large (over {MAX_NFA_STATES} NFA states)")
     end, nfa.num_states, dead = out[:3]
     nfa.dead_ends |= dead
-    for name, new in zip(COLUMNS, out[3:]):
+    for name, new in zip(COLUMNS, out[3:9]):
         old = getattr(nfa, name)
         setattr(nfa, name, np.concatenate([old, new]) if len(old) else new)
+    if out[9] is not None:
+        nfa.arrays = ((nfa.num_states, len(nfa.e_src), len(nfa.p_src)), out[9])
     return end

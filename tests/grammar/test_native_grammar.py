@@ -18,7 +18,7 @@ from sglike.grammar.masks.token_trie import WalkTable, walk_states, walk_states_
 from sglike.grammar.regex.byte_dfa import regex_to_byte_dfa
 from sglike.grammar.regex import nfa_program
 from sglike.grammar.regex.byte_nfa import ByteNfa
-from sglike.grammar.regex.ir import Alt, Lit, Regex, Rep, Seq
+from sglike.grammar.regex.ir import Alt, Cls, Lit, Regex, Rep, Seq
 from sglike.grammar.regex.lazy_dfa import LazyDFA
 from sglike.grammar.regex.parse import parse_regex
 from sglike.grammar.regex.syntax import translate
@@ -141,6 +141,16 @@ def test_native_nfa_builder_builds_the_python_nfa(rx):
         second = nfa.add(Seq((Lit(b"x"), Regex(rx))), start)  # a Regex node resolves to its parse
         return first, second, _nfa_columns(nfa)
     assert built(True) == built(False)
+    nfa = ByteNfa()
+    nfa.add(parse_regex(rx), nfa.new())
+    assert nfa.arrays is not None  # grouped in C++: the same as numpy's stable grouping
+    fast = nfa.index_arrays()
+    nfa.arrays = None
+    assert all(np.array_equal(a, b) for a, b in zip(fast, nfa.index_arrays()))
+    expr = Seq((Regex(rx), Rep(Regex(rx), 2, None), Alt((Lit(b""), Cls(((0x80, 0x10FFFF),))))))
+    ref, root = nfa_program.program(expr)
+    got, got_root = nfa_program.native_program(expr)  # the C++ emitter writes the same program
+    assert got_root == root and got.tolist() == ref.tolist()
 
 
 def test_native_nfa_builder_limits_and_bad_programs():
@@ -157,3 +167,8 @@ def test_native_nfa_builder_limits_and_bad_programs():
             native._native.build_nfa(bad_prog, bad_root, 0, 1, 100)
     with pytest.raises(IndexError):
         native._native.build_nfa(prog, root, 5, 1, 100)  # no such source state
+    for bad in (Seq((Lit(b"a"), "a")), Rep(Lit(b"a"), 0, 2**31)):  # not IR; a bound beyond int32
+        with pytest.raises(GrammarError):
+            nfa_program.native_program(bad)
+        with pytest.raises(GrammarError):
+            ByteNfa().add(bad, 0)
