@@ -16,7 +16,7 @@ import threading
 import numpy as np
 
 from .. import native
-from ..masks.token_trie import TokenTrie, unique, walk, walk_mask
+from ..masks.token_trie import TokenTrie, unique, walk, walk_mask, walk_states
 from .earley import EarleySet, Recognizer
 from .terminal import WalkView
 
@@ -135,9 +135,13 @@ class TerminalWalks:
             table = self.dfas[t]
             if table is None:  # the terminal's DFA exists: a chart predicted it
                 table = self.dfas[t] = WalkView(self.terminals[t].dfa())
-            if native.ENABLED:
+            if native.ENABLED and f == self.root:  # a plain head, dense: tokens set in a mask
                 mask, ends = walk_mask(self.trie, table, self.nodes[f], s)
                 tokens = TokenSet.from_mask(mask)
+            elif native.ENABLED:  # below inner nodes: usually few tokens, no 49k-entry scans
+                nodes = self.nodes[f]
+                ids, ends = walk_states(self.trie, table, nodes, np.full(len(nodes), s, dtype=np.int64), True)
+                tokens = TokenSet(ids, self.trie.size)
             else:
                 ids, ends = walk(self.trie, table, self.nodes[f], s)
                 tokens = TokenSet(ids, self.trie.size)
