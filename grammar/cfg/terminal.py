@@ -80,7 +80,7 @@ def rows_view(dfa: LazyDFA) -> StateMap:
     """state -> [256] next state (-1: dead), the state expanded on first read."""
     def fill(s: int) -> list[int]:
         dfa.ensure_one(s)
-        return dfa.table[s].tolist()
+        return tuple(dfa.table[s].tolist())  # a tuple of ints: the GC untracks it, never scans it again
     return StateMap(fill)
 
 

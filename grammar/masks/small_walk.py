@@ -41,7 +41,7 @@ class RowCache:
         row = self.rows.get(s)
         if row is None:
             self.ensure_one(s)
-            row = self.rows[s] = self.table()[s].tolist()
+            row = self.rows[s] = tuple(self.table()[s].tolist())  # of ints: the GC untracks it
         return row
 
 

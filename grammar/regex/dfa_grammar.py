@@ -58,8 +58,8 @@ class DFAGrammar(CompiledGrammar):
         self.dfa, self.vocab, self.trie, self.cache_dir = dfa, vocab, trie, cache_dir
         if precompute_states is None:
             precompute_states = PRECOMPUTE_STATES
-        self._masks: dict[int, torch.Tensor] = {}
-        self._shared: dict[tuple[bool, int, bool], torch.Tensor] = {}  # (final, row, accepting)
+        self._masks: dict[int, np.ndarray] = {}
+        self._shared: dict[tuple[bool, int, bool], np.ndarray] = {}  # (final, row, accepting)
         self.eos = torch.tensor(sorted(vocab.eos_ids), dtype=torch.long)
         self.eos_only = torch.zeros(vocab.size, dtype=torch.bool)  # a matcher's mask after an error
         self.eos_only[self.eos] = True
@@ -123,6 +123,12 @@ class DFAGrammar(CompiledGrammar):
 
     def mask(self, state: int) -> torch.Tensor:
         """bool [vocab.size] for `state`, EOS included where accepting (shared; do not mutate)."""
+        return torch.from_numpy(self.mask_array(state))
+
+    def mask_array(self, state: int) -> np.ndarray:
+        """`mask` as the numpy array it is kept as: numpy arrays are not tracked by Python's
+        garbage collector, tensors are (thousands of cached masks made each full collection
+        a long pause)."""
         m = self._masks.get(state)
         if m is None:
             rows, row_of, final = self._pre  # one read: the worker swaps it in whole
@@ -133,15 +139,15 @@ class DFAGrammar(CompiledGrammar):
                 m = self._shared.get(key)
                 if m is None:
                     bits = np.unpackbits(rows[key[1]], count=self.vocab.size).view(bool)
-                    m = self._shared[key] = self._with_eos(torch.from_numpy(bits), state)
+                    m = self._shared[key] = self._with_eos(bits, state)
             else:
-                m = self._with_eos(torch.from_numpy(dfa_token_mask(self.trie, self.dfa, state)), state)
+                m = self._with_eos(dfa_token_mask(self.trie, self.dfa, state), state)
             self._masks[state] = m
         return m
 
-    def _with_eos(self, m: torch.Tensor, state: int) -> torch.Tensor:
+    def _with_eos(self, m: np.ndarray, state: int) -> np.ndarray:
         if self.dfa.is_accepting(state) and len(self.eos):
-            m[self.eos] = True
+            m[self.eos.numpy()] = True
         return m
 
     def _load_precomputed(self) -> tuple[np.ndarray, np.ndarray] | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..base import GrammarMatcher
@@ -19,11 +20,14 @@ class DFAMatcher(GrammarMatcher):
         self.history: list[tuple[int, bool]] = []
 
     def _mask(self) -> torch.Tensor:
+        return torch.from_numpy(self._mask_array())
+
+    def _mask_array(self) -> np.ndarray:
         try:
-            return self.g.mask(self.state)
+            return self.g.mask_array(self.state)
         except GrammarError as e:  # the lazy DFA outgrew its state limit mid-request
             self.error = str(e)
-            return self.g.eos_only
+            return self.g.eos_only.numpy()
 
     def allowed_tokens(self) -> torch.Tensor:
         if self.finished:
@@ -36,7 +40,7 @@ class DFAMatcher(GrammarMatcher):
             if self.finished:
                 row.fill(False)
             else:
-                row[:] = self._mask().numpy()
+                row[:] = self._mask_array()
         elif self.finished:
             out_row.fill_(False)
         else:
