@@ -149,6 +149,9 @@ def test_dsl_programs_run_through_the_router(dp_server):
     assert state.error() is None and state["mood"] in ("yes", "no") and len(state["ideas"]) == 2
 
 
+LONG = 160  # tokens per request: still generating when the worker is killed (40 could be done)
+
+
 def test_a_killed_worker_loses_no_retryable_request(dp_server):
     """Kill one worker while both serve requests: every non-streaming request still succeeds
     (retried on the other worker); streams end either complete or with an error event; the
@@ -157,7 +160,7 @@ def test_a_killed_worker_loses_no_retryable_request(dp_server):
 
     def ask(i: int) -> None:
         body = {"text": f"Request {i}: tell me a story about the number {i}.",
-                "sampling_params": {"max_new_tokens": 40, "ignore_eos": True, "temperature": 0}}
+                "sampling_params": {"max_new_tokens": LONG, "ignore_eos": True, "temperature": 0}}
         with dp_server.client() as c:
             if i % 4 == 3:
                 with c.stream("POST", "/generate", json={**body, "stream": True}) as r:
@@ -178,7 +181,7 @@ def test_a_killed_worker_loses_no_retryable_request(dp_server):
         if i % 4 == 3:
             assert status == 200 and out and (out[-1] == "data: [DONE]" or '"error"' in out[-1]), out[-2:]
         else:
-            assert status == 200 and out["meta_info"]["completion_tokens"] == 40, out
+            assert status == 200 and out["meta_info"]["completion_tokens"] == LONG, out
     with dp_server.client() as c:
         r = c.post("/generate", json={"text": "still there?", "sampling_params": GREEDY})
         assert r.status_code == 200
