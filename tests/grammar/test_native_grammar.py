@@ -131,9 +131,10 @@ def _nfa_columns(nfa: ByteNfa) -> tuple:
 
 
 @pytest.mark.parametrize("rx", REGEXES)
-def test_native_nfa_builder_builds_the_python_nfa(rx):
+def test_native_nfa_builder_builds_the_python_nfa(rx, monkeypatch):
     """The C++ NFA (nfa_program.py) equals the Python one edge for edge, also when added to a
     non-empty NFA from a state other than the last, and on the schemas' large regexes."""
+    monkeypatch.setattr(native, "ENABLED", True)  # built: compared even under SGLIKE_PY_GRAMMAR=1
     def built(native_: bool) -> tuple:
         nfa = ByteNfa(native=native_)
         start = nfa.new()
@@ -153,9 +154,10 @@ def test_native_nfa_builder_builds_the_python_nfa(rx):
     assert got_root == root and got.tolist() == ref.tolist()
 
 
-def test_native_nfa_builder_limits_and_bad_programs():
+def test_native_nfa_builder_limits_and_bad_programs(monkeypatch):
     """Past MAX_NFA_STATES it is a GrammarError (the estimate in check_size is bypassed here);
     a malformed program is an IndexError, never a crash."""
+    monkeypatch.setattr(native, "ENABLED", True)
     nfa = ByteNfa()
     with pytest.raises(GrammarError, match="grammar too large"):
         nfa_program.add_native(nfa, Rep(Lit(b"ab"), 0, 400_000), nfa.new())
