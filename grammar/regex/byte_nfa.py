@@ -1,15 +1,13 @@
 """Thompson NFA over bytes for the regular IR (ir.py); UTF-8 paths share their suffixes.
 
 The NFA is stored flat: parallel lists of ints (int32 arrays when built in C++) for the byte
-edges (source, lo, hi, target) and the epsilon edges (source, target), indexed by source on first read. Building creates
-no Python container per state, so a large NFA (long bounded repeats: 100k+ states) neither
-costs an allocation per state nor sets off the full garbage collections that per-state
-lists would (each one a scan of every object of the process).
+edges (source, lo, hi, target) and the epsilon edges (source, target), indexed by source on
+first read. Building creates no Python container per state, so a large NFA (100k+ states)
+neither costs an allocation per state nor sets off full garbage collections.
 
-A bounded repeat `X{m,n}` is still expanded into its copies, but only the first copy goes
-through the IR: the others are its edges replayed with the states shifted, all at once
-(`_replicate`). The result is the same NFA, edge for edge, as adding every copy
-(`ByteNfa(replay=False)`), and as the C++ builder `add` uses when built (nfa_program.py).
+A bounded repeat `X{m,n}` is expanded into copies, but only the first goes through the IR:
+the others are its edges replayed with the states shifted (`_replicate`). The same NFA, edge
+for edge, as adding every copy (`replay=False`) and as the C++ builder (nfa_program.py).
 """
 from __future__ import annotations
 
@@ -19,8 +17,7 @@ import numpy as np
 
 from ..budget import check
 from ..errors import GrammarError
-from . import charset as cs
-from . import nfa_program
+from . import charset as cs, nfa_program
 from .ir import Alt, Cls, Lit, Regex, RegularExpr, Rep, Seq
 from .nfa_size import MAX_NFA_STATES, check_size
 from .parse import parse_regex
@@ -73,7 +70,7 @@ class ByteNfa:
         self.replay = replay
         self.native = native and replay and nfa_program.enabled()  # C++ (nfa_program.py); else the twins
         self._index: _Index | None = None
-        self.arrays: tuple[tuple[int, int, int], tuple] | None = None  # (stamp as in `index`, _Index fields)
+        self.arrays: tuple[tuple[int, int, int], tuple] | None = None  # (stamp, _Index fields) from C++
         self._indexed_at = (-1, -1, -1)
         self._utf8: dict[cs.Ranges, list[tuple[tuple[int, int], ...]]] = {}
         self._fragments: dict[int, tuple] = {}  # id(expr) -> (expr, src, end, s0, k, e0, e1, p0, p1)
@@ -84,16 +81,20 @@ class ByteNfa:
     # -- reading ---------------------------------------------------------------------------
 
     @property
+    def stamp(self) -> tuple[int, int, int]:
+        """(states, byte edges, epsilon edges): changes whenever the NFA grows."""
+        return (self.num_states, len(self.e_src), len(self.p_src))
+
+    @property
     def index(self) -> _Index:
         """The edges grouped by source, as lists (rebuilt when edges were added since)."""
-        at = (self.num_states, len(self.e_src), len(self.p_src))
-        if self._index is None or self._indexed_at != at:
-            self._index, self._indexed_at = _Index(*(a.tolist() for a in self.index_arrays())), at
+        if self._index is None or self._indexed_at != self.stamp:
+            self._index, self._indexed_at = _Index(*(a.tolist() for a in self.index_arrays())), self.stamp
         return self._index
 
     def index_arrays(self) -> _Index:
         """The same grouping as int32 arrays (what the native subset construction reads)."""
-        if self.arrays is not None and self.arrays[0] == (self.num_states, len(self.e_src), len(self.p_src)):
+        if self.arrays is not None and self.arrays[0] == self.stamp:
             return _Index(*self.arrays[1])  # grouped by the C++ builder as it built them
         e_start, lo, hi, dst = _group_arrays(self.num_states, self.e_src, self.e_lo, self.e_hi, self.e_dst)
         p_start, eps = _group_arrays(self.num_states, self.p_src, self.p_dst)
@@ -120,9 +121,9 @@ class ByteNfa:
         when all can (no dead ends: see `dead_ends`)."""
         if not self.dead_ends:
             return None
-        cat = lambda a, b: np.concatenate([np.asarray(a, np.int32), np.asarray(b, np.int32)])  # noqa: E731
-        starts, preds = (a.tolist() for a in _group_arrays(self.num_states, cat(self.e_dst, self.p_dst),
-                                                            cat(self.e_src, self.p_src)))
+        dst, src = (np.concatenate([np.asarray(a, np.int32), np.asarray(b, np.int32)])
+                    for a, b in ((self.e_dst, self.p_dst), (self.e_src, self.p_src)))
+        starts, preds = (a.tolist() for a in _group_arrays(self.num_states, dst, src))
         live = [False] * self.num_states
         live[final] = True
         mark_reaching(starts, preds, live, [final])

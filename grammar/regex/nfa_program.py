@@ -116,5 +116,5 @@ def add_native(nfa: Any, expr: RegularExpr, src: int) -> int:
         old = getattr(nfa, name)
         setattr(nfa, name, np.concatenate([old, new]) if len(old) else new)
     if out[9] is not None:
-        nfa.arrays = ((nfa.num_states, len(nfa.e_src), len(nfa.p_src)), out[9])
+        nfa.arrays = (nfa.stamp, out[9])
     return end
