@@ -30,11 +30,12 @@ class PyTrie:
 class RowCache:
     """Python-list rows of a walk table's states, each made once (rows never change once
     built). `table` returns the current int [S + 1, 256] array after `ensure_one(s)`."""
-    __slots__ = ("rows", "ensure_one", "table", "plain_next")
+    __slots__ = ("rows", "ensure_one", "table", "plain_next", "plain_safe")
 
     def __init__(self, ensure_one: Callable[[int], None], table: Callable[[], np.ndarray]) -> None:
         self.rows: dict[int, list[int]] = {}
         self.plain_next: dict[int, int] = {}  # see plain_walk.PlainIndex.start
+        self.plain_safe: dict[int, bool] = {}  # see plain_closure.plain_safe
         self.ensure_one, self.table = ensure_one, table
 
     def __call__(self, s: int) -> list[int]:

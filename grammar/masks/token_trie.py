@@ -13,6 +13,7 @@ import numpy as np
 from .. import native
 from ..vocab import Vocabulary
 from .level_walk import _one_depth, expand, unique, walk_states_py  # noqa: F401 (re-exported)
+from .plain_closure import PlainPaths
 from .plain_walk import PlainIndex
 from .small_walk import PyTrie, RowCache
 
@@ -72,6 +73,7 @@ class TokenTrie:
         self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
         self.py = PyTrie(self.child_lo, self.child_hi, self.byte)           # for small levels
         self.plain = PlainIndex(self)                                       # for string states
+        self.plain_paths = PlainPaths(self, self.plain.bnd, self.plain.bnd_byte)  # and search patterns
         self._native = None
         if native.ENABLED:
             self.native  # ~3 ms: here rather than in a first mask
@@ -150,7 +152,7 @@ def walk(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray,
     (few children: `small_walk`), by their size.
     """
     frontier = np.asarray(frontier, dtype=np.int64)
-    head = trie.plain.start(dfa, state) if len(frontier) == 1 and frontier[0] == 0 else None
+    head = _head(trie, dfa, state) if len(frontier) == 1 and frontier[0] == 0 else None
     if head is not None:  # only the paths leaving plain ASCII are walked (plain_walk.py)
         ids, ends, nodes, states = head
         below, more = walk_states(trie, dfa, nodes, states, nested=True)
@@ -165,21 +167,41 @@ def walk_mask(trie: TokenTrie, dfa: WalkTable, frontier: np.ndarray, state: int
     copies the plain head's tokens from a per-depth mask and the native walk below the
     boundary nodes sets its tokens in place; no id arrays in between."""
     frontier = np.asarray(frontier, dtype=np.int64)
-    fa = trie.plain.chain(dfa, state) if len(frontier) == 1 and frontier[0] == 0 else None
-    if fa is None:
-        mask = np.zeros(trie.size, dtype=bool)
-        nodes, states, head_ends = frontier, np.full(len(frontier), state, dtype=np.int64), None
-    else:
-        plain = trie.plain
+    root = len(frontier) == 1 and frontier[0] == 0
+    plain = trie.plain
+    fa = plain.chain(dfa, state) if root else None
+    safe = trie.plain_paths.start(dfa, state) if root and fa is None else None
+    if fa is not None:
         mask = plain.mask(fa)
         nodes, states = plain.boundary(dfa, fa)
-        mask[trie.tokens_of(nodes)] = True
         head_ends = plain.ends(dfa, fa, nodes, states)
+    elif safe is not None:  # every plain token alive (plain_closure.py)
+        mask = plain.depth_masks()[-1].copy()
+        nodes, states, head_ends = safe
+    else:
+        mask = np.zeros(trie.size, dtype=bool)
+        nodes, states, head_ends = frontier, np.full(len(frontier), state, dtype=np.int64), None
+    if head_ends is not None:
+        mask[trie.tokens_of(nodes)] = True
     _, ends = native.with_builder(native._native.walk_states, dfa, trie.native, nodes, states, dfa.dead,
                                   mask=mask)
     if head_ends is not None and len(head_ends):
         ends = unique(np.concatenate([head_ends, ends]))
     return mask, ends
+
+
+def _head(trie: TokenTrie, dfa: WalkTable, state: int
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """A root walk's plain head, (plain token ids, end nodes, live boundary nodes, their
+    states), by the uniform chain (plain_walk.py) or the plain-safe closure
+    (plain_closure.py); None: walk the whole trie."""
+    head = trie.plain.start(dfa, state)
+    if head is None:
+        safe = trie.plain_paths.start(dfa, state)
+        if safe is not None:
+            nodes, states, ends = safe
+            head = trie.plain.tok_ids, ends, nodes, states
+    return head
 
 
 def walk_states(trie: TokenTrie, dfa: WalkTable, nodes: np.ndarray, states: np.ndarray,

@@ -100,6 +100,23 @@ py::object run_build(const int32_t* prog, int64_t size, int32_t root, int32_t sr
                         to_array(std::move(e.p_dst)), index);
 }
 
+// plain_chain / plain_closure from `state` over a walk table (expanding states through
+// `builder` or `refresh`, as a walk does): their states as an array, None for an empty result
+template <typename F>
+py::object plain_states(const char* what, int32_t state, py::tuple tables, py::object refresh, SubsetBuilder* builder,
+                        int64_t max_states, F run) {
+  py::list keep;
+  WalkTables t = walk_tables(tables, keep);
+  if (state < 0 || state >= t.rows) throw std::out_of_range(std::string(what) + ": no such DFA state");
+  Expander expand;
+  expand.builder = builder;
+  expand.max_states = max_states;
+  expand.refresh = [&](int64_t s) { return walk_tables(refresh(s), keep); };
+  std::vector<int64_t> f = run(t, expand);
+  if (f.empty()) return py::none();
+  return to_array(std::move(f));
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_native, m) {
@@ -178,21 +195,28 @@ PYBIND11_MODULE(_native, m) {
         "in place by `builder` (under the caller's lock) or by `refresh(s)` -> tables");
 
   m.def("plain_chain", [](int32_t state, int32_t lmax, int64_t dead, py::tuple tables, py::object refresh,
-                          SubsetBuilder* builder, int64_t max_states) -> py::object {
-          py::list keep;
-          WalkTables t = walk_tables(tables, keep);
-          if (state < 0 || state >= t.rows) throw std::out_of_range("plain_chain: no such DFA state");
-          Expander expand;
-          expand.builder = builder;
-          expand.max_states = max_states;
-          expand.refresh = [&](int64_t s) { return walk_tables(refresh(s), keep); };
-          std::vector<int64_t> f = plain_chain(state, lmax, dead, t, expand);
-          if (f.empty()) return py::none();
-          return to_array(std::move(f));
+                          SubsetBuilder* builder, int64_t max_states) {
+          return plain_states("plain_chain", state, tables, refresh, builder, max_states,
+                              [&](WalkTables t, const Expander& e) { return plain_chain(state, lmax, dead, t, e); });
         },
         py::arg("state"), py::arg("lmax"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
         py::arg("builder") = nullptr, py::arg("max_states") = 0,
         "the states along plain bytes from `state` (see trie_walk.h), or None when one is not uniform");
+
+  m.def("plain_closure", [](int32_t state, int64_t limit, int64_t dead, py::tuple tables, py::object refresh,
+                            SubsetBuilder* builder, int64_t max_states) {
+          bool safe = false;
+          std::vector<int64_t> seen;
+          py::object out = plain_states("plain_closure", state, tables, refresh, builder, max_states,
+                                        [&](WalkTables t, const Expander& e) {
+                                          safe = plain_closure(state, limit, dead, t, e, seen);
+                                          return std::move(seen);
+                                        });
+          return py::make_tuple(safe, out);
+        },
+        py::arg("state"), py::arg("limit"), py::arg("dead"), py::arg("tables"), py::arg("refresh"),
+        py::arg("builder") = nullptr, py::arg("max_states") = 0,
+        "(plain-safe, the states searched) from `state` (see trie_walk.h)");
 
   m.def("build_nfa", [](Arr<int32_t> prog, int32_t root, int32_t src, int64_t num_states, int64_t max_states) {
           return run_build(prog.data(), prog.size(), root, src, num_states, max_states);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_set>
 #include <utility>
 
 namespace sglike_grammar {
@@ -327,6 +328,29 @@ std::vector<int64_t> plain_chain(int32_t state, int32_t lmax, int64_t dead, Walk
     s = v;
   }
   return f;
+}
+
+bool plain_closure(int32_t state, int64_t limit, int64_t dead, WalkTables t, const Expander& expand,
+                   std::vector<int64_t>& seen) {
+  seen.assign(1, state);  // also the queue: seen[next..] are still to search
+  std::unordered_set<int32_t> known{state};
+  for (size_t next = 0; next < seen.size(); ++next) {
+    const int32_t s = static_cast<int32_t>(seen[next]);
+    if (t.expanded != nullptr && !t.expanded[s]) expand(s, t);
+    if (t.accept != nullptr && t.accept[s]) return false;
+    const int32_t* r = t.table + static_cast<int64_t>(s) * 256;
+    int32_t last = s;  // runs of bytes to one state are common: look each run up once
+    for (int b = 0x20; b < 0x7f; ++b) {
+      const int32_t v = r[b];
+      if (v == last || !is_plain(static_cast<uint8_t>(b))) continue;
+      if (v == dead) return false;
+      last = v;
+      if (!known.insert(v).second) continue;
+      if (static_cast<int64_t>(seen.size()) >= limit) return false;
+      seen.push_back(v);
+    }
+  }
+  return true;
 }
 
 namespace {

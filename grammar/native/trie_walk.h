@@ -72,6 +72,12 @@ struct WalkResult {
 // masks/plain_walk.py's Python loop).
 std::vector<int64_t> plain_chain(int32_t state, int32_t lmax, int64_t dead, WalkTables t, const Expander& expand);
 
+// Whether `state` is plain-safe: the states reachable from it over plain bytes (listed in
+// `seen`, `state` first) never send a plain byte to `dead` nor accept (where `t.accept` is
+// set) and are at most `limit`; on false `seen` holds the states searched (the twin of
+// masks/plain_closure.py's Python search).
+bool plain_closure(int32_t state, int64_t limit, int64_t dead, WalkTables t, const Expander& expand,
+                   std::vector<int64_t>& seen);
 // Walks the tokens strictly below each node `nodes[i]` (breadth-first ids), from DFA state
 // `states[i]`, expanding the states it steps from with `expand`. With `mask` (one flag per
 // token id) the tokens are set there instead of listed in the result's ids.
