@@ -38,7 +38,7 @@ def _eager(text: str, vocab) -> CompiledCfg:
 
 
 def test_terminals_are_built_when_first_predicted(tiny_vocab):
-    g = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0)
+    g = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0, warm_seconds=0)
     assert _built(g) == {"b'<'": True, "seq": True, "b'>'": False}  # ">" is not predicted yet
     m = g.matcher()
     m.allowed_tokens()
@@ -49,6 +49,16 @@ def test_terminals_are_built_when_first_predicted(tiny_vocab):
     assert g.accepts("<<n#12!>>") and not g.accepts("<n#12!")
 
 
+def test_compile_warms_terminals_within_its_budget(tiny_vocab):
+    """By default a compile builds the terminals' NFAs (not their DFAs beyond the start
+    state) while its `warm_seconds` last; a spent budget leaves the rest lazy."""
+    g = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0)
+    assert all(_built(g).values())
+    assert all(t.dfa().num_states == 1 for t in g.cfg.terminals)
+    spent = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0, warm_seconds=-1)
+    assert not _built(spent)["b'>'"]  # only what the initial prediction needs
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_lazy_terminals_give_the_masks_of_eager_ones(case):
     @settings(max_examples=8, deadline=None, derandomize=True,
@@ -56,7 +66,7 @@ def test_lazy_terminals_give_the_masks_of_eager_ones(case):
     @given(st.data())
     def check(data):
         vocab = small_vocab(data, case)
-        lazy = compile_cfg(CASES[case][0], vocab, precompute_seconds=0)
+        lazy = compile_cfg(CASES[case][0], vocab, precompute_seconds=0, warm_seconds=0)
         eager = _eager(CASES[case][0], vocab)
         a, b = lazy.matcher(), eager.matcher()
         for _ in range(10):
@@ -100,7 +110,7 @@ def _accepts_after_a_byte(rows: list[list[int]], accept: list[bool]) -> bool:
 
 
 def test_a_too_large_terminal_sets_the_matcher_error(tiny_vocab):
-    g = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0)
+    g = compile_cfg(NESTED, tiny_vocab, precompute_seconds=0, warm_seconds=0)
     close = g.cfg.terminal_names.index("b'>'")
     g.cfg.terminals[close].max_states = 1  # ">" needs 2 states
     m = g.matcher()
