@@ -26,8 +26,9 @@ MAX_CLOSURE = 256  # states searched at most; past it the state counts as not pl
 
 def plain_safe(dfa: Any, state: int) -> bool:
     """Whether every PLAIN path from `state` stays alive and (where the walk wants end nodes,
-    `dfa.accept` not None) never reaches an accepting state. Cached per walk table."""
-    cache = dfa.row.plain_safe
+    `dfa.accept` not None) never reaches an accepting state. Cached per walk table, apart
+    for walks with and without end nodes (a terminal's LazyDFA and its WalkView share rows)."""
+    cache = dfa.row.plain_safe[dfa.accept is not None]
     known = cache.get(state)
     if known is None:
         known, members = _closure(dfa, state)

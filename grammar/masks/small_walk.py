@@ -35,7 +35,7 @@ class RowCache:
     def __init__(self, ensure_one: Callable[[int], None], table: Callable[[], np.ndarray]) -> None:
         self.rows: dict[int, list[int]] = {}
         self.plain_next: dict[int, int] = {}  # see plain_walk.PlainIndex.start
-        self.plain_safe: dict[int, bool] = {}  # see plain_closure.plain_safe
+        self.plain_safe: tuple[dict[int, bool], ...] = ({}, {})  # see plain_closure.plain_safe
         self.ensure_one, self.table = ensure_one, table
 
     def __call__(self, s: int) -> list[int]:
