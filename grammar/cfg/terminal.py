@@ -26,8 +26,6 @@ from ..regex.ir import RegularExpr
 from ..regex.ir_props import inhabited, nullable
 from ..regex.lazy_dfa import LazyDFA
 
-INITIAL_CAP = 64  # rows allocated at first: most terminals never build more; filling 1024
-                  # rows (the LazyDFA default) was ~30 us of a first prediction's ~170
 PRECOMPUTE_STATES = 4096  # a background precompute completes a terminal up to this many states
 
 
@@ -55,8 +53,7 @@ class LazyTerminal:
                     nfa = ByteNfa()
                     start = nfa.new()
                     final = nfa.add(self.expr, start)
-                    self._dfa = LazyDFA(nfa, start, final, self.max_states, allow_empty=True,
-                                        initial_cap=INITIAL_CAP)
+                    self._dfa = LazyDFA(nfa, start, final, self.max_states, allow_empty=True)
         return self._dfa
 
     def expand_for_precompute(self) -> int:
@@ -69,15 +66,14 @@ class LazyTerminal:
         return d.num_states
 
 
-def warm_terminals(terminals: list[LazyTerminal], max_seconds: float) -> int:
+def warm_terminals(terminals: list[LazyTerminal], max_seconds: float) -> None:
     """Build the terminals' NFAs (and DFA start states) in grammar order until `max_seconds`
-    have passed; returns how many are built. A first prediction otherwise builds its
+    have passed. A first prediction otherwise builds its
     terminal inside a token mask (~0.15 ms each, a few ms for a large object body), which
     was most of the slowest CFG masks; most grammars build all theirs in ~2 ms (p90 ~9 ms
     over maskbench-dev's recursive schemas). A terminal that cannot be built (too large,
     the compile budget spent) is left for its first prediction to report."""
     deadline = time.perf_counter() + max_seconds
-    built = 0
     for t in terminals:
         if time.perf_counter() > deadline:
             break
@@ -85,8 +81,6 @@ def warm_terminals(terminals: list[LazyTerminal], max_seconds: float) -> int:
             t.dfa()
         except GrammarError:
             break
-        built += 1
-    return built
 
 
 class StateMap(dict):

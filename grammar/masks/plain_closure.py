@@ -69,8 +69,9 @@ class PlainPaths:
     """Per trie: the plain nodes on the paths to the boundary nodes' parents (breadth-first
     ids, so each node's parent comes before it), to run a state down them."""
 
-    def __init__(self, trie: Any, bnd: np.ndarray, bnd_byte: np.ndarray) -> None:
-        self.bnd, self.bnd_byte, self.has_children = bnd, bnd_byte, trie.has_children
+    def __init__(self, trie: Any, plain: Any) -> None:  # a TokenTrie and its PlainIndex
+        bnd = self.bnd = plain.bnd
+        self.bnd_byte, self.has_children = plain.bnd_byte, trie.has_children
         parents = set(np.unique(trie.parent[bnd]).tolist()) - {0}
         nodes: set[int] = set()
         for n in parents:

@@ -73,7 +73,7 @@ class TokenTrie:
         self.level = np.searchsorted(self.depth, np.arange(lmax + 2))        # [lmax+2] first node per depth
         self.py = PyTrie(self.child_lo, self.child_hi, self.byte)           # for small levels
         self.plain = PlainIndex(self)                                       # for string states
-        self.plain_paths = PlainPaths(self, self.plain.bnd, self.plain.bnd_byte)  # and search patterns
+        self.plain_paths = PlainPaths(self, self.plain)                     # and search patterns
         self._native = None
         if native.ENABLED:
             self.native  # ~3 ms: here rather than in a first mask

@@ -48,11 +48,8 @@ class LazyDFA:
 
     def __init__(self, nfa: ByteNfa | None, start: int = 0, final: int = 0,
                  max_states: int = MAX_STATES, *, allow_empty: bool = False,
-                 native: bool | None = None, initial_cap: int = INITIAL_CAP_MAX) -> None:
-        """`initial_cap`: rows allocated up front at most (native builder), fewer where the
-        first tables are allocated inside a mask (a CFG terminal's)."""
+                 native: bool | None = None) -> None:
         self.max_states = max_states
-        self._initial_cap = initial_cap
         self._lock = threading.RLock()  # expansions; a native walk holds it (and expands) throughout
         self._sets: list[frozenset[int]] = []
         self._index: dict[frozenset[int], int] = {}
@@ -80,9 +77,10 @@ class LazyDFA:
                       allow_empty: bool) -> None:
         x = nfa.index_arrays()  # int32 arrays: no Python lists converted on the way in
         self._class_of = _byte_classes(None, x.lo, x.hi)
-        # the native walk does not read `flat`; room for a share of the NFA's states up front:
-        # a growth's fresh pages cost ~1 us each, here at compile time rather than in a mask
-        self._t = _tables(min(self._initial_cap, max(64, nfa.num_states // 2)), flat=False)
+        # the native walk does not read `flat`; room for a share of the NFA's states up front
+        # (rows unfilled: a page costs only when a state's row is written), so fewer growths
+        # copy the table inside a mask
+        self._t = _tables(min(INITIAL_CAP_MAX, max(64, nfa.num_states // 2)), flat=False)
         self._core = _native_mod._native.SubsetBuilder(
             x.e_start, x.lo, x.hi, x.dst, x.p_start, x.eps,
             np.zeros(0, np.uint8) if live is None else np.array(live, dtype=np.uint8),
