@@ -1,7 +1,7 @@
 """Speculative decoding (NGRAM) on vs off, same run, same engine options, greedy.
 
-    taskset -c 1 python benchmarks/bench_speculative.py [--threads 1] [--new-tokens 96]
-                    [--batch 16] [--algorithm NGRAM] [--quantization auto] [--repeats 5]
+    python benchmarks/bench_speculative.py [--threads 0] [--new-tokens 96] [--batch 16]
+                    [--algorithm NGRAM] [--quantization auto] [--repeats 5]
 
 Workloads: single-stream copy-heavy prompts (repeat a passage, rename an identifier in
 code, echo JSON fields), single-stream ordinary chat prompts, and a batch of 16 chat
@@ -11,17 +11,18 @@ speed-up alone (the request's time less its prefill, measured by the same engine
 one-token request on the same prompt: speculation cannot speed up prefill, so a short
 answer to a long prompt bounds the end-to-end ratio); the mean accepted length (tokens
 gained per verify forward) and whether the greedy tokens are identical. Each prompt runs
-off and on ``--repeats`` times, alternating the order, after a warm-up; medians.
+off and on ``--repeats`` times, alternating the order, after a warm-up; medians. Each side
+is an engine in its own process (``engine_process.py``), so the two never share the cores'
+OpenMP threads; ``--threads 0`` is torch's default (every core), as an ``Engine`` runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import time
+from functools import partial
 
-import torch
-
-from common import chat_prompts, print_table
+from common import chat_prompts, isa, print_table
+from engine_process import EngineProcess
 
 PASSAGE = ("Speculative decoding drafts a few tokens cheaply and lets the large model check them all in "
            "one forward pass. When the drafts are right, several tokens come out of a single step; when "
@@ -65,12 +66,17 @@ def copy_prompts(tokenizer) -> dict[str, str]:
             for name, m in msgs.items()}
 
 
-def run(engine, prompts: list[str], new_tokens: int) -> tuple[float, list[list[int]], float]:
+def workload_prompts(tokenizer, batch: int) -> dict[str, list[str]]:
+    """Every workload's prompts (computed in an engine process, which has the tokenizer)."""
+    out = {"copy: " + name: [p] for name, p in copy_prompts(tokenizer).items()}
+    out.update({f"chat prompt {i + 1}": [p] for i, p in enumerate(chat_prompts(tokenizer, 3, seed=1))})
+    out[f"chat batch of {batch}"] = chat_prompts(tokenizer, batch, seed=2)
+    return out
+
+
+def run(engine: EngineProcess, prompts: list[str], new_tokens: int) -> tuple[float, list[list[int]], float]:
     """(seconds, output ids, mean accepted length) for one generate call."""
-    params = {"max_new_tokens": new_tokens, "temperature": 0}
-    start = time.perf_counter()
-    outs = engine.generate(prompts, params)
-    seconds = time.perf_counter() - start
+    seconds, outs = engine.generate(prompts, {"max_new_tokens": new_tokens, "temperature": 0})
     steps = sum(o["meta_info"].get("spec_verify_ct", 0) for o in outs)
     accepted = sum(o["meta_info"].get("spec_accepted_tokens", 0) for o in outs)
     return seconds, [o["output_ids"] for o in outs], (1.0 + accepted / steps) if steps else 1.0
@@ -89,9 +95,7 @@ def compare(plain, spec, prompts: list[str], new_tokens: int, repeats: int) -> l
     for rep in range(repeats):
         order = [(plain, "plain"), (spec, "spec")][:: -1 if rep % 2 else 1]
         for engine, name in order:
-            engine.flush_cache()
             prefill[name].append(run(engine, prompts, 1)[0])
-            engine.flush_cache()
             seconds, ids[name], accepted = run(engine, prompts, new_tokens)
             times[name].append(seconds)
             if name == "spec":
@@ -106,34 +110,30 @@ def compare(plain, spec, prompts: list[str], new_tokens: int, repeats: int) -> l
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads per engine (0: torch's default, every core)")
     ap.add_argument("--new-tokens", type=int, default=96)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--algorithm", default="NGRAM")
     ap.add_argument("--quantization", default="auto")
     ap.add_argument("--repeats", type=int, default=5, help="runs per workload and side (median reported)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    from sglike.runtime import Engine
-
     common = dict(quantization=args.quantization, max_running_requests=max(args.batch, 4), max_total_tokens=16384)
-    plain = Engine(**common)
-    spec = Engine(**common, speculative_algorithm=args.algorithm)
-    tok = plain.tokenizer
-    warm = chat_prompts(tok, 1)
+    plain = EngineProcess(args.threads, common, partial(workload_prompts, batch=args.batch))
+    spec = EngineProcess(args.threads, {**common, "speculative_algorithm": args.algorithm})
+    workloads = plain.prompts
+    warm = workloads["chat prompt 1"]
     run(plain, warm, 8), run(spec, warm, 8)
     rows = []
-    for name, prompt in copy_prompts(tok).items():
-        rows.append(["copy: " + name, *compare(plain, spec, [prompt], args.new_tokens, args.repeats)])
-    for i, prompt in enumerate(chat_prompts(tok, 3, seed=1)):
-        rows.append([f"chat prompt {i + 1}", *compare(plain, spec, [prompt], args.new_tokens, args.repeats)])
-    batch = chat_prompts(tok, args.batch, seed=2)
-    rows.append([f"chat batch of {args.batch}", *compare(plain, spec, batch, args.new_tokens // 2, args.repeats)])
-    print_table(f"speculative decoding ({args.algorithm}) vs plain, greedy, {args.threads} thread(s), "
-                f"quantization={args.quantization}, median of {args.repeats}, {torch.backends.cpu.get_cpu_capability()}",
+    for name, prompts in workloads.items():
+        batch = len(prompts) > 1
+        new_tokens = args.new_tokens // 2 if batch else args.new_tokens
+        rows.append([name, *compare(plain, spec, prompts, new_tokens, args.repeats)])
+    threads = args.threads or "default"
+    print_table(f"speculative decoding ({args.algorithm}) vs plain, greedy, {threads} thread(s), "
+                f"quantization={args.quantization}, median of {args.repeats}, {isa()}",
                 ["workload", "plain tok/s", "spec tok/s", "speed-up", "decode speed-up (prefill excluded)", "mean accepted length", "identical tokens"], rows)
-    plain.shutdown()
-    spec.shutdown()
+    plain.close()
+    spec.close()
 
 
 if __name__ == "__main__":

@@ -46,6 +46,8 @@ def _step_linear(layer: LinearBase):
 
 
 class CpuDecodeStep:
+    max_rows = DECODE_MAX_M  # the most token rows a step takes (more: the module forward)
+
     def __init__(self, model: LlamaForCausalLM, attn: TorchAttentionBackend, step) -> None:
         self.model, self.attn, self.step = model, attn, step
 
@@ -85,7 +87,7 @@ class CpuDecodeStep:
     def can_run(self, batch: ForwardBatch) -> bool:
         """Decode batches and extends of few tokens (short prefill chunks, speculative verifies):
         up to ``DECODE_MAX_M`` tokens, the sizes whose linears take the decode kernels."""
-        return batch.input_ids.numel() <= DECODE_MAX_M
+        return batch.input_ids.numel() <= self.max_rows
 
     @torch.inference_mode()
     def run(self, batch: ForwardBatch) -> torch.Tensor:

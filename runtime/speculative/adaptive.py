@@ -162,11 +162,14 @@ class StepCost:
         return self.forward(batch + drafted) + drafted * (self.draft_per_token or 0.0)
 
 
-def plan_drafts(ps: list[float], caps: list[int], cost: Callable[[int, int], float]) -> list[int]:
+def plan_drafts(ps: list[float], caps: list[int], cost: Callable[[int, int], float], max_drafted: int | None = None) -> list[int]:
     """Draft lengths for a batch (``ps`` acceptance, ``caps`` most tokens each may draft) that
-    maximize expected tokens per second, ``cost(batch, drafted)`` the seconds of a step."""
+    maximize expected tokens per second, ``cost(batch, drafted)`` the seconds of a step;
+    at most ``max_drafted`` tokens in all (None: no limit)."""
     batch = len(ps)
     gains = sorted(((p**j, i) for i, (p, cap) in enumerate(zip(ps, caps)) for j in range(1, cap + 1)), reverse=True)
+    if max_drafted is not None:
+        gains = gains[: max(0, max_drafted)]
     best_n, best_rate, expected = 0, batch / cost(batch, 0), float(batch)
     for n, (gain, _) in enumerate(gains, start=1):
         expected += gain

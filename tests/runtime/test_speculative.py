@@ -133,3 +133,29 @@ def test_int8_activations_verify_bit_for_bit_like_decode():
     finally:
         plain.shutdown()
         spec.shutdown()
+
+
+def test_verify_rows_stay_within_the_exact_step():
+    """Four requests drafting up to 12 tokens each would make a 52-row verify, past what the
+    C++ step takes (where a verify's tokens equal their decode steps bit for bit); the plan
+    caps the drafts at the step's rows, and the logprobs stay equal, not close."""
+    kw = dict(quantization="w4a8_int8", max_total_tokens=4096, max_running_requests=4)
+    plain = Engine(**kw)
+    spec = Engine(**kw, speculative_algorithm="NGRAM", speculative_cost_gate=False, speculative_num_draft_tokens=12)
+    try:
+        step = spec.scheduler.runner.cpu_step
+        if step is None:
+            pytest.skip("no C++ decode step on this machine")
+        # no two prompts share a first token: a plain batch decode over a shared prefix takes
+        # the cascade, whose float sums differ from a lone request's
+        prompts = [PASSAGE * 3, PROMPTS[1], "Copy: " + PASSAGE * 2, "# twice\n" + "x = [1, 2, 3]\nprint(x)\n" * 3]
+        params = {"max_new_tokens": 40, "temperature": 0, "ignore_eos": True}
+        a = plain.generate(prompts, params, return_logprob=True)
+        b = spec.generate(prompts, params, return_logprob=True)
+        assert [o["output_ids"] for o in b] == [o["output_ids"] for o in a]
+        assert [o["meta_info"]["output_token_logprobs"] for o in b] == [o["meta_info"]["output_token_logprobs"] for o in a]
+        rows = spec.scheduler.spec.cost.seconds.keys()  # every forward's row count
+        assert max(rows) == step.max_rows  # the cap was reached, never passed
+    finally:
+        plain.shutdown()
+        spec.shutdown()

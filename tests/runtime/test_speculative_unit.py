@@ -152,9 +152,11 @@ def test_step_cost_prices_longer_forwards_off_a_line_not_one_slow_sample():
     assert c.forward(1) == 0.0045 and c.forward(2) >= 0.0045
 
 
-def _brute_force_plan(ps, caps, cost):
+def _brute_force_plan(ps, caps, cost, max_drafted=None):
     best, best_rate = None, -1.0
     for ks in itertools.product(*[range(c + 1) for c in caps]):
+        if max_drafted is not None and sum(ks) > max_drafted:
+            continue
         expected = len(ps) + sum(sum(p**j for j in range(1, k + 1)) for p, k in zip(ps, ks))
         rate = expected / cost(len(ps), sum(ks))
         if rate > best_rate + 1e-12:
@@ -170,10 +172,12 @@ def test_plan_drafts_is_as_good_as_brute_force(seed):
     caps = [rng.randint(0, 4) for _ in range(batch)]
     base, per_row, flat = rng.uniform(1, 5), rng.uniform(0, 2), rng.random() < 0.2
     cost = (lambda b, n: 1.0) if flat else (lambda b, n: base + per_row * (b + n) + 0.1 * max(0, b + n - 3) ** 2)
-    ks = plan_drafts(ps, caps, cost)
+    room = rng.choice([None, 0, rng.randint(1, 5)])  # the most draft tokens a verify has rows for
+    ks = plan_drafts(ps, caps, cost, room)
     assert all(0 <= k <= c for k, c in zip(ks, caps))
+    assert room is None or sum(ks) <= room
     expected = batch + sum(sum(p**j for j in range(1, k + 1)) for p, k in zip(ps, ks))
-    assert expected / cost(batch, sum(ks)) == pytest.approx(_brute_force_plan(ps, caps, cost))
+    assert expected / cost(batch, sum(ks)) == pytest.approx(_brute_force_plan(ps, caps, cost, room))
 
 
 def test_plan_drafts_long_when_verifying_is_flat_and_not_at_all_when_it_costs_per_token():
