@@ -46,13 +46,19 @@ class EngineProcess:
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, threads, engine_kwargs, prompts_fn), daemon=True)
         self._proc.start()
-        self.prompts: Any = self._conn.recv()
+        self.prompts: Any = self._recv()
+
+    def _recv(self) -> Any:
+        while not self._conn.poll(1.0):
+            if not self._proc.is_alive():
+                raise RuntimeError(f"the engine process ended (exit code {self._proc.exitcode}); its error is above")
+        return self._conn.recv()
 
     def generate(self, prompts: list[str], params: dict) -> tuple[float, list[dict]]:
         self._conn.send((prompts, params))
-        return self._conn.recv()
+        return self._recv()
 
     def close(self) -> None:
         self._conn.send(None)
-        self._conn.recv()
+        self._recv()
         self._proc.join(timeout=30)

@@ -71,8 +71,7 @@ class SpeculativeDecoder:
         self.max_k = config.speculative_num_draft_tokens
         # a verify must run where decode runs (the C++ step on the CPU, when built): only
         # there are its tokens computed bit for bit as their decode steps would be
-        step = getattr(runner, "cpu_step", None)
-        self.max_rows: int | None = step.max_rows if step is not None else None
+        self._step = getattr(runner, "cpu_step", None)
         self.stats = SpecStats()
         self.cost = StepCost()
         self.shared_acceptance: dict[int, Acceptance] = {}  # engine-wide, by draft key
@@ -93,7 +92,7 @@ class SpeculativeDecoder:
             found = self.drafter.lookup(reqs, caps)
             self.cost.observe_draft(sum(len(d) for d, _ in found), time.perf_counter() - started)
             caps, keys = [len(d) for d, _ in found], [key for _, key in found]
-        room = None if self.max_rows is None else self.max_rows - len(reqs)
+        room = None if self._step is None else self._step.max_rows - len(reqs)
         plan = plan_drafts([self._acceptance(r).p(key) for r, key in zip(reqs, keys)], caps, cost, room)
         for req, k in zip(reqs, plan):
             if k == 0:

@@ -136,9 +136,9 @@ def test_int8_activations_verify_bit_for_bit_like_decode():
 
 
 def test_verify_rows_stay_within_the_exact_step():
-    """Four requests drafting up to 12 tokens each would make a 52-row verify, past what the
-    C++ step takes (where a verify's tokens equal their decode steps bit for bit); the plan
-    caps the drafts at the step's rows, and the logprobs stay equal, not close."""
+    """Four requests drafting up to 12 tokens each make a 52-row verify, past what a C++ step
+    of 32 rows takes (as on AVX2; where a verify's tokens equal their decode steps bit for
+    bit); the plan caps the drafts at the step's rows, and the logprobs stay equal, not close."""
     kw = dict(quantization="w4a8_int8", max_total_tokens=4096, max_running_requests=4)
     plain = Engine(**kw)
     spec = Engine(**kw, speculative_algorithm="NGRAM", speculative_cost_gate=False, speculative_num_draft_tokens=12)
@@ -146,6 +146,8 @@ def test_verify_rows_stay_within_the_exact_step():
         step = spec.scheduler.runner.cpu_step
         if step is None:
             pytest.skip("no C++ decode step on this machine")
+        for engine in (plain, spec):  # both prefill the same way (the module path past 32 tokens)
+            engine.scheduler.runner.cpu_step.max_rows = 32
         # no two prompts share a first token: a plain batch decode over a shared prefix takes
         # the cascade, whose float sums differ from a lone request's
         prompts = [PASSAGE * 3, PROMPTS[1], "Copy: " + PASSAGE * 2, "# twice\n" + "x = [1, 2, 3]\nprint(x)\n" * 3]
@@ -155,7 +157,7 @@ def test_verify_rows_stay_within_the_exact_step():
         assert [o["output_ids"] for o in b] == [o["output_ids"] for o in a]
         assert [o["meta_info"]["output_token_logprobs"] for o in b] == [o["meta_info"]["output_token_logprobs"] for o in a]
         rows = spec.scheduler.spec.cost.seconds.keys()  # every forward's row count
-        assert max(rows) == step.max_rows  # the cap was reached, never passed
+        assert max(rows) == 32  # the cap was reached, never passed
     finally:
         plain.shutdown()
         spec.shutdown()
