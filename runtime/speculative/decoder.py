@@ -69,9 +69,6 @@ class SpeculativeDecoder:
         self.config, self.runner, self.kv, self.sampler, self.finish = config, runner, kv, sampler, finish
         self.drafter = drafter
         self.max_k = config.speculative_num_draft_tokens
-        # a verify must run where decode runs (the C++ step on the CPU, when built): only
-        # there are its tokens computed bit for bit as their decode steps would be
-        self._step = getattr(runner, "cpu_step", None)
         self.stats = SpecStats()
         self.cost = StepCost()
         self.shared_acceptance: dict[int, Acceptance] = {}  # engine-wide, by draft key
@@ -92,7 +89,10 @@ class SpeculativeDecoder:
             found = self.drafter.lookup(reqs, caps)
             self.cost.observe_draft(sum(len(d) for d, _ in found), time.perf_counter() - started)
             caps, keys = [len(d) for d, _ in found], [key for _, key in found]
-        room = None if self._step is None else self._step.max_rows - len(reqs)
+        # a verify must run where decode runs (the C++ step on the CPU, when built): only
+        # there are its tokens computed bit for bit as their decode steps would be
+        step = self.runner.cpu_step
+        room = None if step is None else step.max_rows - len(reqs)
         plan = plan_drafts([self._acceptance(r).p(key) for r, key in zip(reqs, keys)], caps, cost, room)
         for req, k in zip(reqs, plan):
             if k == 0:
